@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// ezctl entry point. Commands are compiled to dist/ by `npm run build` (npm ci runs it via `prepare`).
+import { existsSync } from 'node:fs';
+import { execute } from '@oclif/core';
+
+if (!existsSync(new URL('../dist/commands', import.meta.url))) {
+  process.stderr.write('ezctl: dist/ is missing; run `npm run build` (or `npm ci`, which builds) first\n');
+  process.exit(2);
+}
+await execute({ dir: import.meta.url });

@@ -1,0 +1,289 @@
+import { readFileSync } from 'node:fs';
+import { basename, relative, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { UsageError } from '../util/errors.js';
+import { defaultTopologyPath, resolveFrom } from '../util/paths.js';
+import { formatPath, summarizeIssues } from '../util/validation.js';
+import {
+  MAX_SHARD,
+  type TopologyFile,
+  TopologyFileSchema,
+  ZONE_PORT_OFFSETS,
+  type ZonePortKind,
+} from './schema.js';
+import type { Fence, Position, Topology, ZoneDeployment, ZonePorts } from './types.js';
+
+/** A topology file that cannot be used. The message is one line: `file: path.inside: what is wrong`. */
+export class TopologyError extends UsageError {
+  constructor(message: string) {
+    super(message, 'EZ_BAD_TOPOLOGY');
+    this.name = 'TopologyError';
+  }
+}
+
+const display = (file: string): string => {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') ? rel : file;
+};
+
+/** Load and validate a topology file (default: the embedded two-zones topology). */
+export function loadTopology(file?: string): Topology {
+  const path = resolve(file ?? defaultTopologyPath());
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new TopologyError(
+      `${display(path)}: cannot read topology file (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code})`,
+    );
+  }
+  return parseTopology(text, path);
+}
+
+/** Validate topology YAML text; `file` anchors relative paths (the fences file) and names the file in errors. */
+export function parseTopology(text: string, file: string): Topology {
+  const where = display(file);
+  const fail = (path: string, message: string): never => {
+    throw new TopologyError(`${where}: ${path}: ${message}`);
+  };
+
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = e.linePos?.[0];
+    throw new TopologyError(
+      `${where}:${pos ? `${pos.line}:${pos.col}` : ''} YAML syntax: ${e.message.split('\n')[0]}`,
+    );
+  }
+  const raw = doc.toJS();
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    fail('(top level)', 'expected a mapping with zones, globalZone, fences, shards, tables, deployment');
+  }
+  const parsed = TopologyFileSchema.safeParse(raw);
+  if (!parsed.success) throw new TopologyError(`${where}: ${summarizeIssues(parsed.error.issues)}`);
+  const t: TopologyFile = parsed.data;
+
+  // eZones: unique ids and server ids.
+  const zoneIndex = new Map<string, number>();
+  const serverIds = new Map<number, number>();
+  const zones = t.zones.map((z, i) => {
+    const first = zoneIndex.get(z.id);
+    if (first !== undefined) fail(`zones[${i}].id`, `duplicate eZone "${z.id}" (first at zones[${first}])`);
+    zoneIndex.set(z.id, i);
+    const serverId = z.serverId ?? i + 1;
+    const sFirst = serverIds.get(serverId);
+    if (sFirst !== undefined)
+      fail(`zones[${i}].serverId`, `server id ${serverId} already used by zones[${sFirst}]`);
+    serverIds.set(serverId, i);
+    return { id: z.id, serverId, description: z.description };
+  });
+  const known = `(known: ${zones.map((z) => z.id).join(', ')})`;
+  const checkZone = (path: string, id: string): void => {
+    if (!zoneIndex.has(id)) fail(path, `unknown eZone "${id}" ${known}`);
+  };
+
+  checkZone('globalZone.master', t.globalZone.master);
+
+  // Shards: each listed once, owned by a known eZone.
+  const shards = new Map<number, string>();
+  const firstSeen = new Map<number, number>();
+  t.shards.forEach((s, i) => {
+    checkZone(`shards[${i}].zone`, s.zone);
+    if ((s.id === undefined) === (s.range === undefined))
+      fail(`shards[${i}]`, 'expected exactly one of "id" or "range"');
+    let lo: number;
+    let hi: number;
+    if (s.id !== undefined) {
+      lo = hi = s.id;
+    } else {
+      [lo, hi] = s.range!.split('-').map(Number);
+      if (lo > hi || hi > MAX_SHARD)
+        fail(
+          `shards[${i}].range`,
+          `expected "first-last" with first <= last <= ${MAX_SHARD}, got "${s.range}"`,
+        );
+    }
+    for (let id = lo; id <= hi; id++) {
+      const prev = firstSeen.get(id);
+      if (prev !== undefined) fail(`shards[${i}]`, `shard ${id} listed twice (first at shards[${prev}])`);
+      firstSeen.set(id, i);
+      shards.set(id, s.zone);
+    }
+  });
+  const sortedShards = new Map([...shards.entries()].sort((a, b) => a[0] - b[0]));
+  const checkShard = (path: string, id: number): void => {
+    if (!shards.has(id)) fail(path, `shard ${id} is not listed in shards`);
+  };
+
+  const keys = { merchant: t.keys.merchant ?? {}, user: t.keys.user ?? {}, rider: t.keys.rider ?? {} };
+  for (const kind of ['merchant', 'user', 'rider'] as const) {
+    for (const [k, shard] of Object.entries(keys[kind])) checkShard(`keys.${kind}.${k}`, shard);
+  }
+
+  // Tables: unique names; sharded tables name their shard column, global ones do not.
+  const tableNames = new Map<string, number>();
+  t.tables.forEach((tb, i) => {
+    const first = tableNames.get(tb.name);
+    if (first !== undefined)
+      fail(`tables[${i}].name`, `duplicate table "${tb.name}" (first at tables[${first}])`);
+    tableNames.set(tb.name, i);
+    if (tb.kind === 'sharded' && !tb.shardColumn)
+      fail(`tables[${i}].shardColumn`, 'required for a sharded table (the column holding the shard id)');
+    if (tb.kind === 'global' && tb.shardColumn)
+      fail(`tables[${i}].shardColumn`, 'a global table has no shard column');
+  });
+
+  // Deployment: exactly the eZones, ports resolved and free of collisions.
+  for (const id of Object.keys(t.deployment.zones)) checkZone(`deployment.zones.${id}`, id);
+  const used = new Map<number, string>();
+  const claim = (port: number, what: string, path: string): void => {
+    const other = used.get(port);
+    if (other) fail(path, `port ${port} (${what}) collides with ${other}`);
+    used.set(port, what);
+  };
+  for (const name of ['gzs', 'router', 'links', 'zookeeper'] as const) {
+    const ep = t.deployment[name];
+    if (ep) claim(ep.port, name, `deployment.${name}.port`);
+  }
+  const deployZones: Record<string, ZoneDeployment> = {};
+  for (const z of zones) {
+    const d = t.deployment.zones[z.id];
+    if (!d) fail('deployment.zones', `missing eZone "${z.id}" (every eZone needs a deployment entry)`);
+    const ports = {} as ZonePorts;
+    for (const kind of Object.keys(ZONE_PORT_OFFSETS) as ZonePortKind[]) {
+      const explicit = d.ports?.[kind];
+      const port = explicit ?? (d.portBase !== undefined ? d.portBase + ZONE_PORT_OFFSETS[kind] : undefined);
+      if (port === undefined)
+        fail(`deployment.zones.${z.id}`, `no port for ${kind}: set portBase or ports.${kind}`);
+      if (port! > 65535)
+        fail(
+          `deployment.zones.${z.id}.portBase`,
+          `portBase + ${ZONE_PORT_OFFSETS[kind]} (${kind}) exceeds 65535`,
+        );
+      ports[kind] = port!;
+      claim(
+        port!,
+        `${kind} of ${z.id}`,
+        `deployment.zones.${z.id}.${explicit ? `ports.${kind}` : 'portBase'}`,
+      );
+    }
+    // replicators into this eZone take drc, drc+1, ... one per source eZone
+    for (let k = 1; k < zones.length - 1; k++)
+      claim(ports.drc + k, `drc#${k} of ${z.id}`, `deployment.zones.${z.id}.portBase`);
+    deployZones[z.id] = { host: d.host, ports };
+  }
+
+  const fencesFile = resolveFrom(file, t.fences);
+  const fences = loadFences(fencesFile, `${where}: fences (${basename(fencesFile)})`);
+  fences.forEach((f) => {
+    checkShard(`fences (${basename(fencesFile)}): features[${f.index}].properties.shard`, f.shard);
+  });
+
+  return {
+    file,
+    name: t.name ?? basename(file).replace(/\.ya?ml$/i, ''),
+    database: t.database,
+    zones,
+    globalMaster: t.globalZone.master,
+    fencesFile,
+    fences,
+    shards: sortedShards,
+    keys,
+    tables: t.tables.map((tb) => ({ ...tb })),
+    deployment: {
+      gzs: t.deployment.gzs,
+      router: t.deployment.router,
+      links: t.deployment.links,
+      zookeeper: t.deployment.zookeeper,
+      zones: deployZones,
+    },
+  };
+}
+
+/** Read a GeoJSON FeatureCollection of Polygon/MultiPolygon features, each with an integer `properties.shard`. */
+export function loadFences(file: string, where = file): Fence[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new TopologyError(
+      `${where}: ${code === 'ENOENT' ? 'no such file' : code ? `cannot read (${code})` : `not JSON (${(err as Error).message})`}`,
+    );
+  }
+  return parseFences(json, where);
+}
+
+export function parseFences(json: unknown, where: string): Fence[] {
+  const fail = (path: (string | number)[], message: string): never => {
+    throw new TopologyError(`${where}: ${formatPath(path)}: ${message}`);
+  };
+  const fc = json as { type?: unknown; features?: unknown };
+  if (!fc || typeof fc !== 'object' || fc.type !== 'FeatureCollection')
+    fail(['type'], 'expected a GeoJSON FeatureCollection');
+  if (!Array.isArray(fc.features) || fc.features.length === 0)
+    fail(['features'], 'expected a non-empty list of features');
+  return (fc.features as unknown[]).map((feat, i) => {
+    const f = feat as {
+      type?: unknown;
+      properties?: { shard?: unknown; name?: unknown };
+      geometry?: { type?: unknown; coordinates?: unknown };
+    };
+    if (f?.type !== 'Feature') fail(['features', i, 'type'], 'expected "Feature"');
+    const shard = f.properties?.shard;
+    if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0 || shard > MAX_SHARD) {
+      fail(
+        ['features', i, 'properties', 'shard'],
+        `expected a shard id (integer 0..${MAX_SHARD}), got ${JSON.stringify(shard)}`,
+      );
+    }
+    const g = f.geometry;
+    let polys: unknown[];
+    if (g?.type === 'Polygon') polys = [g.coordinates];
+    else if (g?.type === 'MultiPolygon' && Array.isArray(g.coordinates)) polys = g.coordinates;
+    else
+      return fail(
+        ['features', i, 'geometry', 'type'],
+        `expected "Polygon" or "MultiPolygon", got ${JSON.stringify(g?.type)}`,
+      );
+    const polygons = polys.map((poly, p) => {
+      const base: (string | number)[] = ['features', i, 'geometry', 'coordinates'];
+      if (g!.type === 'MultiPolygon') base.push(p);
+      if (!Array.isArray(poly) || poly.length === 0) fail(base, 'expected a list of linear rings');
+      return (poly as unknown[]).map((ring, r) => checkRing(ring, [...base, r], fail));
+    });
+    return {
+      index: i,
+      shard: shard as number,
+      name: typeof f.properties?.name === 'string' ? f.properties.name : undefined,
+      polygons,
+    };
+  });
+}
+
+function checkRing(
+  ring: unknown,
+  path: (string | number)[],
+  fail: (path: (string | number)[], m: string) => never,
+): Position[] {
+  if (!Array.isArray(ring) || ring.length < 4)
+    fail(path, 'expected a closed linear ring of at least 4 positions');
+  const arr = ring as unknown[];
+  arr.forEach((pos, k) => {
+    const ok =
+      Array.isArray(pos) &&
+      pos.length >= 2 &&
+      typeof pos[0] === 'number' &&
+      typeof pos[1] === 'number' &&
+      Math.abs(pos[0]) <= 180 &&
+      Math.abs(pos[1]) <= 90;
+    if (!ok)
+      fail([...path, k], `expected [lng, lat] with |lng| <= 180 and |lat| <= 90, got ${JSON.stringify(pos)}`);
+  });
+  const first = arr[0] as number[];
+  const last = arr[arr.length - 1] as number[];
+  if (first[0] !== last[0] || first[1] !== last[1])
+    fail(path, 'ring is not closed (first position must equal the last)');
+  return arr as Position[];
+}
