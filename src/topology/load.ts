@@ -48,7 +48,7 @@ export function parseTopology(text: string, file: string): Topology {
     throw new TopologyError(`${where}: ${path}: ${message}`);
   };
 
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const pos = e.linePos?.[0];

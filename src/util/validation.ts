@@ -23,8 +23,12 @@ export function formatIssue(issue: z.core.$ZodIssue): string {
   return `${formatPath(issue.path)}: ${message}`;
 }
 
-/** All issues on one line: the first in full, then how many more. */
+/**
+ * All issues on one line: the first in full, then how many more. An unknown key is reported
+ * first, since a typo (`shrads:`) usually explains the "required" issue that follows it.
+ */
 export function summarizeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  const first = formatIssue(issues[0]);
+  const typo = issues.find((i) => i.code === 'unrecognized_keys');
+  const first = formatIssue(typo ?? issues[0]);
   return issues.length > 1 ? `${first} (and ${issues.length - 1} more)` : first;
 }
