@@ -1,0 +1,380 @@
+import { join } from 'node:path';
+import type { Topology } from '../topology/types.js';
+import { EzError, errorMessage } from '../util/errors.js';
+import { type Host, hostFor, terminate } from './host.js';
+import { LaunchError, startInstance, waitReady } from './instance.js';
+import { KINDS, kindOf, phaseOf, phases, selectKinds } from './kinds/index.js';
+import type { InstanceSpec, PlanContext, ProcessKind } from './kinds/types.js';
+import {
+  type ClusterState,
+  clusterDir,
+  lockCluster,
+  type ProcessRecord,
+  readState,
+  resolveStateDir,
+  writeState,
+} from './state.js';
+
+export interface ClusterOptions {
+  /** default: EZCTL_HOME, else ./.ezctl */
+  stateDir?: string;
+}
+
+export interface UpOptions extends ClusterOptions {
+  /** optional kinds to start as well, e.g. ['zookeeper'] */
+  with?: readonly string[];
+  /** override every kind's ready timeout (tests) */
+  readyTimeoutMs?: number;
+}
+
+export interface DownOptions extends ClusterOptions {
+  /** delete the cluster's data directory after everything stopped */
+  purge?: boolean;
+}
+
+export type ProgressType = 'starting' | 'ready' | 'kept' | 'failed' | 'skipped' | 'stopping' | 'stopped';
+
+/** What `up`/`down` report while they work, so a command can print it as it happens. */
+export interface ProgressEvent {
+  type: ProgressType;
+  name: string;
+  kind: string;
+  zone: string | null;
+  port?: number;
+  pid?: number;
+  /** starting → ready (bootstrap included), stopping → stopped */
+  ms?: number;
+  /** why it starts (`new`, `was not running`, ...), why it failed, why it was skipped */
+  message?: string;
+  logFile?: string;
+  /** the end of the log of a process that failed */
+  logTail?: string;
+}
+
+export type OnProgress = (e: ProgressEvent) => void;
+
+export interface ProcessStatus {
+  name: string;
+  kind: string;
+  zone: string | null;
+  host: string;
+  pid: number;
+  alive: boolean;
+  ready: boolean;
+  port: number;
+  /** null when not alive */
+  uptimeSec: number | null;
+  startedAt: string;
+  logFile: string;
+  dataDir: string;
+  /** extra endpoints (MariaDB: socket) */
+  endpoints: Record<string, string>;
+}
+
+export interface ClusterStatus {
+  cluster: string;
+  /** `<stateDir>/<cluster>` */
+  clusterDir: string;
+  topologyFile: string;
+  /** every recorded process is alive and ready */
+  healthy: boolean;
+  processes: ProcessStatus[];
+}
+
+export interface DownResult {
+  cluster: string;
+  clusterDir: string;
+  stopped: { name: string; pid: number; ms: number }[];
+  purged: boolean;
+}
+
+/** Where instances' directories go: `<stateDir>/<cluster>/<eZone or _cluster>/<kind>`. */
+export function planContext(topology: Topology, stateDir: string): PlanContext {
+  const root = clusterDir(stateDir, topology.name);
+  // `_cluster` cannot clash with an eZone id (those start with a letter)
+  return { topology, dataDir: (zone, kind) => join(root, zone ?? '_cluster', kind) };
+}
+
+/** The instances `up` would start, in start order (phase by phase). */
+export function plan(
+  topology: Topology,
+  opts: UpOptions = {},
+): { kind: ProcessKind; specs: InstanceSpec[] }[][] {
+  const ctx = planContext(topology, resolveStateDir(opts.stateDir));
+  return phases(selectKinds(opts.with)).map((phase) =>
+    phase.map((kind) => ({ kind, specs: kind.instances(ctx) })),
+  );
+}
+
+const specOf = (r: ProcessRecord): InstanceSpec => ({
+  name: r.name,
+  kind: r.kind,
+  zone: r.zone ?? undefined,
+  host: r.host,
+  port: r.port,
+  dataDir: r.dataDir,
+  logFile: r.logFile,
+  params: r.params,
+});
+
+const base = (spec: InstanceSpec): Pick<ProgressEvent, 'name' | 'kind' | 'zone' | 'port'> => ({
+  name: spec.name,
+  kind: spec.kind,
+  zone: spec.zone ?? null,
+  port: spec.port,
+});
+
+/**
+ * Bring the cluster up. Idempotent: a recorded process that is alive and ready is kept; a dead
+ * one is started again on its data; one that runs with another port or directory than the
+ * topology now says is restarted. Kinds start phase by phase (a kind after the kinds it needs),
+ * the instances of one phase in parallel. Failures are reported (with the log's tail) and the
+ * kinds that need a failed kind are skipped; then an EzError names what failed.
+ */
+export async function up(
+  topology: Topology,
+  opts: UpOptions = {},
+  onProgress: OnProgress = () => {},
+): Promise<ClusterStatus> {
+  const stateDir = resolveStateDir(opts.stateDir);
+  const steps = plan(topology, opts); // validates --with and the topology before anything starts
+  const unlock = lockCluster(stateDir, topology.name);
+  const failed: string[] = [];
+  const failedKinds = new Set<string>();
+  try {
+    const state = readState(stateDir, topology.name, topology.file);
+    state.topologyFile = topology.file;
+    const save = (): void => writeState(stateDir, state);
+
+    const ensure = async (kind: ProcessKind, spec: InstanceSpec): Promise<void> => {
+      const blocker = kind.after.find((k) => failedKinds.has(k));
+      if (blocker) {
+        failedKinds.add(kind.kind);
+        onProgress({ type: 'skipped', ...base(spec), message: `${blocker} failed` });
+        return;
+      }
+      const host = hostFor(spec.host);
+      let reason = 'new';
+      const rec = state.processes[spec.name];
+      if (rec) {
+        reason = await reuse(kind, spec, host, rec, state, save, onProgress);
+        if (reason === 'kept') return;
+      }
+      onProgress({ type: 'starting', ...base(spec), message: reason });
+      try {
+        const started = await startInstance(kind, spec, host, {
+          readyTimeoutMs: opts.readyTimeoutMs,
+          onSpawned: (s, command) => {
+            state.processes[spec.name] = {
+              ...base(spec),
+              port: spec.port,
+              host: spec.host,
+              pid: s.pid,
+              startToken: s.startToken,
+              dataDir: spec.dataDir,
+              logFile: spec.logFile,
+              startedAt: new Date().toISOString(),
+              command,
+              params: spec.params,
+              bootstrapped: false,
+            };
+            save();
+          },
+        });
+        state.processes[spec.name].bootstrapped = true;
+        save();
+        onProgress({ type: 'ready', ...base(spec), pid: started.pid, ms: started.readyMs });
+      } catch (err) {
+        const r = state.processes[spec.name];
+        if (r && !(await host.isAlive(r.pid, r.startToken))) {
+          delete state.processes[spec.name];
+          save();
+        }
+        failed.push(spec.name);
+        failedKinds.add(kind.kind);
+        onProgress({
+          type: 'failed',
+          ...base(spec),
+          message: errorMessage(err),
+          logFile: spec.logFile,
+          logTail: err instanceof LaunchError ? err.logTail : undefined,
+        });
+      }
+    };
+
+    for (const phase of steps) {
+      await Promise.all(phase.flatMap(({ kind, specs }) => specs.map((spec) => ensure(kind, spec))));
+    }
+  } finally {
+    unlock();
+  }
+  if (failed.length > 0) {
+    throw new EzError(
+      'EZ_UP_FAILED',
+      `${failed.length} process${failed.length > 1 ? 'es' : ''} failed to start: ${failed.join(', ')} ` +
+        '(see the log tails above; `ezctl status` shows what runs)',
+    );
+  }
+  return status(topology, opts);
+}
+
+/** Decide about a recorded process: 'kept', or the reason it must be started (again). */
+async function reuse(
+  kind: ProcessKind,
+  spec: InstanceSpec,
+  host: Host,
+  rec: ProcessRecord,
+  state: ClusterState,
+  save: () => void,
+  onProgress: OnProgress,
+): Promise<string> {
+  const alive = await host.isAlive(rec.pid, rec.startToken);
+  if (!alive) {
+    delete state.processes[spec.name];
+    save();
+    return `was not running (pid ${rec.pid} gone)`;
+  }
+  let reason: string;
+  if (rec.port !== spec.port || rec.dataDir !== spec.dataDir || rec.host !== spec.host) {
+    reason = `restart: topology changed (was port ${rec.port} in ${rec.dataDir})`;
+  } else {
+    try {
+      await waitReady(kind, spec, host, rec, kind.readyTimeoutMs);
+      if (!rec.bootstrapped) {
+        await kind.bootstrap?.(spec, host);
+        rec.bootstrapped = true;
+        save();
+      }
+      onProgress({ type: 'kept', ...base(spec), pid: rec.pid, message: 'already running' });
+      return 'kept';
+    } catch (err) {
+      reason = `restart: pid ${rec.pid} was not ready (${errorMessage(err)})`;
+    }
+  }
+  const t0 = performance.now();
+  onProgress({ type: 'stopping', ...base(spec), pid: rec.pid, message: reason });
+  await kind.stop(specOf(rec), host, rec.pid, rec.startToken);
+  onProgress({ type: 'stopped', ...base(spec), pid: rec.pid, ms: Math.round(performance.now() - t0) });
+  delete state.processes[spec.name];
+  save();
+  return reason;
+}
+
+/** Rank for display and ordering: phase, then eZone order in the topology, then name. */
+function sortRecords(topology: Topology, records: ProcessRecord[]): ProcessRecord[] {
+  const phase = phaseOf(KINDS);
+  const zoneRank = new Map(topology.zones.map((z, i) => [z.id, i]));
+  const kindRank = new Map(KINDS.map((k, i) => [k.kind, i]));
+  const key = (r: ProcessRecord): number[] => [
+    phase.get(r.kind) ?? 1e6,
+    kindRank.get(r.kind) ?? 1e6,
+    r.zone === null ? -1 : (zoneRank.get(r.zone) ?? 1e6),
+  ];
+  return [...records].sort((a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    for (let i = 0; i < ka.length; i++) if (ka[i] !== kb[i]) return ka[i] - kb[i];
+    return a.name.localeCompare(b.name);
+  });
+}
+
+/** Every recorded process: alive (pid runs, same start token), ready (the kind's probe), uptime. */
+export async function status(topology: Topology, opts: ClusterOptions = {}): Promise<ClusterStatus> {
+  const stateDir = resolveStateDir(opts.stateDir);
+  const state = readState(stateDir, topology.name, topology.file);
+  const records = sortRecords(topology, Object.values(state.processes));
+  const processes = await Promise.all(
+    records.map(async (r): Promise<ProcessStatus> => {
+      const host = hostFor(r.host);
+      const kind = kindOf(r.kind);
+      const spec = specOf(r);
+      const alive = await host.isAlive(r.pid, r.startToken);
+      const ready = alive && kind !== undefined && (await kind.ready(spec, host).catch(() => false));
+      const started = Date.parse(r.startedAt);
+      return {
+        name: r.name,
+        kind: r.kind,
+        zone: r.zone,
+        host: r.host,
+        pid: r.pid,
+        alive,
+        ready,
+        port: r.port,
+        uptimeSec: alive ? Math.max(0, Math.round((Date.now() - started) / 1000)) : null,
+        startedAt: r.startedAt,
+        logFile: r.logFile,
+        dataDir: r.dataDir,
+        endpoints: kind?.endpoints?.(spec) ?? {},
+      };
+    }),
+  );
+  return {
+    cluster: topology.name,
+    clusterDir: clusterDir(stateDir, topology.name),
+    topologyFile: state.topologyFile || topology.file,
+    healthy: processes.every((p) => p.alive && p.ready),
+    processes,
+  };
+}
+
+/**
+ * Stop everything recorded, by pid, in reverse start order (the instances of one phase in
+ * parallel), waiting for each pid to be gone; `purge` then deletes the cluster's directory.
+ */
+export async function down(
+  topology: Topology,
+  opts: DownOptions = {},
+  onProgress: OnProgress = () => {},
+): Promise<DownResult> {
+  const stateDir = resolveStateDir(opts.stateDir);
+  const dir = clusterDir(stateDir, topology.name);
+  const unlock = lockCluster(stateDir, topology.name);
+  const stopped: DownResult['stopped'] = [];
+  const errors: string[] = [];
+  let purged = false;
+  try {
+    const state = readState(stateDir, topology.name, topology.file);
+    const phase = phaseOf(KINDS);
+    // kinds this build does not know (a newer state file) stop first
+    const rank = (r: ProcessRecord): number => phase.get(r.kind) ?? Number.MAX_SAFE_INTEGER;
+    const groups = new Map<number, ProcessRecord[]>();
+    for (const r of Object.values(state.processes)) groups.set(rank(r), [...(groups.get(rank(r)) ?? []), r]);
+    for (const p of [...groups.keys()].sort((a, b) => b - a)) {
+      await Promise.all(
+        groups.get(p)!.map(async (r) => {
+          const spec = specOf(r);
+          const t0 = performance.now();
+          onProgress({ type: 'stopping', ...base(spec), pid: r.pid });
+          try {
+            const host = hostFor(r.host);
+            const kind = kindOf(r.kind);
+            if (kind) await kind.stop(spec, host, r.pid, r.startToken);
+            else await terminate(host, r.pid, { startToken: r.startToken });
+            const ms = Math.round(performance.now() - t0);
+            delete state.processes[r.name];
+            writeState(stateDir, state);
+            stopped.push({ name: r.name, pid: r.pid, ms });
+            onProgress({ type: 'stopped', ...base(spec), pid: r.pid, ms });
+          } catch (err) {
+            errors.push(`${r.name} (pid ${r.pid}): ${errorMessage(err)}`);
+            onProgress({ type: 'failed', ...base(spec), pid: r.pid, message: errorMessage(err) });
+          }
+        }),
+      );
+    }
+    if (errors.length > 0) {
+      throw new EzError(
+        'EZ_DOWN_FAILED',
+        `could not stop ${errors.join('; ')}${opts.purge ? ' (nothing purged)' : ''}`,
+      );
+    }
+    if (opts.purge) {
+      // every instance directory lives under the cluster directory on its host (only local so far)
+      await hostFor('local').rm(dir);
+      purged = true;
+    }
+  } finally {
+    if (!purged) unlock();
+  }
+  return { cluster: topology.name, clusterDir: dir, stopped, purged };
+}

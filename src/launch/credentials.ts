@@ -1,0 +1,59 @@
+/**
+ * MySQL accounts every eZone's MariaDB gets from `ezctl up` (bootstrap in kinds/mariadb.ts).
+ * The passwords are fixed development defaults so every part and test can log in without set-up;
+ * production sets each one through `EZ_MYSQL_<USER>_PASSWORD` (USER upper-cased, e.g.
+ * EZ_MYSQL_DRC_READER_PASSWORD), read when this module loads and by `mysqlAccount()`.
+ */
+export type MysqlRole = 'root' | 'app' | 'reader' | 'applier';
+
+export interface MysqlAccount {
+  role: MysqlRole;
+  user: string;
+  password: string;
+  /** what it is for, for docs and errors */
+  purpose: string;
+}
+
+const ACCOUNTS: Record<MysqlRole, Omit<MysqlAccount, 'password'> & { devPassword: string }> = {
+  // root only on the private unix socket (root@localhost); the TCP root accounts are dropped
+  root: { role: 'root', user: 'root', devPassword: '', purpose: 'administration over the private socket' },
+  app: { role: 'app', user: 'ezapp', devPassword: 'ezapp-dev', purpose: 'the order service (DML)' },
+  reader: {
+    role: 'reader',
+    user: 'drc_reader',
+    devPassword: 'drc-reader-dev',
+    purpose: 'DRC binlog reader (REPLICATION SLAVE, BINLOG MONITOR, SELECT)',
+  },
+  applier: {
+    role: 'applier',
+    user: 'drc_applier',
+    devPassword: 'drc-applier-dev',
+    purpose: 'DRC applier (DML + DDL on the database, BINLOG REPLAY, BINLOG ADMIN)',
+  },
+};
+
+/** The environment variable that overrides a user's password. */
+export const passwordEnvVar = (user: string): string => `EZ_MYSQL_${user.toUpperCase()}_PASSWORD`;
+
+/** The account of a role, with the password from the environment when set, else the dev default. */
+export function mysqlAccount(role: MysqlRole, env: NodeJS.ProcessEnv = process.env): MysqlAccount {
+  const a = ACCOUNTS[role];
+  return { role, user: a.user, password: env[passwordEnvVar(a.user)] ?? a.devPassword, purpose: a.purpose };
+}
+
+export const MYSQL_ROLES: readonly MysqlRole[] = ['root', 'app', 'reader', 'applier'];
+
+/** Resolved at load: `MYSQL_ACCOUNTS.app.user`, `MYSQL_ACCOUNTS.reader.password`, ... */
+export const MYSQL_ACCOUNTS: Readonly<Record<MysqlRole, MysqlAccount>> = Object.freeze({
+  root: mysqlAccount('root'),
+  app: mysqlAccount('app'),
+  reader: mysqlAccount('reader'),
+  applier: mysqlAccount('applier'),
+});
+
+export const APP_USER = MYSQL_ACCOUNTS.app.user;
+export const APP_PASSWORD = MYSQL_ACCOUNTS.app.password;
+export const DRC_READER_USER = MYSQL_ACCOUNTS.reader.user;
+export const DRC_READER_PASSWORD = MYSQL_ACCOUNTS.reader.password;
+export const DRC_APPLIER_USER = MYSQL_ACCOUNTS.applier.user;
+export const DRC_APPLIER_PASSWORD = MYSQL_ACCOUNTS.applier.password;

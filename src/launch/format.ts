@@ -1,0 +1,93 @@
+import type { ClusterStatus, DownResult, ProcessStatus, ProgressEvent } from './cluster.js';
+
+/**
+ * Plain-text tables. Hand-written (a dozen lines) because oclif 4 dropped its table helper and the
+ * output must stay plain (no colours, no box drawing) for logs and pipes.
+ */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+export function formatDuration(sec: number | null): string {
+  if (sec === null) return '-';
+  if (sec < 60) return `${sec}s`;
+  if (sec < 3600) return `${Math.floor(sec / 60)}m${String(sec % 60).padStart(2, '0')}s`;
+  if (sec < 86400)
+    return `${Math.floor(sec / 3600)}h${String(Math.floor((sec % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.floor(sec / 86400)}d${String(Math.floor((sec % 86400) / 3600)).padStart(2, '0')}h`;
+}
+
+const ms = (v?: number): string =>
+  v === undefined ? '' : v < 1000 ? `${v} ms` : `${(v / 1000).toFixed(1)} s`;
+
+/** One progress line (plus the log tail of a failure). */
+export function formatProgress(e: ProgressEvent): string {
+  const head = `${e.type.toUpperCase() === 'FAILED' ? 'FAILED' : e.type.padEnd(8)}  ${e.name.padEnd(16)}`;
+  const parts: string[] = [];
+  if (e.pid !== undefined) parts.push(`pid ${e.pid}`);
+  if (e.port !== undefined && e.type !== 'stopped' && e.type !== 'stopping') parts.push(`port ${e.port}`);
+  if (e.ms !== undefined) parts.push(ms(e.ms));
+  if (e.message) parts.push(e.type === 'failed' ? e.message : `(${e.message})`);
+  let text = `${head}  ${parts.join('  ')}`.trimEnd();
+  if (e.logTail)
+    text += `\n${e.logTail
+      .split('\n')
+      .map((l) => `    | ${l}`)
+      .join('\n')}`;
+  return text;
+}
+
+/** What runs where, after `up`. */
+export function formatUpTable(s: ClusterStatus): string {
+  if (s.processes.length === 0) return `cluster ${s.cluster}: nothing running`;
+  const rows = s.processes.map((p) => [
+    p.name,
+    p.zone ?? '-',
+    String(p.port),
+    String(p.pid),
+    p.endpoints.socket ? `${p.logFile}  (socket ${p.endpoints.socket})` : p.logFile,
+  ]);
+  return `cluster ${s.cluster} (state: ${s.clusterDir})\n${table(['PROCESS', 'ZONE', 'PORT', 'PID', 'LOG'], rows)}`;
+}
+
+export const statusRow = (p: ProcessStatus): string[] => [
+  p.name,
+  p.kind,
+  p.zone ?? '-',
+  String(p.pid),
+  p.alive ? 'yes' : 'NO',
+  p.ready ? 'yes' : 'NO',
+  String(p.port),
+  formatDuration(p.uptimeSec),
+];
+
+export const STATUS_HEADER = ['NAME', 'KIND', 'ZONE', 'PID', 'ALIVE', 'READY', 'PORT', 'UPTIME'];
+
+export function statusSummary(s: ClusterStatus): string {
+  const bad = s.processes.filter((p) => !p.alive || !p.ready).length;
+  if (s.processes.length === 0) return `cluster ${s.cluster}: no processes recorded in ${s.clusterDir}`;
+  return bad === 0
+    ? `cluster ${s.cluster}: all ${s.processes.length} processes alive and ready`
+    : `cluster ${s.cluster}: ${bad} of ${s.processes.length} processes not alive/ready (run \`ezctl up\` to restart them)`;
+}
+
+export function formatStatus(s: ClusterStatus): string {
+  if (s.processes.length === 0) return statusSummary(s);
+  return `${table(STATUS_HEADER, s.processes.map(statusRow))}\n${statusSummary(s)}`;
+}
+
+export function formatDown(r: DownResult): string {
+  const lines = [
+    r.stopped.length === 0
+      ? `cluster ${r.cluster}: nothing was running`
+      : `cluster ${r.cluster}: stopped ${r.stopped.length} process${r.stopped.length > 1 ? 'es' : ''}`,
+  ];
+  lines.push(r.purged ? `purged ${r.clusterDir}` : `data kept in ${r.clusterDir} (--purge deletes it)`);
+  return lines.join('\n');
+}

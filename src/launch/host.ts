@@ -1,0 +1,337 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import {
+  access,
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
+import { connect } from 'node:net';
+import { userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
+import { execa } from 'execa';
+import { EzError } from '../util/errors.js';
+
+/** Result of a short command run on a host. */
+export interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  env?: Record<string, string>;
+  /** written to the command's stdin */
+  input?: string;
+  timeoutMs?: number;
+}
+
+export interface SpawnOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  /** stdout and stderr go here (appended) */
+  logFile: string;
+}
+
+export interface ProbeOptions {
+  send?: string;
+  until?: string;
+  timeoutMs?: number;
+}
+
+/** A detached process: its pid and a token that tells it apart from a later process reusing the pid. */
+export interface Spawned {
+  pid: number;
+  /** `<boot id>:<start time in clock ticks>` from /proc; '' when the host cannot tell */
+  startToken: string;
+}
+
+/**
+ * Where processes run. Every process kind does everything through this interface and only with
+ * host paths, so a remote `SshHost` (ssh + `setsid nohup CMD >LOG 2>&1 & echo $!`, files via ssh
+ * commands, probes through the remote loopback) can be added without touching any kind.
+ */
+export interface Host {
+  /** name as in the topology (`local`) */
+  readonly name: string;
+  /** the OS user processes run as (mariadbd needs `--user=root` when it is root) */
+  readonly user: string;
+  /** run a short command to completion; never throws for a non-zero exit (see exitCode) */
+  run(cmd: string, args: string[], opts?: RunOptions): Promise<RunResult>;
+  /** start a long-running process that outlives the caller; resolves once it was exec'd */
+  spawnDetached(cmd: string, args: string[], opts: SpawnOptions): Promise<Spawned>;
+  /** true when the pid runs (not a zombie) and, when given, has the same start token */
+  isAlive(pid: number, startToken?: string): Promise<boolean>;
+  /** send a signal; false when the process is already gone */
+  signal(pid: number, signal: NodeJS.Signals): Promise<boolean>;
+  /**
+   * Connect to 127.0.0.1:port on the host, send `opts.send` (if any) and return what came back
+   * until the reply contains `opts.until`, the peer closes, or `opts.timeoutMs` (default 1000)
+   * passes; without `send` it returns '' as soon as the connection is accepted. null when nothing
+   * accepts the connection.
+   */
+  probeTcp(port: number, opts?: ProbeOptions): Promise<string | null>;
+  /** the last `lines` lines of a text file ('' when missing) */
+  tail(path: string, lines: number): Promise<string>;
+  mkdir(path: string): Promise<void>;
+  /** atomic: written to a temp file, then renamed */
+  writeFile(path: string, data: string): Promise<void>;
+  /** undefined when the file does not exist */
+  readFile(path: string): Promise<string | undefined>;
+  exists(path: string): Promise<boolean>;
+  /** entries of a directory, [] when it does not exist */
+  list(path: string): Promise<string[]>;
+  /** rm -rf */
+  rm(path: string): Promise<void>;
+}
+
+/** Linux: `/proc/<pid>/stat` field 22 is the start time since boot; with the boot id it is unique. */
+async function procStartToken(pid: number): Promise<{ token: string; zombie: boolean } | undefined> {
+  try {
+    const [stat, bootId] = await Promise.all([
+      readFile(`/proc/${pid}/stat`, 'utf8'),
+      readFile('/proc/sys/kernel/random/boot_id', 'utf8'),
+    ]);
+    // the command name (field 2) may hold spaces or parentheses: fields resume after the last ')'
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { token: `${bootId.trim()}:${rest[19]}`, zombie: rest[0] === 'Z' };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Test runs record every pid they start (EZ_TEST_PID_DIR) so a global teardown can reap strays. */
+function recordTestPid(pid: number, cmd: string, args: string[], startToken: string): void {
+  const dir = process.env.EZ_TEST_PID_DIR;
+  if (!dir) return;
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${pid}.json`), JSON.stringify({ pid, cmd, args, startToken }));
+  } catch {
+    // best effort: the safety net must never break a start
+  }
+}
+
+export class LocalHost implements Host {
+  readonly name = 'local';
+  readonly user = userInfo().username;
+
+  async run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+    const r = await execa(cmd, args, {
+      reject: false,
+      env: opts.env,
+      input: opts.input,
+      timeout: opts.timeoutMs ?? 60_000,
+      stripFinalNewline: true,
+    });
+    if (r.failed && r.exitCode === undefined) {
+      // not started at all (ENOENT) or timed out: say which
+      const why = r.timedOut
+        ? `timed out after ${opts.timeoutMs ?? 60_000} ms`
+        : (r.shortMessage ?? 'failed');
+      return { exitCode: 127, stdout: String(r.stdout ?? ''), stderr: why };
+    }
+    return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+  }
+
+  async spawnDetached(cmd: string, args: string[], opts: SpawnOptions): Promise<Spawned> {
+    mkdirSync(dirname(opts.logFile), { recursive: true });
+    const fd = openSync(opts.logFile, 'a');
+    try {
+      // node:child_process rather than execa: execa keeps a promise tied to the child, while the
+      // process must outlive the CLI (own session via detached, unref'd, output only to the log)
+      const child = spawn(cmd, args, {
+        detached: true,
+        stdio: ['ignore', fd, fd],
+        cwd: opts.cwd,
+        env: { ...process.env, ...opts.env },
+      });
+      const outcome = await Promise.race([
+        once(child, 'spawn').then(() => undefined),
+        once(child, 'error').then(([err]) => err as NodeJS.ErrnoException),
+      ]);
+      if (outcome) {
+        throw new EzError(
+          'EZ_SPAWN_FAILED',
+          `cannot start ${cmd}: ${outcome.code === 'ENOENT' ? 'command not found (run ./scripts/setup.sh)' : outcome.message}`,
+        );
+      }
+      child.unref();
+      const pid = child.pid!;
+      const startToken = (await procStartToken(pid))?.token ?? '';
+      recordTestPid(pid, cmd, args, startToken);
+      return { pid, startToken };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  async isAlive(pid: number, startToken?: string): Promise<boolean> {
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    try {
+      process.kill(pid, 0);
+    } catch {
+      // ESRCH: gone; EPERM: the pid belongs to another user, so it is not a process we started
+      return false;
+    }
+    const info = await procStartToken(pid);
+    if (!info) return true; // no /proc: trust kill(0)
+    if (info.zombie) return false;
+    return !startToken || info.token === startToken;
+  }
+
+  async signal(pid: number, signal: NodeJS.Signals): Promise<boolean> {
+    try {
+      process.kill(pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  probeTcp(port: number, opts: ProbeOptions = {}): Promise<string | null> {
+    const { send, until, timeoutMs = 1000 } = opts;
+    return new Promise((resolve) => {
+      let reply = '';
+      let connected = false;
+      let done = false;
+      const socket = connect({ host: '127.0.0.1', port });
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(connected ? reply : null);
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      socket.setEncoding('utf8');
+      socket.on('connect', () => {
+        connected = true;
+        if (send === undefined) finish();
+        else socket.write(send);
+      });
+      socket.on('data', (chunk: string) => {
+        reply += chunk;
+        if (until !== undefined && reply.includes(until)) finish();
+      });
+      socket.on('end', finish);
+      socket.on('error', finish);
+    });
+  }
+
+  async tail(path: string, lines: number): Promise<string> {
+    // read only the end: logs of long-running parts grow large
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(path, 'r');
+      const { size } = await fh.stat();
+      const len = Math.min(size, 64 * 1024);
+      const buf = Buffer.alloc(len);
+      await fh.read(buf, 0, len, size - len);
+      return buf.toString('utf8').replace(/\n$/, '').split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    } finally {
+      await fh?.close();
+    }
+  }
+
+  async mkdir(path: string): Promise<void> {
+    await mkdir(path, { recursive: true });
+  }
+
+  async writeFile(path: string, data: string): Promise<void> {
+    await mkdir(dirname(path), { recursive: true });
+    const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  }
+
+  async readFile(path: string): Promise<string | undefined> {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async exists(path: string): Promise<boolean> {
+    try {
+      await access(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async list(path: string): Promise<string[]> {
+    try {
+      return await readdir(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  async rm(path: string): Promise<void> {
+    await rm(path, { recursive: true, force: true });
+  }
+}
+
+const local = new LocalHost();
+
+/** The host a topology entry names. Only `local` exists so far (the schema rejects others). */
+export function hostFor(name: string): Host {
+  if (name === 'local') return local;
+  throw new EzError('EZ_UNSUPPORTED_HOST', `host "${name}": only "local" is supported so far`);
+}
+
+/** Wait until `pid` is gone (polling), up to `timeoutMs`. True when it is gone. */
+export async function waitGone(
+  host: Host,
+  pid: number,
+  timeoutMs: number,
+  startToken?: string,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!(await host.isAlive(pid, startToken))) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(50);
+  }
+}
+
+/**
+ * Stop a process by pid: an optional graceful step (e.g. `mariadb-admin shutdown`), else SIGTERM;
+ * wait up to `graceMs`; then SIGKILL and wait again. Never by process name.
+ */
+export async function terminate(
+  host: Host,
+  pid: number,
+  opts: { startToken?: string; graceMs?: number; graceful?: () => Promise<boolean> } = {},
+): Promise<{ forced: boolean }> {
+  const { startToken, graceMs = 15_000 } = opts;
+  if (!(await host.isAlive(pid, startToken))) return { forced: false };
+  const asked = opts.graceful ? await opts.graceful().catch(() => false) : false;
+  if (!asked) await host.signal(pid, 'SIGTERM');
+  if (await waitGone(host, pid, graceMs, startToken)) return { forced: false };
+  if (asked) {
+    // the graceful request was accepted but did not finish: SIGTERM once more before SIGKILL
+    await host.signal(pid, 'SIGTERM');
+    if (await waitGone(host, pid, 2000, startToken)) return { forced: false };
+  }
+  await host.signal(pid, 'SIGKILL');
+  if (!(await waitGone(host, pid, 5000, startToken))) {
+    throw new EzError('EZ_STOP_FAILED', `pid ${pid} survived SIGKILL`);
+  }
+  return { forced: true };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,281 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import mysql from 'mysql2';
+import { EzError } from '../../util/errors.js';
+import { fixturesDir } from '../../util/paths.js';
+import { type MysqlAccount, mysqlAccount } from '../credentials.js';
+import { type Host, terminate } from '../host.js';
+import { type InstanceSpec, instanceName, type LaunchCommand, type ProcessKind } from './types.js';
+
+export interface MariaDBParams {
+  /** `--server-id` and `--gtid-domain-id`: the eZone's serverId (DRC's origin id) */
+  serverId: number;
+  /** database created by bootstrap (topology.database); the app/DRC grants are on it */
+  database: string;
+  /** schema applied by bootstrap (a file on the launcher's machine); null: none */
+  schemaFile: string | null;
+  /** private unix socket (root logs in here) */
+  socket: string;
+}
+
+/** Unix socket paths are limited to 107 bytes: fall back to a short path derived from the dataDir. */
+export function socketPathFor(dataDir: string): string {
+  const inDir = join(dataDir, 'mysqld.sock');
+  if (Buffer.byteLength(inDir) <= 100) return inDir;
+  return `/tmp/ezctl-${createHash('sha1').update(dataDir).digest('hex').slice(0, 16)}.sock`;
+}
+
+export function mariadbSpec(o: {
+  zone?: string;
+  name?: string;
+  host?: string;
+  port: number;
+  dataDir: string;
+  serverId: number;
+  database: string;
+  schemaFile?: string | null;
+}): InstanceSpec<MariaDBParams> {
+  return {
+    name: o.name ?? instanceName('mariadb', o.zone),
+    kind: 'mariadb',
+    zone: o.zone,
+    host: o.host ?? 'local',
+    port: o.port,
+    dataDir: o.dataDir,
+    logFile: join(o.dataDir, 'mariadbd.log'),
+    params: {
+      serverId: o.serverId,
+      database: o.database,
+      schemaFile: o.schemaFile === undefined ? join(fixturesDir(), 'sql', 'schema.sql') : o.schemaFile,
+      socket: socketPathFor(o.dataDir),
+    },
+  };
+}
+
+const dataPath = (spec: InstanceSpec<MariaDBParams>): string => join(spec.dataDir, 'data');
+/** a private tmpdir: concurrent instances sharing /tmp were seen to fail mariadb-install-db */
+const tmpPath = (spec: InstanceSpec<MariaDBParams>): string => join(spec.dataDir, 'tmp');
+
+/** Client tools on the private socket as root (MYSQL_PWD only when a root password is configured). */
+function rootClient(spec: InstanceSpec<MariaDBParams>, password = mysqlAccount('root').password) {
+  return {
+    args: ['--no-defaults', `--socket=${spec.params.socket}`, '--user=root'],
+    env: password ? { MYSQL_PWD: password } : undefined,
+  };
+}
+
+const q = (s: string): string => mysql.escape(s);
+
+/** The bootstrap script: database, schema, the three accounts and their grants, out of the binlog. */
+export function bootstrapSql(
+  database: string,
+  schemaSql: string,
+  accounts: Record<'root' | 'app' | 'reader' | 'applier', MysqlAccount>,
+  dropRootAccounts: string[] = [],
+): string {
+  const db = mysql.escapeId(database);
+  const lines = [
+    // bootstrap is local to each eZone: keep it out of the binlog so DRC never replicates it
+    'SET SESSION sql_log_bin=0;',
+    ...dropRootAccounts.map((a) => `DROP USER IF EXISTS ${a};`),
+    `CREATE DATABASE IF NOT EXISTS ${db} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;`,
+    `USE ${db};`,
+    schemaSql.trim(),
+  ];
+  const user = (a: MysqlAccount): string[] =>
+    ['127.0.0.1', 'localhost'].flatMap((h) => {
+      const id = `${q(a.user)}@${q(h)}`;
+      return [
+        `CREATE USER IF NOT EXISTS ${id} IDENTIFIED VIA mysql_native_password USING PASSWORD(${q(a.password)});`,
+        // ALTER as well: a password changed through EZ_MYSQL_<USER>_PASSWORD applies on the next up
+        `ALTER USER ${id} IDENTIFIED VIA mysql_native_password USING PASSWORD(${q(a.password)});`,
+      ];
+    });
+  const grant = (privs: string, on: string, a: MysqlAccount): string =>
+    `GRANT ${privs} ON ${on} TO ${q(a.user)}@'127.0.0.1', ${q(a.user)}@'localhost';`;
+  const { app, reader, applier, root } = accounts;
+  lines.push(
+    ...user(app),
+    grant('SELECT, INSERT, UPDATE, DELETE', `${db}.*`, app),
+    ...user(reader),
+    grant('REPLICATION SLAVE, BINLOG MONITOR', '*.*', reader),
+    grant('SELECT', `${db}.*`, reader),
+    ...user(applier),
+    grant('SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP', `${db}.*`, applier),
+    // BINLOG REPLAY: session server_id/gtid_domain_id/gtid_seq_no (loop prevention);
+    // BINLOG ADMIN: SET sql_log_bin
+    grant('BINLOG REPLAY, BINLOG ADMIN', '*.*', applier),
+  );
+  if (root.password)
+    lines.push(
+      `ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD(${q(root.password)});`,
+    );
+  lines.push('FLUSH PRIVILEGES;');
+  return `${lines.join('\n')}\n`;
+}
+
+async function runSql(
+  spec: InstanceSpec<MariaDBParams>,
+  host: Host,
+  sql: string,
+  password?: string,
+): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+  const c = rootClient(spec, password);
+  const r = await host.run('mariadb', [...c.args, '--batch', '--skip-column-names'], {
+    env: c.env,
+    input: sql,
+    timeoutMs: 60_000,
+  });
+  return { ok: r.exitCode === 0, stdout: r.stdout, stderr: r.stderr };
+}
+
+export const mariadb: ProcessKind<MariaDBParams> = {
+  kind: 'mariadb',
+  after: [],
+  readyTimeoutMs: 60_000,
+  description: "MariaDB per eZone: binlog ROW/FULL, server id = the eZone's serverId",
+
+  instances({ topology, dataDir }) {
+    return topology.zones.map((z) => {
+      const d = topology.deployment.zones[z.id];
+      return mariadbSpec({
+        zone: z.id,
+        host: d.host,
+        port: d.ports.mysql,
+        dataDir: dataDir(z.id, 'mariadb'),
+        serverId: z.serverId,
+        database: topology.database,
+      });
+    });
+  },
+
+  async prepare(spec, host) {
+    const data = dataPath(spec);
+    if (await host.exists(join(data, 'mysql'))) return; // initialized before: reuse the data
+    if ((await host.list(data)).length > 0) {
+      throw new EzError(
+        'EZ_BAD_DATADIR',
+        `${spec.name}: ${data} is not empty but has no system tables (an interrupted init?): ` +
+          'move it away or run `ezctl down --purge`',
+      );
+    }
+    const installArgs = [
+      '--no-defaults',
+      ...(host.user === 'root' ? ['--user=root'] : []),
+      `--datadir=${data}`,
+      `--tmpdir=${tmpPath(spec)}`,
+      // root@localhost with an empty password (locked down to the socket by bootstrap): works
+      // for any OS user, unlike unix_socket authentication
+      '--auth-root-authentication-method=normal',
+      '--skip-test-db',
+      '--skip-name-resolve',
+    ];
+    let r = { exitCode: 1, stdout: '', stderr: '' };
+    // the datadir was empty before: a failed init may be wiped and tried once more
+    for (let attempt = 1; attempt <= 2 && r.exitCode !== 0; attempt++) {
+      await host.rm(data);
+      await host.mkdir(data);
+      await host.mkdir(tmpPath(spec));
+      r = await host.run('mariadb-install-db', installArgs, { timeoutMs: 120_000 });
+    }
+    if (r.exitCode !== 0) {
+      throw new EzError(
+        'EZ_INIT_FAILED',
+        `${spec.name}: mariadb-install-db failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).split('\n').slice(-3).join(' | ')}`,
+      );
+    }
+  },
+
+  async command(spec, host): Promise<LaunchCommand> {
+    await host.mkdir(tmpPath(spec));
+    const data = dataPath(spec);
+    const id = String(spec.params.serverId);
+    return {
+      cmd: 'mariadbd',
+      args: [
+        '--no-defaults',
+        ...(host.user === 'root' ? ['--user=root'] : []),
+        `--datadir=${data}`,
+        `--port=${spec.port}`,
+        '--bind-address=127.0.0.1',
+        `--socket=${spec.params.socket}`,
+        `--pid-file=${join(spec.dataDir, 'mysqld.pid')}`,
+        `--tmpdir=${tmpPath(spec)}`,
+        '--skip-name-resolve',
+        `--server-id=${id}`,
+        `--gtid-domain-id=${id}`,
+        `--log-bin=${join(data, 'mysql-bin')}`,
+        '--binlog-format=ROW',
+        '--binlog-row-image=FULL',
+        '--binlog-row-metadata=FULL',
+        '--innodb-buffer-pool-size=64M',
+        '--character-set-server=utf8mb4',
+        '--collation-server=utf8mb4_unicode_ci',
+      ],
+    };
+  },
+
+  async ready(spec, host) {
+    // `ping` answers 0 once the server accepts connections, even before the accounts exist
+    const c = rootClient(spec);
+    const r = await host.run('mariadb-admin', [...c.args, '--connect-timeout=2', 'ping'], {
+      env: c.env,
+      timeoutMs: 5000,
+    });
+    return r.exitCode === 0;
+  },
+
+  async bootstrap(spec, host) {
+    const accounts = {
+      root: mysqlAccount('root'),
+      app: mysqlAccount('app'),
+      reader: mysqlAccount('reader'),
+      applier: mysqlAccount('applier'),
+    };
+    // a fresh datadir has an empty root password; a configured one applies from then on
+    let rootPassword = accounts.root.password;
+    const listRoot =
+      "SELECT CONCAT(QUOTE(User),'@',QUOTE(Host)) FROM mysql.user WHERE User='root' AND Host<>'localhost';";
+    let probe = await runSql(spec, host, listRoot, rootPassword);
+    if (!probe.ok && rootPassword && /Access denied/.test(probe.stderr)) {
+      rootPassword = '';
+      probe = await runSql(spec, host, listRoot, '');
+    }
+    if (!probe.ok) {
+      throw new EzError(
+        'EZ_BOOTSTRAP_FAILED',
+        `${spec.name}: cannot log in as root on ${spec.params.socket}: ${probe.stderr}`,
+      );
+    }
+    const dropRoot = probe.stdout.split('\n').filter(Boolean);
+    const schema = spec.params.schemaFile ? readFileSync(spec.params.schemaFile, 'utf8') : '';
+    const r = await runSql(
+      spec,
+      host,
+      bootstrapSql(spec.params.database, schema, accounts, dropRoot),
+      rootPassword,
+    );
+    if (!r.ok) throw new EzError('EZ_BOOTSTRAP_FAILED', `${spec.name}: bootstrap SQL failed: ${r.stderr}`);
+  },
+
+  async stop(spec, host, pid, startToken) {
+    await terminate(host, pid, {
+      startToken,
+      graceMs: 30_000,
+      // the documented clean stop; SIGTERM (its fallback) is equally clean for mariadbd
+      graceful: async () => {
+        const c = rootClient(spec);
+        const r = await host.run('mariadb-admin', [...c.args, '--connect-timeout=2', 'shutdown'], {
+          env: c.env,
+          timeoutMs: 10_000,
+        });
+        return r.exitCode === 0;
+      },
+    });
+  },
+
+  endpoints(spec) {
+    return { socket: spec.params.socket };
+  },
+};
