@@ -2,7 +2,7 @@
  * The link server driven only through toxiproxy-node-client 4.1.0: every client call, with
  * Toxiproxy's status codes (read through the client's own transport) and JSON shapes.
  */
-import { type Proxy, Toxiproxy } from 'toxiproxy-node-client';
+import { type Proxy as ClientProxy, Toxiproxy } from 'toxiproxy-node-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LinkServer } from '../../harness/links/server.js';
 import { startLinkServer } from '../../harness/links/server.js';
@@ -65,7 +65,7 @@ afterAll(async () => {
 });
 
 describe('proxies through toxiproxy-node-client', () => {
-  let proxy: Proxy;
+  let proxy: ClientProxy;
 
   it('getVersion answers {"version": …} like Toxiproxy 2.12', async () => {
     const text = await client.getVersion();
