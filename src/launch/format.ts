@@ -28,7 +28,7 @@ const ms = (v?: number): string =>
 
 /** One progress line (plus the log tail of a failure). */
 export function formatProgress(e: ProgressEvent): string {
-  const head = `${e.type.toUpperCase() === 'FAILED' ? 'FAILED' : e.type.padEnd(8)}  ${e.name.padEnd(16)}`;
+  const head = `${(e.type === 'failed' ? 'FAILED' : e.type).padEnd(8)}  ${e.name.padEnd(16)}`;
   const parts: string[] = [];
   if (e.pid !== undefined) parts.push(`pid ${e.pid}`);
   if (e.port !== undefined && e.type !== 'stopped' && e.type !== 'stopping') parts.push(`port ${e.port}`);
