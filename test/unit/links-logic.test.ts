@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError, parseHostPort } from '../../harness/links/errors.js';
+import { parseFault } from '../../harness/links/fault.js';
+import { linkName, listenPort, parseLinkName, planLinks } from '../../harness/links/link-set.js';
+import { deriveSeed, seededRandom } from '../../harness/links/random.js';
+import { latencyDelay, sliceOffsets } from '../../harness/links/stage.js';
+import { parseToxic, parseToxicUpdate } from '../../harness/links/toxic.js';
+import { loadTopology } from '../../src/topology/index.js';
+
+describe('fault grammar', () => {
+  it('parses slow, partition and heal', () => {
+    expect(parseFault('slow 30ms')).toEqual({ kind: 'slow', ms: 30 });
+    expect(parseFault(['slow', '1.5s'])).toEqual({ kind: 'slow', ms: 1500 });
+    expect(parseFault(['partition', 'refuse'])).toEqual({ kind: 'partition', mode: 'refuse' });
+    expect(parseFault('partition')).toEqual({ kind: 'partition', mode: 'stall' });
+    expect(parseFault('HEAL')).toEqual({ kind: 'heal' });
+  });
+  it('rejects the rest with the grammar', () => {
+    expect(() => parseFault('slow')).toThrow(/missing the round-trip time/);
+    expect(() => parseFault('slow 0ms')).toThrow(/1\.\.60000/);
+    expect(() => parseFault('partition sideways')).toThrow(/stall, refuse or blackhole/);
+    expect(() => parseFault('explode')).toThrow(/unknown fault "explode"; expected/);
+    expect(() => parseFault('slow 0.5ms')).toThrow(/whole milliseconds/);
+  });
+});
+
+describe('toxic bodies', () => {
+  it('fills Toxiproxy defaults', () => {
+    expect(parseToxic({ type: 'bandwidth', attributes: { rate: 10 } })).toEqual({
+      name: 'bandwidth_downstream',
+      type: 'bandwidth',
+      stream: 'downstream',
+      toxicity: 1,
+      attributes: { rate: 10 },
+    });
+  });
+  it('rejects unknown types, bad streams, absurd attributes and unknown attribute keys', () => {
+    const status = (f: () => unknown) => {
+      try {
+        f();
+        return 0;
+      } catch (err) {
+        return (err as ApiError).status;
+      }
+    };
+    expect(status(() => parseToxic({ type: 'warp' }))).toBe(400);
+    expect(status(() => parseToxic({ type: 'latency', stream: 'up' }))).toBe(400);
+    expect(status(() => parseToxic({ type: 'latency', attributes: { latency: -1 } }))).toBe(400);
+    expect(status(() => parseToxic({ type: 'latency', attributes: { latency: 1e12 } }))).toBe(400);
+    expect(status(() => parseToxic({ type: 'latency', attributes: { latency: 1.5 } }))).toBe(400);
+    expect(status(() => parseToxic({ type: 'latency', attributes: { latancy: 5 } }))).toBe(400);
+    expect(status(() => parseToxic({ type: 'latency', toxicity: 2 }))).toBe(400);
+    expect(
+      status(() => parseToxic({ type: 'slicer', attributes: { average_size: 10, size_variation: 10 } })),
+    ).toBe(400);
+    expect(status(() => parseToxic({ type: 'latency', name: 'a/b' }))).toBe(400);
+  });
+  it('updates merge attributes and keep type and stream', () => {
+    const t = parseToxic({
+      name: 'l',
+      type: 'latency',
+      stream: 'upstream',
+      attributes: { latency: 5, jitter: 1 },
+    });
+    expect(parseToxicUpdate(t, { attributes: { jitter: 0 }, type: 'bandwidth' })).toMatchObject({
+      type: 'latency',
+      stream: 'upstream',
+      attributes: { latency: 5, jitter: 0 },
+    });
+  });
+});
+
+describe('addresses', () => {
+  it('parses host:port, [v6]:port and :port', () => {
+    expect(parseHostPort('127.0.0.1:0', 'listen', 0)).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(parseHostPort('[::1]:8474', 'listen', 0)).toEqual({ host: '::1', port: 8474 });
+    expect(parseHostPort(':8474', 'listen', 0)).toEqual({ host: '', port: 8474 });
+    expect(() => parseHostPort('localhost:0', 'upstream', 1)).toThrow(ApiError);
+    expect(() => parseHostPort('::1:80', 'upstream', 1)).toThrow(/brackets/);
+    expect(() => parseHostPort('h:70000', 'upstream', 1)).toThrow(/1\.\.65535/);
+  });
+});
+
+describe('seeded randomness', () => {
+  it('replays the same draws for the same seed and differs for another', () => {
+    const a = seededRandom(deriveSeed(1, 'p', 3));
+    const b = seededRandom(deriveSeed(1, 'p', 3));
+    const c = seededRandom(deriveSeed(2, 'p', 3));
+    const xs = Array.from({ length: 5 }, a);
+    expect(Array.from({ length: 5 }, b)).toEqual(xs);
+    expect(Array.from({ length: 5 }, c)).not.toEqual(xs);
+    for (const x of xs) expect(x >= 0 && x < 1).toBe(true);
+  });
+  it('jitter stays within latency ± jitter and never below 0', () => {
+    const spec = parseToxic({ type: 'latency', attributes: { latency: 10, jitter: 4 } });
+    const r = seededRandom(5);
+    for (let i = 0; i < 1000; i++) {
+      const d = latencyDelay(spec, r);
+      expect(d).toBeGreaterThanOrEqual(6);
+      expect(d).toBeLessThanOrEqual(14);
+    }
+  });
+  it('slicer cuts cover the chunk, in order, within average + variation', () => {
+    const cuts = sliceOffsets(10_000, 100, 20, seededRandom(1));
+    expect(cuts[0]).toBe(0);
+    expect(cuts[cuts.length - 1]).toBe(10_000);
+    for (let i = 1; i < cuts.length; i++) {
+      expect(cuts[i]).toBeGreaterThan(cuts[i - 1]);
+      expect(cuts[i] - cuts[i - 1]).toBeLessThanOrEqual(120);
+    }
+  });
+});
+
+describe('link plan', () => {
+  const topology = loadTopology();
+  it('names links <from>-><to>:<kind> and parses them back', () => {
+    expect(linkName('ez-bj', 'ez-sh', 'mysql')).toBe('ez-bj->ez-sh:mysql');
+    expect(parseLinkName('ez-bj->ez-sh:soa')).toEqual({ from: 'ez-bj', to: 'ez-sh', kind: 'soa' });
+    expect(parseLinkName('ez-bj->ez-sh:nope')).toBeNull();
+    expect(parseLinkName('raw')).toBeNull();
+  });
+  it('allocates listen ports deterministically from deployment.links.port + 1', () => {
+    const plan = planLinks(topology, { 'ez-bj': { mysql: 'h:1' }, 'ez-sh': { mysql: 'h:2', soa: 'h:3' } });
+    const base = topology.deployment.links!.port + 1;
+    expect(plan).toEqual([
+      {
+        name: 'ez-bj->ez-sh:mysql',
+        from: 'ez-bj',
+        to: 'ez-sh',
+        kind: 'mysql',
+        listen: `127.0.0.1:${base + 4}`,
+        upstream: 'h:2',
+      },
+      {
+        name: 'ez-bj->ez-sh:soa',
+        from: 'ez-bj',
+        to: 'ez-sh',
+        kind: 'soa',
+        listen: `127.0.0.1:${base + 5}`,
+        upstream: 'h:3',
+      },
+      {
+        name: 'ez-sh->ez-bj:mysql',
+        from: 'ez-sh',
+        to: 'ez-bj',
+        kind: 'mysql',
+        listen: `127.0.0.1:${base + 8}`,
+        upstream: 'h:1',
+      },
+    ]);
+    expect(listenPort(topology, 0, 'ez-bj', 'ez-sh', 'soa')).toBe(0);
+    expect(
+      planLinks(topology, (z, k) => (k === 'gzs' ? `${z}:9` : undefined), { basePort: 40000 }).map(
+        (l) => l.listen,
+      ),
+    ).toEqual(['127.0.0.1:40006', '127.0.0.1:40010']);
+  });
+});
