@@ -1,10 +1,12 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import mysql, { type Connection, type ConnectionOptions, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ClusterStatus, ProgressEvent } from '../../src/launch/cluster.js';
+import { type ClusterStatus, down, type ProgressEvent, status, up } from '../../src/launch/cluster.js';
 import { mysqlAccount } from '../../src/launch/credentials.js';
+import { loadTopology } from '../../src/topology/index.js';
 import { projectRoot } from '../../src/util/paths.js';
 import { tempDir } from '../helpers/run-dir.js';
 import { startZoneCluster, writeFreePortTopology, type ZoneCluster } from '../helpers/services.js';
@@ -299,5 +301,39 @@ describe('ezctl CLI end to end', () => {
     const after = await ezctl('status');
     expect(after.exitCode).toBe(0);
     expect(after.stdout).toMatch(/no processes recorded/);
+  });
+});
+
+describe('up failures', () => {
+  it('refuses a port held by another process, starts the rest, and reports a crash with its log tail', async () => {
+    const dir = tempDir('fail');
+    const topology = loadTopology(await writeFreePortTopology(dir));
+    const stateDir = join(dir, 'state');
+    const [bj, sh] = topology.zones.map((z) => z.id);
+    // someone else listens on ez-bj's Redis port
+    const squatter = createServer().listen(topology.deployment.zones[bj].ports.redis, '127.0.0.1');
+    await new Promise((r) => squatter.once('listening', r));
+    // ez-sh's MariaDB has a datadir that looks initialized but is empty: mariadbd exits at once
+    mkdirSync(join(stateDir, topology.name, sh, 'mariadb', 'data', 'mysql'), { recursive: true });
+    const events: ProgressEvent[] = [];
+    try {
+      await expect(up(topology, { stateDir }, (e) => events.push(e))).rejects.toThrow(
+        `2 processes failed to start: redis@${bj}, mariadb@${sh}`,
+      );
+      const failed = events.filter((e) => e.type === 'failed');
+      expect(failed.map((e) => e.name).sort()).toEqual([`mariadb@${sh}`, `redis@${bj}`].sort());
+      const redisFail = failed.find((e) => e.kind === 'redis')!;
+      expect(redisFail.message).toMatch(/port \d+ is already in use by another process/);
+      const dbFail = failed.find((e) => e.kind === 'mariadb')!;
+      expect(dbFail.message).toMatch(/exited during start/);
+      expect(dbFail.logTail).toMatch(/\[ERROR\]/); // MariaDB's own words
+      // the others run and are recorded; the failed ones are not
+      const s = await status(topology, { stateDir });
+      expect(s.processes.map((p) => p.name).sort()).toEqual([`mariadb@${bj}`, `redis@${sh}`].sort());
+      expect(s.healthy).toBe(true);
+    } finally {
+      squatter.close();
+      await down(topology, { stateDir, purge: true });
+    }
   });
 });
