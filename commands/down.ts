@@ -6,10 +6,7 @@ import type { DownResult } from '../src/launch/cluster.js';
 export default class Down extends EzCommand {
   static override summary = 'Stop every recorded process of the cluster (data kept unless --purge)';
   static override description =
-    `Stops each process recorded in <state-dir>/<cluster>/state.json by its pid, in reverse
-start order, cleanly (mariadb-admin shutdown, SIGTERM; SIGKILL only after a timeout), and waits
-until each pid is gone. Never kills by process name. The data stays for the next \`ezctl up\`
-unless --purge deletes the cluster's directory.`;
+    `Stops each process recorded in <state-dir>/<cluster>/state.json by its pid, in reverse start order, cleanly (mariadb-admin shutdown, SIGTERM; SIGKILL only after a timeout), and waits until each pid is gone. Never kills by process name. The data stays for the next \`ezctl up\` unless --purge deletes the cluster's directory.`;
 
   static override examples = ['<%= config.bin %> down', '<%= config.bin %> down --purge --json'];
 

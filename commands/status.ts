@@ -6,13 +6,9 @@ import type { ClusterStatus } from '../src/launch/cluster.js';
 export default class Status extends EzCommand {
   static override summary = 'Show every recorded process: pid, alive, ready, port, uptime';
   static override description =
-    `Reads <state-dir>/<cluster>/state.json and checks each process: alive (its pid runs and is
-the process that was started, not a recycled pid) and ready (the kind's own probe, e.g.
-mariadb-admin ping, Redis PING, ZooKeeper ruok).
+    `Reads <state-dir>/<cluster>/state.json and checks each process: alive (its pid runs and is the process that was started, not a recycled pid) and ready (the kind's own probe, e.g. mariadb-admin ping, Redis PING, ZooKeeper ruok).
 
-Exit code: 0 when every recorded process is alive and ready (also when none is recorded),
-1 when any is not, so scripts can wait on it. --watch redraws every --interval (a live view on a
-terminal, a plain snapshot per interval otherwise) until Ctrl-C or --count snapshots.`;
+Exit code: 0 when every recorded process is alive and ready (also when none is recorded), 1 when any is not, so scripts can wait on it. --watch redraws every --interval (a live view on a terminal, a plain snapshot per interval otherwise) until Ctrl-C or --count snapshots.`;
 
   static override examples = [
     '<%= config.bin %> status',

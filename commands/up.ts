@@ -6,10 +6,7 @@ import type { ClusterStatus } from '../src/launch/cluster.js';
 export default class Up extends EzCommand {
   static override summary = "Start the cluster's infrastructure and show what runs where";
   static override description =
-    `Starts one MariaDB and one Redis per eZone of the topology (ports from its deployment
-section), waits until each is ready, creates the database, schema and accounts, and records every
-process in <state-dir>/<cluster>/state.json. Idempotent: what already runs is kept, what died is
-started again on its data. Progress goes to stdout (stderr with --json).
+    `Starts one MariaDB and one Redis per eZone of the topology (ports from its deployment section), waits until each is ready, creates the database, schema and accounts, and records every process in <state-dir>/<cluster>/state.json. Idempotent: what already runs is kept, what died is started again on its data. Progress goes to stdout (stderr with --json).
 
 Optional kinds start only when asked: --with zookeeper (needs deployment.zookeeper).`;
 

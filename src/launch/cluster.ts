@@ -154,14 +154,14 @@ export async function up(
         return;
       }
       const host = hostFor(spec.host);
-      let reason = 'new';
-      const rec = state.processes[spec.name];
-      if (rec) {
-        reason = await reuse(kind, spec, host, rec, state, save, onProgress);
-        if (reason === 'kept') return;
-      }
-      onProgress({ type: 'starting', ...base(spec), message: reason });
       try {
+        let reason = 'new';
+        const rec = state.processes[spec.name];
+        if (rec) {
+          reason = await reuse(kind, spec, host, rec, state, save, onProgress);
+          if (reason === 'kept') return;
+        }
+        onProgress({ type: 'starting', ...base(spec), message: reason });
         const started = await startInstance(kind, spec, host, {
           readyTimeoutMs: opts.readyTimeoutMs,
           onSpawned: (s, command) => {
@@ -195,7 +195,7 @@ export async function up(
         onProgress({
           type: 'failed',
           ...base(spec),
-          message: errorMessage(err),
+          message: withoutPrefix(errorMessage(err), `${spec.name}: `),
           logFile: spec.logFile,
           logTail: err instanceof LaunchError ? err.logTail : undefined,
         });
@@ -217,6 +217,9 @@ export async function up(
   }
   return status(topology, opts);
 }
+
+const withoutPrefix = (text: string, prefix: string): string =>
+  text.startsWith(prefix) ? text.slice(prefix.length) : text;
 
 /** Decide about a recorded process: 'kept', or the reason it must be started (again). */
 async function reuse(
