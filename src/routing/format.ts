@@ -4,7 +4,9 @@ import { ROUTE_KEYS } from './tag.js';
 /** A decision as an operator reads it (`ezctl route`); `explain` adds one line per layer tried. */
 export function formatDecision(d: RouteDecision, explain = false): string {
   const resolved = d.layers?.find((l) => l.outcome === 'resolved');
-  const how = `${d.decidedBy}=${d.value}${resolved?.detail ? ` (${resolved.detail})` : ''}`;
+  const how = resolved
+    ? `${d.decidedBy}=${resolved.value}${resolved.detail ? ` (${resolved.detail})` : ''}`
+    : d.decidedBy;
   const lines = [
     `shard ${d.shard} -> eZone ${d.zone} (epoch ${d.epoch})`,
     `  shard state  ${d.shardState}`,

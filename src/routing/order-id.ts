@@ -71,12 +71,23 @@ const E9_MOD_2_22 = 1e9 % 2 ** 22;
  * The shard embedded in an order id: the routing hot path. No BigInt: the id is split into
  * hi * 10^9 + lo (both exact doubles) and only the low 22 bits are needed, so
  * id mod 2^22 = ((hi mod 2^22) * (10^9 mod 2^22) + lo) mod 2^22, every product below 2^53.
- * (Measured in test/unit/routing-order-id.test.ts: several times faster than BigInt parsing.)
+ * Digits are checked in the same pass; the error message is built only for a bad id.
+ * (bench/routing.ts measures it next to BigInt parsing: orderShardPerSec vs orderShardBigIntPerSec.)
  */
 export function shardOfOrderId(id: string): number {
-  const problem = orderIdProblem(id);
-  if (problem) throw new RouteError(`order: ${problem}`);
-  return shardOfValidOrderId(id);
+  const n = id.length;
+  if (n === 0 || n > 19 || (n > 1 && id.charCodeAt(0) === 48) || (n === 19 && id > MAX_ORDER_ID))
+    throw new RouteError(`order: ${orderIdProblem(id)}`);
+  const split = n > 9 ? n - 9 : 0;
+  let hi = 0;
+  let lo = 0;
+  for (let i = 0; i < n; i++) {
+    const d = id.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) throw new RouteError(`order: ${orderIdProblem(id)}`);
+    if (i < split) hi = hi * 10 + d;
+    else lo = lo * 10 + d;
+  }
+  return (((hi % 4194304) * E9_MOD_2_22 + lo) % 4194304) >>> SEQUENCE_BITS;
 }
 
 /** shardOfOrderId without validation: for ids already checked (e.g. by parseRouteTag). */
@@ -87,8 +98,7 @@ export function shardOfValidOrderId(id: string): number {
   for (let i = 0; i < split; i++) hi = hi * 10 + (id.charCodeAt(i) - 48);
   let lo = 0;
   for (let i = split; i < n; i++) lo = lo * 10 + (id.charCodeAt(i) - 48);
-  const low22 = ((hi % 4194304) * E9_MOD_2_22 + lo) % 4194304;
-  return low22 >>> SEQUENCE_BITS;
+  return (((hi % 4194304) * E9_MOD_2_22 + lo) % 4194304) >>> SEQUENCE_BITS;
 }
 
 /**

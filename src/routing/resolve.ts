@@ -45,8 +45,6 @@ export interface RouteDecision {
   /** state of the owning eZone; 'down' also when the table does not list the eZone */
   zoneState: ZoneState;
   decidedBy: RouteKey;
-  /** the deciding key's value */
-  value: string;
   /** every layer, in precedence order (only with `explain`) */
   layers?: RouteLayer[];
 }
@@ -55,6 +53,7 @@ export interface ResolveOptions {
   explain?: boolean;
 }
 
+/** A key's value as text. Only for explain and errors: formatting doubles costs more than the lookup. */
 const valueText = (tag: RouteTag, key: RouteKey): string =>
   key === 'geo' ? `${tag.geo!.lat},${tag.geo!.lng}` : String(tag[key]);
 
@@ -62,11 +61,11 @@ export function resolveRoute(
   tag: RouteTag,
   table: RoutingTable,
   fences: FenceIndex,
-  opts: ResolveOptions = {},
+  opts?: ResolveOptions,
 ): RouteDecision {
-  const explain = opts.explain === true;
+  const explain = opts?.explain === true;
   const layers: RouteLayer[] | undefined = explain ? [] : undefined;
-  const tried: string[] = [];
+  let tried: string[] | undefined; // what did not resolve, for the error (built only on fall-through)
   let decision: RouteDecision | undefined;
 
   for (const key of ROUTE_KEYS) {
@@ -75,9 +74,14 @@ export function resolveRoute(
       layers?.push({ key, outcome: 'not-present' });
       continue;
     }
-    const value = valueText(tag, key);
     if (decision) {
-      layers?.push({ key, outcome: 'overridden', value, detail: `${decision.decidedBy} takes precedence` });
+      if (!layers) break;
+      layers.push({
+        key,
+        outcome: 'overridden',
+        value: valueText(tag, key),
+        detail: `${decision.decidedBy} takes precedence`,
+      });
       continue;
     }
 
@@ -91,6 +95,8 @@ export function resolveRoute(
     } else if (key === 'geo') {
       const f = fences.fenceAt(tag.geo!.lat, tag.geo!.lng);
       if (f < 0) {
+        const value = valueText(tag, key);
+        tried = tried ?? [];
         tried.push(`geo ${value} is outside every fence`);
         layers?.push({ key, outcome: 'outside-fences', value, detail: 'outside every fence' });
         continue;
@@ -101,8 +107,9 @@ export function resolveRoute(
     } else {
       const mapped = table.keys[key][raw as string];
       if (mapped === undefined) {
-        tried.push(`${key} "${value}" is not in the key table`);
-        layers?.push({ key, outcome: 'unknown-key', value, detail: `no ${key} mapping` });
+        tried = tried ?? [];
+        tried.push(`${key} "${raw}" is not in the key table`);
+        layers?.push({ key, outcome: 'unknown-key', value: raw as string, detail: `no ${key} mapping` });
         continue;
       }
       shard = mapped;
@@ -111,6 +118,8 @@ export function resolveRoute(
 
     const entry = table.shards[shard];
     if (entry === undefined) {
+      const value = valueText(tag, key);
+      tried = tried ?? [];
       tried.push(
         key === 'shard'
           ? `shard ${shard} is not in the routing table`
@@ -126,14 +135,13 @@ export function resolveRoute(
       shardState: entry.state,
       zoneState: table.zones[entry.zone]?.state ?? 'down',
       decidedBy: key,
-      value,
     };
-    layers?.push({ key, outcome: 'resolved', value, shard, detail });
+    layers?.push({ key, outcome: 'resolved', value: valueText(tag, key), shard, detail });
   }
 
   if (!decision) {
     throw new RouteError(
-      tried.length === 0
+      tried === undefined
         ? `routing tag has no key (expected one of ${ROUTE_KEYS.join(', ')})`
         : `no key of the routing tag resolves to a shard: ${tried.join('; ')}`,
     );

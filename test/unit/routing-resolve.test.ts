@@ -48,7 +48,6 @@ describe('resolveRoute on the two-zones topology', () => {
       shardState: 'serving',
       zoneState: 'active',
       decidedBy: 'geo',
-      value: '39.9042,116.4074',
     });
     expect(sh).toMatchObject({ shard: shardNamed('Shanghai'), zone: 'ez-sh', decidedBy: 'geo' });
     expect(bj.zone).not.toBe(sh.zone);
@@ -61,6 +60,10 @@ describe('resolveRoute on the two-zones topology', () => {
       shard: gz,
       zone: 'ez-sh',
       decidedBy: 'order',
+    });
+    expect(route(`order=${id};${BEIJING}`, true).layers![1]).toMatchObject({
+      key: 'order',
+      outcome: 'resolved',
       value: id,
     });
     const bjId = encodeOrderId({
