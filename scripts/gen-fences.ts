@@ -636,7 +636,8 @@ for (let key = 'v:0', steps = 0; ; steps++) {
 outerRing.push(outerRing[0]);
 
 // ---------------------------------------------------------------------------------------------
-// 5. Write the GeoJSON, then verify what was written (parsed back), not what is in memory.
+// 5. Serialize, then verify the serialized text parsed back (what will be on disk, rounding and all);
+//    the file is written only when every check passes.
 
 const fencesFile = join(fixturesDir(), 'fences', 'china.geojson');
 const features = CITIES.map((c, i) => ({
@@ -648,9 +649,8 @@ const text =
   '{"type":"FeatureCollection","features":[\n' +
   features.map((f) => JSON.stringify(f)).join(',\n') +
   '\n]}\n';
-writeFileSync(fencesFile, text);
 
-const written = JSON.parse(readFileSync(fencesFile, 'utf8')) as {
+const written = JSON.parse(text) as {
   features: { properties: { shard: number; name: string }; geometry: { coordinates: Pt[][] } }[];
 };
 const fenceRings = written.features.map((f) => f.geometry.coordinates[0]);
@@ -735,6 +735,8 @@ const vertexCounts = fenceRings.map((r) => r.length - 1);
 const avgVertices = vertexCounts.reduce((s, n) => s + n, 0) / vertexCounts.length;
 if (avgVertices < 200) fail(`only ${avgVertices.toFixed(1)} vertices per fence on average (want >= 200)`);
 const checkMs = performance.now() - t0;
+
+writeFileSync(fencesFile, text);
 
 // ---------------------------------------------------------------------------------------------
 // 6. Shard blocks of the topologies, then load both through the real loader.

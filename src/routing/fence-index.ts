@@ -11,7 +11,7 @@ import type { Fence } from '../topology/types.js';
  * segment never leaves the cell, so the few edges stored with the cell are all it can cross.
  *
  * Why hand-written: the libraries on npm either test whole polygons (turf, point-in-polygon:
- * ~38k lookups/s on 40 fences of 260 vertices) or go through H3 (~0.5M/s here, see ENVIRONMENT.md);
+ * ~38k lookups/s on 40 fences of 260 vertices) or go through H3 (0.4-0.7M/s here, see ENVIRONMENT.md);
  * this layout answers in tens of nanoseconds.
  *
  * Degenerate cases are decided by one rule everywhere (a value of exactly 0 counts as positive,
