@@ -1,0 +1,65 @@
+import { Router, type RoutingTable } from '../routing/index.js';
+import type { Topology } from '../topology/types.js';
+import type { RoutingSource } from './types.js';
+
+/** A RoutingSource over a table that changes only when told (`setTable`): tests and offline tools. */
+export class StaticRoutingSource implements RoutingSource {
+  readonly router: Router;
+  private readonly listeners = new Set<(t: RoutingTable) => void>();
+  private readonly waiters = new Set<{ epoch: number; done: (ok: boolean) => void }>();
+
+  constructor(router: Router) {
+    this.router = router;
+  }
+
+  static fromTopology(topology: Topology): StaticRoutingSource {
+    return new StaticRoutingSource(Router.fromTopology(topology));
+  }
+
+  get table(): RoutingTable {
+    return this.router.table;
+  }
+
+  get epoch(): number {
+    return this.router.epoch;
+  }
+
+  staleMs(): number {
+    return 0;
+  }
+
+  setTable(table: RoutingTable): void {
+    this.router.setTable(table);
+    for (const l of this.listeners) l(table);
+    for (const w of this.waiters) if (table.epoch >= w.epoch) w.done(true);
+  }
+
+  onTable(listener: (table: RoutingTable) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  waitForEpoch(epoch: number, timeoutMs: number): Promise<boolean> {
+    if (this.epoch >= epoch) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w = {
+        epoch,
+        done: (ok: boolean) => {
+          clearTimeout(timer);
+          this.waiters.delete(w);
+          resolve(ok);
+        },
+      };
+      const timer = setTimeout(() => w.done(false), timeoutMs);
+      this.waiters.add(w);
+    });
+  }
+
+  async refresh(): Promise<boolean> {
+    return false;
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.waiters) w.done(false);
+  }
+}

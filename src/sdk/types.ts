@@ -1,0 +1,23 @@
+import type { Router, RoutingTable } from '../routing/index.js';
+
+/**
+ * What a part that routes (APIRouter, SOA Proxy, DAL, the order service) holds: the newest
+ * routing table it knows and one `Router` over it. The SDK's GZS client implements it; a static
+ * source (a fixed table, for unit tests and tools) implements it too. Parts code against this
+ * interface, never against GZS.
+ */
+export interface RoutingSource {
+  /** always routes with the newest table held (the same Router object across epochs) */
+  readonly router: Router;
+  readonly table: RoutingTable;
+  readonly epoch: number;
+  /** ms since this source last heard from GZS (0 for a static source) */
+  staleMs(): number;
+  /** called with every newer table, after `router` switched to it */
+  onTable(listener: (table: RoutingTable) => void): () => void;
+  /** resolves true once the held epoch is ≥ `epoch`, false after `timeoutMs` */
+  waitForEpoch(epoch: number, timeoutMs: number): Promise<boolean>;
+  /** ask GZS for its newest table now (e.g. after a 421); resolves true when the epoch advanced */
+  refresh(): Promise<boolean>;
+  close(): Promise<void>;
+}
