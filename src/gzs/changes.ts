@@ -1,0 +1,204 @@
+/**
+ * The changes GZS accepts (pure logic, no I/O): their request schemas and how a batch of them
+ * turns one table into the next. A batch is atomic and bumps the epoch by exactly one, so a
+ * switch step (e.g. "owner(S) = B and unlock S", DESIGN §6 step 4) is one epoch.
+ */
+import { z } from 'zod';
+import type { RoutingTable, ShardState, ZoneState } from '../routing/table.js';
+import { OrderId } from '../sdk/protocol.js';
+import { ShardId, ZoneId } from '../topology/schema.js';
+import { summarizeIssues } from '../util/validation.js';
+import { badRequest, notFound } from './errors.js';
+
+const Reason = z
+  .string({ error: 'expected a reason (string)' })
+  .min(1, { error: 'expected a non-empty reason' })
+  .max(500, { error: 'expected a reason of at most 500 characters' });
+const ZoneStateS = z.enum(['active', 'down'], {
+  error: (iss) => `expected "active" or "down", got ${JSON.stringify(iss.input)}`,
+});
+const IfEpoch = z
+  .number({ error: 'expected the epoch the change is based on (integer ≥ 1)' })
+  .int({ error: 'expected an integer epoch' })
+  .min(1, { error: 'expected an epoch ≥ 1' });
+
+export const ChangeSchema = z.discriminatedUnion(
+  'op',
+  [
+    z.strictObject({ op: z.literal('lock'), shard: ShardId, reason: Reason.optional() }),
+    z.strictObject({ op: z.literal('unlock'), shard: ShardId }),
+    z.strictObject({ op: z.literal('owner'), shard: ShardId, zone: ZoneId }),
+    z.strictObject({ op: z.literal('zone'), zone: ZoneId, state: ZoneStateS }),
+    z.strictObject({ op: z.literal('order-lock'), orderId: OrderId, reason: Reason }),
+    z.strictObject({ op: z.literal('order-unlock'), orderId: OrderId }),
+  ],
+  {
+    error: (iss) =>
+      iss.code === 'invalid_union'
+        ? `unknown op ${JSON.stringify((iss.input as { op?: unknown })?.op)} (expected lock, unlock, owner, zone, order-lock, order-unlock)`
+        : 'expected a change object {op, ...}',
+  },
+);
+export type Change = z.infer<typeof ChangeSchema>;
+
+/** Upper bound of changes in one batch (a failover locks many orders at once). */
+export const MAX_BATCH = 20_000;
+
+/** `POST /changes`: a batch applied as one epoch. */
+export const BatchSchema = z.strictObject({
+  ifEpoch: IfEpoch.optional(),
+  changes: z
+    .array(ChangeSchema, { error: 'expected a list of changes' })
+    .min(1, { error: 'expected at least one change' })
+    .max(MAX_BATCH, { error: `expected at most ${MAX_BATCH} changes per batch` }),
+});
+
+/** Bodies of the one-change routes (the path names the shard/zone/order). */
+export const BodySchemas = {
+  lock: z.strictObject({ ifEpoch: IfEpoch.optional(), reason: Reason.optional() }),
+  unlock: z.strictObject({ ifEpoch: IfEpoch.optional() }),
+  owner: z.strictObject({ ifEpoch: IfEpoch.optional(), zone: ZoneId }),
+  zone: z.strictObject({ ifEpoch: IfEpoch.optional(), state: ZoneStateS }),
+  orderLock: z.strictObject({ ifEpoch: IfEpoch.optional(), reason: Reason }),
+  orderUnlock: z.strictObject({ ifEpoch: IfEpoch.optional() }),
+};
+
+/** Parse with a schema; a failure is a 400 whose message names the field (`changes[2].zone: ...`). */
+export function parseOr400<T>(schema: z.ZodType<T>, value: unknown, where = 'body'): T {
+  const r = schema.safeParse(value);
+  if (!r.success)
+    throw badRequest(`${where}: ${summarizeIssues(r.error.issues).replace(/^\(top level\): /, '')}`);
+  return r.data;
+}
+
+/** A change as recorded in the history: what it did and what was there before (for `ownerAt`). */
+export type AppliedChange =
+  | { op: 'lock'; shard: number; reason?: string; from: ShardState }
+  | { op: 'unlock'; shard: number; from: ShardState }
+  | { op: 'owner'; shard: number; zone: string; from: string }
+  | { op: 'zone'; zone: string; state: ZoneState; from: ZoneState }
+  | { op: 'order-lock'; orderId: string; reason: string; from: 'locked' | 'unlocked' }
+  | { op: 'order-unlock'; orderId: string; from: 'locked' };
+
+/**
+ * The table after `changes`, at epoch + 1. Throws a 404 GzsError for a shard, eZone or order lock
+ * the table does not have; the input table is never modified (copy-on-write of the maps touched).
+ */
+export function applyChanges(
+  table: RoutingTable,
+  changes: readonly Change[],
+  now: number,
+): { table: RoutingTable; applied: AppliedChange[] } {
+  const next: RoutingTable = { ...table, epoch: table.epoch + 1 };
+  let shardsCopied = false;
+  let zonesCopied = false;
+  let locksCopied = false;
+  const applied: AppliedChange[] = [];
+  const at = (i: number): string => (changes.length > 1 ? `changes[${i}]: ` : '');
+
+  const shardEntry = (i: number, shard: number) => {
+    const entry = next.shards[shard];
+    if (!entry) {
+      throw notFound(
+        'EZ_UNKNOWN_SHARD',
+        `${at(i)}shard ${shard} is not in the routing table (it has ${Object.keys(next.shards).length} shards)`,
+      );
+    }
+    if (!shardsCopied) {
+      next.shards = { ...next.shards };
+      shardsCopied = true;
+    }
+    return entry;
+  };
+  const zoneEntry = (i: number, zone: string) => {
+    const entry = next.zones[zone];
+    if (!entry) {
+      throw notFound(
+        'EZ_UNKNOWN_ZONE',
+        `${at(i)}eZone ${JSON.stringify(zone)} is not in the routing table (known: ${Object.keys(next.zones).join(', ')})`,
+      );
+    }
+    return entry;
+  };
+  const copyLocks = (): void => {
+    if (!locksCopied) {
+      next.orderLocks = { ...next.orderLocks };
+      locksCopied = true;
+    }
+  };
+
+  changes.forEach((c, i) => {
+    switch (c.op) {
+      case 'lock':
+      case 'unlock': {
+        const e = shardEntry(i, c.shard);
+        const state: ShardState = c.op === 'lock' ? 'locked' : 'serving';
+        next.shards[c.shard] = { ...e, state };
+        applied.push(
+          c.op === 'lock'
+            ? { op: 'lock', shard: c.shard, ...(c.reason ? { reason: c.reason } : {}), from: e.state }
+            : { op: 'unlock', shard: c.shard, from: e.state },
+        );
+        break;
+      }
+      case 'owner': {
+        const e = shardEntry(i, c.shard);
+        zoneEntry(i, c.zone);
+        next.shards[c.shard] = { ...e, zone: c.zone };
+        applied.push({ op: 'owner', shard: c.shard, zone: c.zone, from: e.zone });
+        break;
+      }
+      case 'zone': {
+        const e = zoneEntry(i, c.zone);
+        if (!zonesCopied) {
+          next.zones = { ...next.zones };
+          zonesCopied = true;
+        }
+        next.zones[c.zone] = { ...e, state: c.state };
+        applied.push({ op: 'zone', zone: c.zone, state: c.state, from: e.state });
+        break;
+      }
+      case 'order-lock': {
+        copyLocks();
+        const prev = next.orderLocks[c.orderId];
+        // a repeated lock keeps its start time: the lock has been in force since then
+        next.orderLocks[c.orderId] = { reason: c.reason, since: prev?.since ?? now };
+        applied.push({
+          op: 'order-lock',
+          orderId: c.orderId,
+          reason: c.reason,
+          from: prev ? 'locked' : 'unlocked',
+        });
+        break;
+      }
+      case 'order-unlock': {
+        if (!next.orderLocks[c.orderId]) {
+          throw notFound('EZ_NO_ORDER_LOCK', `${at(i)}order ${c.orderId} is not locked`);
+        }
+        copyLocks();
+        delete next.orderLocks[c.orderId];
+        applied.push({ op: 'order-unlock', orderId: c.orderId, from: 'locked' });
+        break;
+      }
+    }
+  });
+  return { table: next, applied };
+}
+
+/** One line per change, for logs and `ezctl gzs history`. */
+export function describeChange(c: AppliedChange): string {
+  switch (c.op) {
+    case 'lock':
+      return `lock shard ${c.shard}${c.reason ? ` (${c.reason})` : ''}`;
+    case 'unlock':
+      return `unlock shard ${c.shard}`;
+    case 'owner':
+      return `shard ${c.shard} owner ${c.from} -> ${c.zone}`;
+    case 'zone':
+      return `eZone ${c.zone} ${c.from} -> ${c.state}`;
+    case 'order-lock':
+      return `lock order ${c.orderId} (${c.reason})`;
+    case 'order-unlock':
+      return `unlock order ${c.orderId}`;
+  }
+}
