@@ -1,27 +1,57 @@
 /**
- * The cache rule services follow (docs/drc.md "Cache invalidation"): cache-aside with leases.
+ * The cache rule services follow (docs/drc.md "Cache invalidation"): versioned cache-aside with
+ * leases. One Redis key per row (`order:{id}`) holds one of
  *
- * The invalidator deletes `order:{id}` after every committed change it reads from the local
- * binlog. The classic race — a reader loads the old row, the change commits and is invalidated,
- * then the reader puts the old row back — is closed by a lease in the key itself (the memcache
- * "lease" idea): on a miss the reader claims the key with a lease token (SET NX), loads from the
- * database, and stores the value only if its lease is still there (one Lua step). The
- * invalidator's DEL removes a lease too, so a load that may have read the old row can no longer
- * be stored. Result: once a change's invalidation has happened, no reader is served a version
- * older than that change.
+ *   absent | a JSON value | `\0lease:<token>|<floor>` | `\0inv:<floor>`
+ *
+ * where <floor> is a row version as sortable text (see versionKey). The invalidator replaces the
+ * key with `\0inv:<version of the change>` after every change it reads from the binlog (the old
+ * value is gone, like a DEL, but the version it was invalidated at stays for 60 s).
+ *
+ * A reader that misses claims the key with a lease that remembers the floor, loads the row from
+ * the database, and stores it only if its lease is still there AND the loaded version is not
+ * below the floor (one Lua step). So neither classic race leaves a stale value behind:
+ * - load old row → change commits → invalidation → store: the invalidation replaced the lease;
+ * - invalidation → load sees the old row because the change is in the binlog but not yet visible
+ *   in InnoDB (the binlog is written just before the engine commit): the loaded version is below
+ *   the floor.
+ * Once a change has been invalidated, Redis never serves a version older than it.
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { atKey, type Version } from '../drc/version.js';
 
-/** Cached values are JSON; a lease can never be mistaken for one. */
 export const LEASE_PREFIX = '\u0000lease:';
+export const INVALIDATED_PREFIX = '\u0000inv:';
+/** how long the invalidator's marker keeps the version floor */
+export const INVALIDATED_TTL_MS = 60_000;
 
-const STORE_IF_LEASED = `if redis.call('GET', KEYS[1]) == ARGV[1] then
-  if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) else redis.call('SET', KEYS[1], ARGV[2]) end
-  return 1
+/** A version as text that sorts like the version (updated_at, then origin). */
+export const versionKey = (v: Version): string => `${atKey(v.at)}|${String(v.origin).padStart(10, '0')}`;
+
+/** KEYS[1] key; ARGV lease-token → the floor (or nil when someone else holds a lease) */
+const CLAIM = `local v = redis.call('GET', KEYS[1])
+local floor = ''
+if v then
+  if string.sub(v, 1, ${INVALIDATED_PREFIX.length}) == ARGV[3] then floor = string.sub(v, ${INVALIDATED_PREFIX.length + 1})
+  else return false end
 end
-return 0`;
-const DROP_IF_LEASED = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 0`;
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. floor, 'PX', ARGV[2])
+return floor`;
+
+/** KEYS[1] key; ARGV lease, value, version, ttl → 1 stored, 0 lost the lease, -1 below the floor */
+const STORE = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local floor = string.match(ARGV[1], '|(.*)$')
+if floor ~= '' and ARGV[3] < floor then
+  redis.call('SET', KEYS[1], ARGV[5] .. floor, 'PX', ARGV[6])
+  return -1
+end
+if ARGV[2] == '' then
+  if floor == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[5] .. floor, 'PX', ARGV[6]) end
+  return 0
+end
+if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[4]) else redis.call('SET', KEYS[1], ARGV[2]) end
+return 1`;
 
 export interface CacheAsideOptions {
   /** how long a lease holds the key while its reader loads (ms) */
@@ -50,21 +80,37 @@ export class CacheAside {
     this.ttlMs = opts.ttlMs ?? 0;
   }
 
-  async get<T>(key: string, load: () => Promise<T | null>): Promise<CacheRead<T>> {
+  /**
+   * The cached value of `key`, else `load()` from the database (stored when safe). `versionOf`
+   * gives a loaded value's row version: (updated_at, drc_origin) — select `drc_origin` (an
+   * invisible column) along with the row.
+   */
+  async get<T>(
+    key: string,
+    load: () => Promise<T | null>,
+    versionOf: (value: T) => Version,
+  ): Promise<CacheRead<T>> {
     const cached = await this.redis.get(key);
-    if (cached !== null && !cached.startsWith(LEASE_PREFIX)) {
+    if (cached !== null && !cached.startsWith('\u0000')) {
       return { value: JSON.parse(cached) as T, hit: true, stored: false };
     }
-    // a miss: claim the key unless another reader holds a lease on it
     const lease = `${LEASE_PREFIX}${randomBytes(9).toString('base64url')}`;
-    const claimed = cached === null && (await this.redis.set(key, lease, 'PX', this.leaseMs, 'NX')) === 'OK';
+    const floor = (await this.redis.eval(CLAIM, 1, key, lease, this.leaseMs, INVALIDATED_PREFIX)) as
+      | string
+      | null;
     const value = await load();
-    if (!claimed) return { value, hit: false, stored: false };
-    if (value === null) {
-      await this.redis.eval(DROP_IF_LEASED, 1, key, lease);
-      return { value, hit: false, stored: false };
-    }
-    const stored = await this.redis.eval(STORE_IF_LEASED, 1, key, lease, JSON.stringify(value), this.ttlMs);
-    return { value, hit: false, stored: stored === 1 };
+    if (floor === null) return { value, hit: false, stored: false }; // another reader holds the key
+    const res = await this.redis.eval(
+      STORE,
+      1,
+      key,
+      `${lease}|${floor}`,
+      value === null ? '' : JSON.stringify(value),
+      value === null ? '' : versionKey(versionOf(value)),
+      this.ttlMs,
+      INVALIDATED_PREFIX,
+      INVALIDATED_TTL_MS,
+    );
+    return { value, hit: false, stored: res === 1 };
   }
 }

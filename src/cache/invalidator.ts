@@ -1,9 +1,11 @@
 /**
  * Change broadcast and cache invalidation of one eZone: reads the LOCAL binlog (every origin:
  * local writes and DRC applies alike), and for each committed change of a table with a
- * `cacheKey` deletes the row's Redis key and publishes the change on the stream `ez:changes`
- * (XADD … MAXLEN ~ 100000), in one MULTI per batch of transactions, together with its own
- * position (so a restart re-invalidates from there; keys deleted twice are harmless).
+ * `cacheKey` deletes the row's cached value — the key becomes a 60 s marker holding the
+ * version of the change, the floor below which readers may not store (cache-aside.ts) — and
+ * publishes the change on the stream `ez:changes` (XADD … MAXLEN ~ 100000), in one MULTI per
+ * batch of transactions, together with its own position (so a restart re-invalidates from there;
+ * invalidating twice is harmless).
  */
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
@@ -18,6 +20,7 @@ import type { Topology, ZoneId } from '../topology/types.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { createRegistry, type Health } from '../util/ops.js';
+import { INVALIDATED_PREFIX, INVALIDATED_TTL_MS, versionKey } from './cache-aside.js';
 import { compileKeyPattern } from './key-pattern.js';
 
 export const CHANGES_STREAM = 'ez:changes';
@@ -76,7 +79,11 @@ export class Invalidator {
     this.registry.setDefaultLabels({ part: 'invalidator', zone: o.zone });
     const registers = [this.registry];
     this.m = {
-      keys: new Counter({ name: 'ezinv_deleted_keys_total', help: 'Redis keys deleted', registers }),
+      keys: new Counter({
+        name: 'ezinv_invalidated_keys_total',
+        help: 'Redis keys invalidated (value replaced by the version marker)',
+        registers,
+      }),
       changes: new Counter({
         name: 'ezinv_published_changes_total',
         help: `Row changes published on ${o.stream ?? CHANGES_STREAM}`,
@@ -270,12 +277,15 @@ export class Invalidator {
         const tb = this.cached.get(c.table);
         if (!tb) continue;
         const img = (c.after ?? c.before)!;
+        const version = versionOf(img, tb.spec.updatedAt, t.serverId);
         const ks = new Set<string>();
         for (const r of [c.before, c.after]) {
           const k = r ? tb.key(r) : null;
           if (k) ks.add(k);
         }
-        if (ks.size > 0) multi.del(...ks);
+        // the value goes; the version it was invalidated at stays as a floor (cache-aside.ts)
+        const marker = `${INVALIDATED_PREFIX}${versionKey(version)}`;
+        for (const k of ks) multi.set(k, marker, 'PX', INVALIDATED_TTL_MS);
         keys += ks.size;
         changes++;
         multi.xadd(
@@ -295,7 +305,7 @@ export class Invalidator {
           'origin',
           origin,
           'version',
-          formatVersion(versionOf(img, tb.spec.updatedAt, t.serverId)),
+          formatVersion(version),
           'gtid',
           t.gtid,
         );
