@@ -66,9 +66,23 @@ export const BodySchemas = {
 /** Parse with a schema; a failure is a 400 whose message names the field (`changes[2].zone: ...`). */
 export function parseOr400<T>(schema: z.ZodType<T>, value: unknown, where = 'body'): T {
   const r = schema.safeParse(value);
-  if (!r.success)
-    throw badRequest(`${where}: ${summarizeIssues(r.error.issues).replace(/^\(top level\): /, '')}`);
-  return r.data;
+  if (r.success) return r.data;
+  // a missing field reads "required (…)", also where a schema has its own type message
+  const issues = r.error.issues.map((i) =>
+    i.code === 'invalid_type' && !i.message.startsWith('required') && valueAt(value, i.path) === undefined
+      ? { ...i, message: `required (${i.message})` }
+      : i,
+  );
+  throw badRequest(`${where}: ${summarizeIssues(issues).replace(/^\(top level\): /, '')}`);
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let v = value;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
 }
 
 /** A change as recorded in the history: what it did and what was there before (for `ownerAt`). */

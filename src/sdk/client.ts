@@ -74,7 +74,7 @@ export class RoutingClient implements RoutingSource {
   private closed = false;
   private readonly listeners = new Set<(t: RoutingTable) => void>();
   private readonly waiters = new Set<{ epoch: number; done: (ok: boolean) => void }>();
-  private firstTable: (() => void) | undefined;
+  private firstContact: (() => void) | undefined;
   private roundFailed: (() => void) | undefined;
   private lastError = '';
   private sleepTimer: NodeJS.Timeout | undefined;
@@ -226,7 +226,7 @@ export class RoutingClient implements RoutingSource {
     return this._state;
   }
 
-  /** where the table held came from: GZS, or the cache file (no GZS heard since start) */
+  /** where the table held came from: GZS, or the cache file (no GZS had a newer one since start) */
   get source(): 'gzs' | 'cache' | 'none' {
     return this._source;
   }
@@ -247,31 +247,35 @@ export class RoutingClient implements RoutingSource {
   }
 
   private async begin(): Promise<void> {
-    const gotTable = new Promise<void>((resolve) => {
-      this.firstTable = resolve;
+    const contact = new Promise<void>((resolve) => {
+      this.firstContact = resolve;
     });
     const oneRoundFailed = new Promise<void>((resolve) => {
       this.roundFailed = resolve;
     });
-    this.loop = this.connectLoop();
     const cache = this.opts.cacheFile ? readCacheFile(this.opts.cacheFile) : undefined;
     if (cache && !cache.ok && !cache.missing)
       this.log('warn', { problem: cache.problem }, 'ignoring the cache file');
     if (cache?.ok) {
-      // GZS's table is preferred; the cache serves only when no GZS answers in one round
-      await Promise.race([gotTable, oneRoundFailed]);
-      if (!this._router) {
-        const c = cache.cache;
-        this.apply(c.generation, c.table, 'cache', c.heardAt);
+      // the cache is the floor: GZS's table replaces it only when newer (or of a re-created store),
+      // so a restart never goes back to an older epoch than this process held before
+      const c = cache.cache;
+      this.apply(c.generation, c.table, 'cache', c.heardAt);
+    }
+    this.loop = this.connectLoop();
+    if (cache?.ok) {
+      // wait for GZS's answer; the cache alone serves when no GZS answers in one round
+      await Promise.race([contact, oneRoundFailed]);
+      if (this._source === 'cache') {
         this.log(
           'warn',
           {
-            epoch: c.table.epoch,
+            epoch: this.epoch,
             cacheFile: this.opts.cacheFile,
-            savedAt: new Date(c.savedAt).toISOString(),
+            savedAt: new Date(cache.cache.savedAt).toISOString(),
             error: this.lastError,
           },
-          'no GZS reachable: routing from the cache file',
+          'routing from the cache file (no GZS answered, or none had a newer table)',
         );
       }
       return;
@@ -281,7 +285,7 @@ export class RoutingClient implements RoutingSource {
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
-    const outcome = await Promise.race([gotTable, timedOut]);
+    const outcome = await Promise.race([contact, timedOut]);
     clearTimeout(timer);
     if (outcome === 'timeout') {
       const why = cache && !cache.ok ? cache.problem : 'no cache file configured';
@@ -375,6 +379,8 @@ export class RoutingClient implements RoutingSource {
           }
           this.apply(msg.generation, msg.table, 'gzs', this.heardAt);
           this.ack(ws);
+          this.firstContact?.();
+          this.firstContact = undefined;
         } else if (msg.t === 'hello') {
           this.heartbeatMs = Math.max(50, Number(msg.heartbeatMs) || 1000);
           clearInterval(ackTimer);
@@ -421,7 +427,6 @@ export class RoutingClient implements RoutingSource {
           'GZS offers an older epoch than held: kept the newer',
         );
       }
-      if (from === 'gzs') this._source = 'gzs';
       return false;
     }
     if (current && generation !== this._generation) {
@@ -445,8 +450,6 @@ export class RoutingClient implements RoutingSource {
       }
     }
     for (const w of this.waiters) if (table.epoch >= w.epoch) w.done(true);
-    this.firstTable?.();
-    this.firstTable = undefined;
     if (from === 'gzs') this.saveCache();
     return true;
   }

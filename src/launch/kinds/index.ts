@@ -1,4 +1,5 @@
 import { UsageError } from '../../util/errors.js';
+import { gzs } from './gzs.js';
 import { mariadb } from './mariadb.js';
 import { redis } from './redis.js';
 import type { ProcessKind } from './types.js';
@@ -9,6 +10,7 @@ export const KINDS: readonly ProcessKind[] = [
   mariadb,
   redis,
   zookeeper,
+  gzs,
   // later: gzs, router, soa, drc, invalidator, dal, links, app
 ];
 

@@ -1,0 +1,107 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Topology } from '../../topology/types.js';
+import { EzError, UsageError } from '../../util/errors.js';
+import { projectRoot } from '../../util/paths.js';
+import { terminate } from '../host.js';
+import { type InstanceSpec, instanceName, type ProcessKind } from './types.js';
+
+export interface GzsParams {
+  topologyFile: string;
+  /** `file:<path>` or `zk:<host:port>/<path>` (see storeFor) */
+  store: string;
+}
+
+/**
+ * The store GZS uses, from EZ_GZS_STORE at `up` time: unset or `file` → a table file in GZS's
+ * data dir (the topology's epoch-1 table on first start); `zk` → the topology's
+ * deployment.zookeeper (start it too: `--with zookeeper`); a full `file:`/`zk:` spec as given.
+ */
+export function storeFor(topology: Topology, dataDir: string, env: NodeJS.ProcessEnv = process.env): string {
+  const sel = (env.EZ_GZS_STORE ?? '').trim();
+  if (sel === '' || sel === 'file') return `file:${join(dataDir, 'table.json')}`;
+  if (sel === 'zk') {
+    const zk = topology.deployment.zookeeper;
+    if (!zk) {
+      throw new UsageError(
+        `EZ_GZS_STORE=zk needs deployment.zookeeper in ${topology.file} (e.g. "zookeeper: { host: local, port: 27181 }")`,
+      );
+    }
+    return `zk:127.0.0.1:${zk.port}/ezctl/${topology.name}/gzs`;
+  }
+  if (sel.startsWith('file:') || sel.startsWith('zk:')) return sel;
+  throw new UsageError(
+    `EZ_GZS_STORE=${JSON.stringify(sel)}: expected file, zk, file:<path> or zk:<host:port>/<path>`,
+  );
+}
+
+const mainJs = (): string => join(projectRoot(), 'dist', 'src', 'gzs', 'main.js');
+
+/** GZS (one instance): owns the routing table, pushes it to every SDK. */
+export const gzs: ProcessKind<GzsParams> = {
+  kind: 'gzs',
+  // only when ZooKeeper is started too (`--with zookeeper`); otherwise ignored
+  after: ['zookeeper'],
+  readyTimeoutMs: 20_000,
+  description: 'GZS, the routing-table service (file store; EZ_GZS_STORE=zk for ZooKeeper)',
+
+  instances({ topology, dataDir }): InstanceSpec<GzsParams>[] {
+    const dir = dataDir(undefined, 'gzs');
+    const ep = topology.deployment.gzs;
+    return [
+      {
+        name: instanceName('gzs'),
+        kind: 'gzs',
+        host: ep.host,
+        port: ep.port,
+        dataDir: dir,
+        logFile: join(dir, 'gzs.log'),
+        params: { topologyFile: topology.file, store: storeFor(topology, dir) },
+      },
+    ];
+  },
+
+  async prepare(spec, host) {
+    if (!existsSync(mainJs())) {
+      throw new EzError('EZ_NOT_BUILT', `${spec.name}: ${mainJs()} is missing: run \`npm run build\``);
+    }
+    await host.mkdir(spec.dataDir);
+  },
+
+  async command(spec) {
+    return {
+      cmd: process.execPath,
+      args: [
+        mainJs(),
+        '--topology',
+        spec.params.topologyFile,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(spec.port),
+        '--store',
+        spec.params.store,
+        '--instance',
+        spec.name,
+      ],
+    };
+  },
+
+  async ready(spec, host) {
+    const reply = await host.probeTcp(spec.port, {
+      send: 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n',
+      until: '\r\n',
+      timeoutMs: 1000,
+    });
+    return reply?.startsWith('HTTP/1.1 200') ?? false;
+  },
+
+  async stop(_spec, host, pid, startToken) {
+    // SIGTERM: GZS closes its subscribers and the store, then exits
+    await terminate(host, pid, { startToken, graceMs: 10_000 });
+  },
+
+  endpoints(spec) {
+    return { url: `http://127.0.0.1:${spec.port}`, store: spec.params.store };
+  },
+};

@@ -1,0 +1,304 @@
+/**
+ * GZS as a real process (`node dist/src/gzs/main.js`, file store): the change API's answers,
+ * tokens, malformed input, compare-and-set, durability across a crash, SSE push, clean SIGTERM.
+ * Needs the build (`npx tsc -p .`; npm test builds first).
+ */
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GzsProcess, startGzsProcess } from '../../src/gzs/testkit.js';
+import { tempDir } from '../helpers/run-dir.js';
+
+const TOKEN = 'gzs-api-test-token';
+let dir: string;
+let gzs: GzsProcess;
+
+async function call(
+  method: string,
+  path: string,
+  opts: { body?: string | object; token?: string | null; headers?: Record<string, string> } = {},
+) {
+  const token = opts.token === undefined ? TOKEN : opts.token;
+  const res = await request(`${gzs.url}${path}`, {
+    method: method as 'GET',
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...opts.headers,
+    },
+    body:
+      opts.body === undefined
+        ? undefined
+        : typeof opts.body === 'string'
+          ? opts.body
+          : JSON.stringify(opts.body),
+  });
+  const text = await res.body.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.statusCode, headers: res.headers, text, json };
+}
+
+const epochNow = async (): Promise<number> => (await call('GET', '/table')).json.epoch;
+
+beforeAll(async () => {
+  dir = tempDir('gzs-api');
+  gzs = await startGzsProcess({
+    store: `file:${join(dir, 'table.json')}`,
+    logFile: join(dir, 'gzs.log'),
+    token: TOKEN,
+  });
+});
+
+afterAll(async () => {
+  await gzs?.stop();
+});
+
+describe('GZS API (real process)', () => {
+  it('serves the epoch-1 table with an ETag, and 304 when unchanged', async () => {
+    const r = await call('GET', '/table');
+    expect(r.status).toBe(200);
+    expect(r.json.epoch).toBe(1);
+    expect(r.json.shards['0']).toEqual({ zone: 'ez-bj', state: 'serving' });
+    const again = await call('GET', '/table', { headers: { 'if-none-match': String(r.headers.etag) } });
+    expect(again.status).toBe(304);
+  });
+
+  it('refuses changes without the token, or with a wrong one (401), and changes nothing', async () => {
+    const before = await epochNow();
+    const none = await call('POST', '/shards/1/lock', { token: null });
+    expect(none.status).toBe(401);
+    expect(none.json.error.code).toBe('EZ_UNAUTHORIZED');
+    expect(none.headers['www-authenticate']).toMatch(/^Bearer/);
+    const wrong = await call('PUT', '/zones/ez-bj/state', { token: 'nope', body: { state: 'down' } });
+    expect(wrong.status).toBe(401);
+    const batch = await call('POST', '/changes', {
+      token: null,
+      body: { changes: [{ op: 'unlock', shard: 1 }] },
+    });
+    expect(batch.status).toBe(401);
+    expect(await epochNow()).toBe(before);
+  });
+
+  it('makes each change durable, bumps the epoch by one and answers with the new table', async () => {
+    const e = await epochNow();
+    const r = await call('POST', '/shards/3/lock', { body: { reason: 'drill', ifEpoch: e } });
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({
+      epoch: e + 1,
+      changes: [{ op: 'lock', shard: 3, reason: 'drill', from: 'serving' }],
+    });
+    expect(r.json.table.shards['3']).toEqual({ zone: 'ez-sh', state: 'locked' });
+    const batch = await call('POST', '/changes', {
+      body: {
+        changes: [
+          { op: 'owner', shard: 3, zone: 'ez-bj' },
+          { op: 'unlock', shard: 3 },
+        ],
+      },
+    });
+    expect(batch.json.epoch).toBe(e + 2);
+    expect(batch.json.table.shards['3']).toEqual({ zone: 'ez-bj', state: 'serving' });
+  });
+
+  it('answers a stale ifEpoch with 409 and the current epoch (compare-and-set)', async () => {
+    const e = await epochNow();
+    const first = call('PUT', '/zones/ez-sh/state', { body: { state: 'down', ifEpoch: e } });
+    const second = call('PUT', '/zones/ez-sh/state', { body: { state: 'active', ifEpoch: e } });
+    const results = await Promise.all([first, second]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
+    const loser = results.find((r) => r.status === 409)!;
+    expect(loser.json.error).toMatchObject({ code: 'EZ_STALE_EPOCH', epoch: e + 1 });
+    await call('PUT', '/zones/ez-sh/state', { body: { state: 'active' } });
+  });
+
+  it('answers malformed bodies and paths with a clear 4xx, and survives all of them', async () => {
+    const cases: [
+      string,
+      string,
+      { body?: string | object; token?: null; headers?: Record<string, string> },
+      number,
+      RegExp,
+    ][] = [
+      ['POST', '/changes', { body: '{not json' }, 400, /^body: not JSON/],
+      ['POST', '/changes', { body: '[1,2]' }, 400, /^body: expected object/],
+      ['POST', '/changes', { body: { changes: [] } }, 400, /changes: expected at least one change/],
+      [
+        'POST',
+        '/changes',
+        { body: { changes: [{ op: 'explode' }] } },
+        400,
+        /changes\[0\]\.op: unknown op "explode"/,
+      ],
+      [
+        'POST',
+        '/changes',
+        { body: { changes: [{ op: 'lock', shard: -1 }] } },
+        400,
+        /changes\[0\]\.shard: expected a shard id/,
+      ],
+      [
+        'POST',
+        '/changes',
+        { body: { changes: [{ op: 'lock', shard: 1 }], extra: 1 } },
+        400,
+        /unknown key "extra"/,
+      ],
+      ['PUT', '/shards/1/owner', { body: { zone: 'Ez BJ' } }, 400, /^body: zone: bad eZone id "Ez BJ"/],
+      ['PUT', '/shards/1/owner', { body: {} }, 400, /^body: zone: required/],
+      [
+        'PUT',
+        '/zones/ez-bj/state',
+        { body: { state: 'sideways' } },
+        400,
+        /state: expected "active" or "down", got "sideways"/,
+      ],
+      [
+        'PUT',
+        '/order-locks/12ab',
+        { body: { reason: 'x' } },
+        400,
+        /order id \(in the path\): "12ab" is not a decimal order id/,
+      ],
+      ['PUT', '/order-locks/7290412234567680001', { body: {} }, 400, /^body: reason: required/],
+      ['POST', '/shards/abc/lock', {}, 400, /shard \(in the path\): expected a shard id/],
+      ['POST', '/shards/%E0%A4%A/lock', {}, 400, /bad percent-encoding/],
+      ['POST', '/shards/999/lock', {}, 404, /shard 999 is not in the routing table/],
+      [
+        'PUT',
+        '/zones/ez-gz/state',
+        { body: { state: 'down' } },
+        404,
+        /eZone "ez-gz" is not in the routing table/,
+      ],
+      ['DELETE', '/order-locks/7290412234567680001', {}, 404, /order 7290412234567680001 is not locked/],
+      ['GET', '/no/such/path', {}, 404, /no such path: \/no\/such\/path/],
+      ['GET', '/shards/1/lock', {}, 405, /GET \/shards\/1\/lock: expected POST/],
+      ['DELETE', '/table', {}, 405, /expected GET/],
+      ['GET', '/history?since=abc', {}, 400, /since: expected a non-negative integer/],
+      ['GET', '/owner?shard=2000', {}, 400, /shard: expected a shard id/],
+      [
+        'POST',
+        '/acks',
+        { body: { holder: { id: 'a b', kind: 'router' }, epoch: 1 } },
+        400,
+        /holder\.id: expected 1-128/,
+      ],
+      [
+        'POST',
+        '/changes',
+        { body: { changes: [{ op: 'lock', shard: 1, reason: 'x'.repeat(2_000_000) }] } },
+        413,
+        /body larger than/,
+      ],
+    ];
+    const before = await epochNow();
+    for (const [method, path, opts, status, message] of cases) {
+      const r = await call(method, path, opts);
+      expect(r.status, `${method} ${path}`).toBe(status);
+      expect(r.json?.error?.message, `${method} ${path}`).toMatch(message);
+      expect(r.json.error.code, `${method} ${path}`).toMatch(/^EZ_/);
+    }
+    expect(cases.length).toBeGreaterThanOrEqual(10);
+    // raw garbage on the socket: not even HTTP
+    await new Promise<void>((resolve) => {
+      const s = connect(gzs.port, '127.0.0.1', () => s.end('\x00\x01GARBAGE / HTTP/9\r\n\r\n'));
+      s.on('close', () => resolve());
+      s.on('error', () => resolve());
+      s.resume();
+    });
+    expect(await gzs.alive()).toBe(true);
+    const health = await call('GET', '/healthz');
+    expect(health.status).toBe(200);
+    expect(health.json).toMatchObject({ ok: true });
+    expect(await epochNow()).toBe(before);
+  });
+
+  it('pushes every new epoch to a Server-Sent Events subscriber', async () => {
+    const res = await request(`${gzs.url}/watch`, { headers: { accept: 'text/event-stream' } });
+    expect(res.headers['content-type']).toBe('text/event-stream');
+    const seen: number[] = [];
+    let buf = '';
+    const want = (await epochNow()) + 1;
+    const got = new Promise<void>((resolve, reject) => {
+      res.body.on('data', (chunk: Buffer) => {
+        buf += chunk.toString();
+        for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+          const event = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const data = /^data: (.*)$/m.exec(event)?.[1];
+          if (/^event: table$/m.test(event) && data) {
+            seen.push(JSON.parse(data).table.epoch);
+            if (seen.at(-1) === want) resolve();
+          }
+        }
+      });
+      res.body.on('error', reject);
+    });
+    await new Promise((r) => setTimeout(r, 100)); // the first event (current table) arrives
+    const change = await call('POST', '/shards/7/lock', {});
+    expect(change.json.epoch).toBe(want);
+    await got;
+    res.body.destroy();
+    expect(seen).toEqual([want - 1, want]);
+    await call('POST', '/shards/7/unlock', {});
+  });
+
+  it('keeps the history with actors, answers who owned a shard when, and exports metrics', async () => {
+    const e = await epochNow();
+    await call('PUT', '/shards/5/owner', { body: { zone: 'ez-bj' }, headers: { 'x-ez-actor': 'test-op' } });
+    const h = await call('GET', `/history?since=${e}`);
+    expect(h.json.entries).toEqual([
+      {
+        epoch: e + 1,
+        at: expect.any(Number),
+        actor: 'test-op',
+        changes: [{ op: 'owner', shard: 5, zone: 'ez-bj', from: 'ez-sh' }],
+      },
+    ]);
+    const at = h.json.entries[0].at;
+    expect((await call('GET', `/owner?shard=5&at=${at - 1}`)).json).toMatchObject({
+      zone: 'ez-sh',
+      epoch: e,
+      exact: true,
+    });
+    expect((await call('GET', `/owner?shard=5&at=${at}`)).json).toMatchObject({
+      zone: 'ez-bj',
+      epoch: e + 1,
+    });
+    const m = await call('GET', '/metrics');
+    expect(m.text).toMatch(new RegExp(`^ez_gzs_epoch\\{part="gzs"\\} ${e + 1}$`, 'm'));
+    expect(m.text).toMatch(/ez_gzs_requests_total\{route="shard-owner",status="200",part="gzs"\} \d+/);
+  });
+
+  it('keeps every acknowledged change across a crash (SIGKILL) and refuses a second GZS on the same file', async () => {
+    const r = await call('PUT', '/order-locks/7290412234567680001', { body: { reason: 'before the crash' } });
+    expect(r.status).toBe(200);
+    await gzs.kill();
+    await gzs.restart(); // takes over the lock of the dead process
+    await expect(
+      startGzsProcess({
+        store: `file:${join(dir, 'table.json')}`,
+        logFile: join(dir, 'gzs-2.log'),
+        token: TOKEN,
+      }),
+    ).rejects.toThrow(/in use by another GZS \(pid \d+/);
+    const t = await call('GET', '/table');
+    expect(t.json.epoch).toBe(r.json.epoch);
+    expect(t.json.orderLocks['7290412234567680001']).toMatchObject({ reason: 'before the crash' });
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    await gzs.stop();
+    expect(await gzs.alive()).toBe(false);
+    const { readFileSync } = await import('node:fs');
+    const lines = readFileSync(gzs.logFile, 'utf8').trim().split('\n');
+    expect(JSON.parse(lines.at(-1)!)).toMatchObject({ msg: 'stopped' });
+    await gzs.restart(); // for afterAll
+  });
+});
