@@ -9,8 +9,8 @@ export const invalidatorInstanceName = (zone: ZoneId): string => `invalidator@${
 /** The ordered eZone pairs of a topology: one replicator each (3 eZones: 6). */
 export function directions(topology: Topology): { from: ZoneId; to: ZoneId }[] {
   const out: { from: ZoneId; to: ZoneId }[] = [];
-  for (const to of topology.zones)
-    for (const from of topology.zones) if (from.id !== to.id) out.push({ from: from.id, to: to.id });
+  for (const from of topology.zones)
+    for (const to of topology.zones) if (from.id !== to.id) out.push({ from: from.id, to: to.id });
   return out;
 }
 

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import mysql, { type Connection } from 'mysql2/promise';
+import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
 import { parse, stringify } from 'yaml';
 import { installDrc } from '../../src/drc/install.js';
 import { drcPort, tableSpecs } from '../../src/drc/names.js';
@@ -212,65 +212,14 @@ export async function startDrcLab(opts: { zones?: 2 | 3; redis?: boolean } = {})
       procs.push(h);
       return h;
     },
-    async drain(pairs, timeoutMs = 60_000) {
-      const wanted = await Promise.all(
-        pairs.map(async ([from, to]) => {
-          const c = await mysql.createConnection(zone(from).db.root);
-          try {
-            const [rows] = await c.query('SELECT @@GLOBAL.gtid_binlog_pos AS pos');
-            const pos = String((rows as { pos: string }[])[0].pos);
-            const sid = zone(from).serverId;
-            const own = pos.split(',').find((g) => g.startsWith(`${sid}-${sid}-`));
-            return { from, to, seq: own ? BigInt(own.split('-')[2]) : 0n, sid };
-          } finally {
-            await c.end();
-          }
-        }),
-      );
-      const deadline = Date.now() + timeoutMs;
-      for (const w of wanted) {
-        const c = await mysql.createConnection(zone(w.to).db.root);
-        try {
-          for (;;) {
-            const [rows] = await c.query('SELECT gtid_pos FROM drc_checkpoint WHERE source_zone = ?', [
-              w.from,
-            ]);
-            const pos = String((rows as { gtid_pos?: string }[])[0]?.gtid_pos ?? '');
-            const own = pos.split(',').find((g) => g.startsWith(`${w.sid}-`));
-            if (own && BigInt(own.split('-')[2]) >= w.seq) break;
-            if (Date.now() > deadline)
-              throw new Error(
-                `${w.from} -> ${w.to} not drained: checkpoint ${pos || '(none)'} < ${w.sid}-${w.sid}-${w.seq}`,
-              );
-            await new Promise((r) => setTimeout(r, 50));
-          }
-        } finally {
-          await c.end();
-        }
-      }
-    },
-    async digest(id, table) {
-      const spec = topology.tables.find((t) => t.name === table)!;
-      const c = await mysql.createConnection({
-        ...zone(id).db.root,
-        dateStrings: true,
-        supportBigNumbers: true,
-        bigNumberStrings: true,
-      });
-      try {
-        const [rows] = await c.query(
-          `SELECT *, drc_origin FROM ${mysql.escapeId(table)} ORDER BY ${spec.primaryKey.map((k) => mysql.escapeId(k)).join(', ')}`,
-        );
-        const text = (rows as Record<string, unknown>[]).map((r) => JSON.stringify(r)).join('\n');
-        return {
-          rows: (rows as unknown[]).length,
-          sha: createHash('sha256').update(text).digest('hex'),
-          text,
-        };
-      } finally {
-        await c.end();
-      }
-    },
+    drain: (pairs, timeoutMs) =>
+      drainDirections(
+        pairs,
+        (z) => zone(z).db.root,
+        (z) => zone(z).serverId,
+        timeoutMs,
+      ),
+    digest: (id, table) => digestTable(zone(id).db.root, topology, table),
     async close() {
       await Promise.all(procs.map((p) => p.stop().catch(() => undefined)));
       await Promise.all(conns.map((c) => c.end().catch(() => c.destroy())));
@@ -280,6 +229,75 @@ export async function startDrcLab(opts: { zones?: 2 | 3; redis?: boolean } = {})
     },
   };
   return lab;
+}
+
+/**
+ * Wait until every direction in `pairs` has applied what its source had when this was called:
+ * the target's drc_checkpoint covers the source's own GTID domain at that position.
+ */
+export async function drainDirections(
+  pairs: [string, string][],
+  rootOf: (zone: string) => ConnectionOptions,
+  serverIdOf: (zone: string) => number,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const wanted = await Promise.all(
+    pairs.map(async ([from, to]) => {
+      const c = await mysql.createConnection(rootOf(from));
+      try {
+        const [rows] = await c.query('SELECT @@GLOBAL.gtid_binlog_pos AS pos');
+        const pos = String((rows as { pos: string }[])[0].pos);
+        const sid = serverIdOf(from);
+        const own = pos.split(',').find((g) => g.startsWith(`${sid}-${sid}-`));
+        return { from, to, seq: own ? BigInt(own.split('-')[2]) : 0n, sid };
+      } finally {
+        await c.end();
+      }
+    }),
+  );
+  const deadline = Date.now() + timeoutMs;
+  for (const w of wanted) {
+    const c = await mysql.createConnection(rootOf(w.to));
+    try {
+      for (;;) {
+        const [rows] = await c.query('SELECT gtid_pos FROM drc_checkpoint WHERE source_zone = ?', [w.from]);
+        const pos = String((rows as { gtid_pos?: string }[])[0]?.gtid_pos ?? '');
+        const own = pos.split(',').find((g) => g.startsWith(`${w.sid}-`));
+        if (own && BigInt(own.split('-')[2]) >= w.seq) break;
+        if (Date.now() > deadline)
+          throw new Error(
+            `${w.from} -> ${w.to} not drained: checkpoint ${pos || '(none)'} < ${w.sid}-${w.sid}-${w.seq}`,
+          );
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await c.end();
+    }
+  }
+}
+
+/** A row-by-row digest of a table (visible columns and drc_origin, ordered by primary key). */
+export async function digestTable(
+  opts: ConnectionOptions,
+  topology: Topology,
+  table: string,
+): Promise<{ rows: number; sha: string; text: string }> {
+  const spec = topology.tables.find((t) => t.name === table)!;
+  const c = await mysql.createConnection({
+    ...opts,
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+  });
+  try {
+    const [rows] = await c.query(
+      `SELECT *, drc_origin FROM ${mysql.escapeId(table)} ORDER BY ${spec.primaryKey.map((k) => mysql.escapeId(k)).join(', ')}`,
+    );
+    const text = (rows as Record<string, unknown>[]).map((r) => JSON.stringify(r)).join('\n');
+    return { rows: (rows as unknown[]).length, sha: createHash('sha256').update(text).digest('hex'), text };
+  } finally {
+    await c.end();
+  }
 }
 
 /** Run `fn`, retrying InnoDB deadlocks (1213) as any application must. */

@@ -1,5 +1,7 @@
 import { UsageError } from '../../util/errors.js';
+import { drc } from './drc.js';
 import { gzs } from './gzs.js';
+import { invalidator } from './invalidator.js';
 import { mariadb } from './mariadb.js';
 import { redis } from './redis.js';
 import type { ProcessKind } from './types.js';
@@ -11,6 +13,8 @@ export const KINDS: readonly ProcessKind[] = [
   redis,
   zookeeper,
   gzs,
+  drc,
+  invalidator,
   // later: gzs, router, soa, drc, invalidator, dal, links, app
 ];
 

@@ -1,0 +1,177 @@
+import { join } from 'node:path';
+import { directions, drcInstanceName, drcPort, tableSpecs } from '../../drc/names.js';
+import { columnTypesQuery, installScript, parseColumnTypes } from '../../drc/schema.js';
+import type { Topology } from '../../topology/types.js';
+import { EzError, UsageError } from '../../util/errors.js';
+import { projectRoot } from '../../util/paths.js';
+import { mysqlAccount } from '../credentials.js';
+import { type Host, terminate } from '../host.js';
+import { socketPathFor } from './mariadb.js';
+import type { InstanceSpec, LaunchCommand, ProcessKind } from './types.js';
+
+export interface DrcParams {
+  from: string;
+  to: string;
+  topologyFile: string;
+  database: string;
+  /** the target eZone's MariaDB socket: DRC's triggers are installed there as root */
+  targetSocket: string;
+  /** link server URL when this direction reads its source through the link `to->from:mysql` */
+  viaLinks: string | null;
+}
+
+/**
+ * Which directions go through links, from EZ_DRC_VIA_LINKS at `up` time: `all`, or a comma list
+ * of `A->B` directions. The link server is EZ_DRC_LINKS_URL, else the topology's deployment.links.
+ */
+export function viaLinksFor(
+  topology: Topology,
+  from: string,
+  to: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | null {
+  const sel = (env.EZ_DRC_VIA_LINKS ?? '').trim();
+  if (!sel) return null;
+  const pairs = sel === 'all' ? null : sel.split(',').map((s) => s.trim());
+  if (pairs) {
+    const zones = topology.zones.map((z) => z.id);
+    for (const p of pairs) {
+      const m = /^([a-z][a-z0-9-]*)->([a-z][a-z0-9-]*)$/.exec(p);
+      if (!m || !zones.includes(m[1]) || !zones.includes(m[2]))
+        throw new UsageError(
+          `EZ_DRC_VIA_LINKS: "${p}" is not a direction A->B of this topology's eZones (${zones.join(', ')}), nor "all"`,
+        );
+    }
+    if (!pairs.includes(`${from}->${to}`)) return null;
+  }
+  const url =
+    env.EZ_DRC_LINKS_URL ??
+    (topology.deployment.links ? `http://127.0.0.1:${topology.deployment.links.port}` : '');
+  if (!url)
+    throw new UsageError(
+      'EZ_DRC_VIA_LINKS is set but there is no link server: set EZ_DRC_LINKS_URL or deployment.links',
+    );
+  return url;
+}
+
+const rootArgs = (socket: string) => ['--no-defaults', `--socket=${socket}`, '--user=root'];
+const rootEnv = (): Record<string, string> | undefined => {
+  const pw = mysqlAccount('root').password;
+  return pw ? { MYSQL_PWD: pw } : undefined;
+};
+
+/** Install DRC's tables, invisible column and triggers in the target eZone, as root (idempotent). */
+async function installDrcObjects(
+  spec: InstanceSpec<DrcParams>,
+  host: Host,
+  topology: Topology,
+): Promise<void> {
+  const tables = [...tableSpecs(topology).values()];
+  const p = spec.params;
+  const q = await host.run('mariadb', [...rootArgs(p.targetSocket), '--batch', '--skip-column-names'], {
+    env: rootEnv(),
+    input: `${columnTypesQuery(p.database, tables)};\n`,
+    timeoutMs: 30_000,
+  });
+  if (q.exitCode !== 0)
+    throw new EzError(
+      'EZ_DRC_INSTALL',
+      `${spec.name}: cannot read the schema of ${p.to}: ${q.stderr.trim()}`,
+    );
+  const rows = q.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split('\t') as [string, string, string]);
+  let types: ReturnType<typeof parseColumnTypes>;
+  try {
+    types = parseColumnTypes(rows, tables, `${p.to} (${p.database})`);
+  } catch (err) {
+    throw new EzError('EZ_DRC_INSTALL', `${spec.name}: ${(err as Error).message}`);
+  }
+  const r = await host.run('mariadb', [...rootArgs(p.targetSocket), '--batch'], {
+    env: rootEnv(),
+    input: installScript(p.database, tables, types),
+    timeoutMs: 120_000,
+  });
+  if (r.exitCode !== 0)
+    throw new EzError(
+      'EZ_DRC_INSTALL',
+      `${spec.name}: installing DRC's objects in ${p.to} failed: ${r.stderr.trim()}`,
+    );
+}
+
+/** The replicator of every ordered eZone pair (3 eZones: 6), each running in its target eZone. */
+export const drc: ProcessKind<DrcParams> = {
+  kind: 'drc',
+  after: ['mariadb'],
+  readyTimeoutMs: 30_000,
+  description: 'DRC replicator per ordered eZone pair (runs in the target eZone; metrics on ports.drc+k)',
+
+  instances({ topology, dataDir }) {
+    return directions(topology).map(({ from, to }) => {
+      const dir = join(dataDir(to, 'drc'), from);
+      return {
+        name: drcInstanceName(from, to),
+        kind: 'drc',
+        zone: to,
+        host: topology.deployment.zones[to].host,
+        port: drcPort(topology, from, to),
+        dataDir: dir,
+        logFile: join(dir, 'drc.log'),
+        params: {
+          from,
+          to,
+          topologyFile: topology.file,
+          database: topology.database,
+          targetSocket: socketPathFor(dataDir(to, 'mariadb')),
+          viaLinks: viaLinksFor(topology, from, to),
+        },
+      };
+    });
+  },
+
+  async prepare(spec, host) {
+    await host.mkdir(spec.dataDir);
+    const { loadTopology } = await import('../../topology/index.js');
+    await installDrcObjects(spec, host, loadTopology(spec.params.topologyFile));
+  },
+
+  async command(spec): Promise<LaunchCommand> {
+    const p = spec.params;
+    return {
+      cmd: process.execPath,
+      args: [
+        join(projectRoot(), 'dist', 'src', 'drc', 'main.js'),
+        '--topology',
+        p.topologyFile,
+        '--from',
+        p.from,
+        '--to',
+        p.to,
+        '--port',
+        String(spec.port),
+        ...(p.viaLinks ? ['--via-links', p.viaLinks] : []),
+      ],
+    };
+  },
+
+  async ready(spec, host) {
+    const reply = await host.probeTcp(spec.port, {
+      send: 'GET /healthz HTTP/1.0\r\n\r\n',
+      until: '"state"',
+      timeoutMs: 1000,
+    });
+    return reply?.includes('"state"') ?? false;
+  },
+
+  async stop(_spec, host, pid, startToken) {
+    await terminate(host, pid, { startToken, graceMs: 15_000 });
+  },
+
+  endpoints(spec) {
+    return {
+      healthz: `http://127.0.0.1:${spec.port}/healthz`,
+      ...(spec.params.viaLinks ? { via: `link ${spec.params.to}->${spec.params.from}:mysql` } : {}),
+    };
+  },
+};

@@ -1,0 +1,70 @@
+import { join } from 'node:path';
+import { invalidatorInstanceName } from '../../drc/names.js';
+import { projectRoot } from '../../util/paths.js';
+import { terminate } from '../host.js';
+import type { LaunchCommand, ProcessKind } from './types.js';
+
+export interface InvalidatorParams {
+  zone: string;
+  topologyFile: string;
+}
+
+/** Per eZone: local binlog → DEL of the changed rows' Redis keys + the `ez:changes` stream. */
+export const invalidator: ProcessKind<InvalidatorParams> = {
+  kind: 'invalidator',
+  after: ['mariadb', 'redis'],
+  readyTimeoutMs: 30_000,
+  description: 'Cache invalidator per eZone (local binlog -> Redis DEL + ez:changes stream)',
+
+  instances({ topology, dataDir }) {
+    return topology.zones.map((z) => {
+      const dir = dataDir(z.id, 'invalidator');
+      return {
+        name: invalidatorInstanceName(z.id),
+        kind: 'invalidator',
+        zone: z.id,
+        host: topology.deployment.zones[z.id].host,
+        port: topology.deployment.zones[z.id].ports.invalidator,
+        dataDir: dir,
+        logFile: join(dir, 'invalidator.log'),
+        params: { zone: z.id, topologyFile: topology.file },
+      };
+    });
+  },
+
+  async prepare(spec, host) {
+    await host.mkdir(spec.dataDir);
+  },
+
+  async command(spec): Promise<LaunchCommand> {
+    return {
+      cmd: process.execPath,
+      args: [
+        join(projectRoot(), 'dist', 'src', 'cache', 'main.js'),
+        '--topology',
+        spec.params.topologyFile,
+        '--zone',
+        spec.params.zone,
+        '--port',
+        String(spec.port),
+      ],
+    };
+  },
+
+  async ready(spec, host) {
+    const reply = await host.probeTcp(spec.port, {
+      send: 'GET /healthz HTTP/1.0\r\n\r\n',
+      until: '"state"',
+      timeoutMs: 1000,
+    });
+    return reply?.includes('"state"') ?? false;
+  },
+
+  async stop(_spec, host, pid, startToken) {
+    await terminate(host, pid, { startToken, graceMs: 10_000 });
+  },
+
+  endpoints(spec) {
+    return { healthz: `http://127.0.0.1:${spec.port}/healthz` };
+  },
+};
