@@ -1,9 +1,12 @@
 import { UsageError } from '../../util/errors.js';
+import { app } from './app.js';
 import { drc } from './drc.js';
 import { gzs } from './gzs.js';
 import { invalidator } from './invalidator.js';
 import { mariadb } from './mariadb.js';
 import { redis } from './redis.js';
+import { router } from './router.js';
+import { soa } from './soa.js';
 import type { ProcessKind } from './types.js';
 import { zookeeper } from './zookeeper.js';
 
@@ -15,7 +18,10 @@ export const KINDS: readonly ProcessKind[] = [
   gzs,
   drc,
   invalidator,
-  // later: gzs, router, soa, drc, invalidator, dal, links, app
+  app,
+  soa,
+  router,
+  // later: dal, links
 ];
 
 export function kindOf(name: string): ProcessKind | undefined {

@@ -1,0 +1,425 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { z } from 'zod';
+import { CacheAside } from '../cache/cache-aside.js';
+import { H_EPOCH, H_ROUTE, H_SHARD, H_ZONE } from '../router/headers.js';
+import { ErrorCode, sendError, sendJson } from '../router/reply.js';
+import { OrderIdGenerator, orderIdProblem, RouteError, shardOfValidOrderId } from '../routing/index.js';
+import type { RoutingSource } from '../sdk/types.js';
+import { MAX_SHARD } from '../topology/schema.js';
+import { createRegistry, handleOps } from '../util/ops.js';
+import { summarizeIssues } from '../util/validation.js';
+import { isAction, type OrderAction, transitionProblem } from './lifecycle.js';
+import { type Order, type OrderStore, orderVersion } from './store.js';
+
+/**
+ * The sample order service of one eZone (DESIGN §1, §7): an HTTP JSON API for an order's life.
+ *
+ *   POST /orders                         {user, merchant, amountCents}; shard from X-Ez-Shard
+ *                                        (the router's decision) or X-Ez-Route → 201 {order}
+ *   POST /orders/:id/accept|pickup|deliver|cancel   ({rider} for pickup) → 200 {order}
+ *   GET  /orders/:id                     any eZone (every eZone holds a copy), cache-aside
+ *   GET  /internal/orders/:id/summary    the SOA method: owner eZone only
+ *
+ * Writes are for the shard's owner only: before the body is read, the shard is checked against
+ * this service's own routing source (at least at the epoch the caller decided with): not owned
+ * → 421 EZ_WRONG_ZONE, shard locked → 503 EZ_LOCKED, order locked → 503 EZ_LOCKED order=ID.
+ */
+export interface OrderServiceOptions {
+  zone: string;
+  source: RoutingSource;
+  store: OrderStore;
+  /** the eZone's Redis (cache-aside); null: no cache */
+  redis: Redis | null;
+  /** key of an order in Redis, `{id}` replaced (the topology's orders.cacheKey) */
+  cacheKey: string;
+  log: Logger;
+  registry?: Registry;
+  host?: string;
+  port?: number;
+  /** a caller decided at a newer epoch than ours: wait this long for it before judging ownership */
+  epochWaitMs?: number;
+  /** cache TTL of an order (ms) */
+  cacheTtlMs?: number;
+}
+
+export interface OrderService {
+  server: Server;
+  url: string;
+  port: number;
+  registry: Registry;
+  close(): Promise<void>;
+}
+
+const Id = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, { error: 'expected 1-64 of [A-Za-z0-9_.:-]' });
+const CreateBody = z.strictObject({
+  user: Id,
+  merchant: Id,
+  amountCents: z
+    .number({ error: 'expected an amount in cents (integer)' })
+    .int({ error: 'expected an amount in cents (integer)' })
+    .min(1)
+    .max(1_000_000_000),
+});
+const PickupBody = z.strictObject({ rider: Id.optional() });
+const EmptyBody = z.strictObject({});
+
+const MAX_BODY = 64 * 1024;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+const publicOrder = ({ origin: _origin, ...o }: Order) => o;
+
+export async function startOrderService(opts: OrderServiceOptions): Promise<OrderService> {
+  const { zone, source, store, log } = opts;
+  const registry = opts.registry ?? createRegistry('app');
+  const epochWaitMs = opts.epochWaitMs ?? 500;
+  const cache = opts.redis ? new CacheAside(opts.redis, { ttlMs: opts.cacheTtlMs ?? 300_000 }) : null;
+  const generators = new Map<number, OrderIdGenerator>();
+  const registers = [registry];
+  const requests = new Counter({
+    name: 'ez_app_requests_total',
+    help: 'requests answered, by operation and HTTP status',
+    labelNames: ['op', 'code'],
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'ez_app_request_duration_seconds',
+    help: 'time to answer, by operation',
+    labelNames: ['op'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers,
+  });
+  const cacheReads = new Counter({
+    name: 'ez_app_cache_reads_total',
+    help: 'order reads by cache outcome (hit, miss, error: Redis unavailable, read from MariaDB)',
+    labelNames: ['result'],
+    registers,
+  });
+  const writes = new Counter({
+    name: 'ez_app_writes_total',
+    help: 'accepted order writes, by operation and shard',
+    labelNames: ['op', 'shard'],
+    registers,
+  });
+  new Gauge({
+    name: 'ez_app_routing_epoch',
+    help: 'epoch of the routing table this service judges ownership with',
+    registers,
+    collect() {
+      this.set(source.epoch);
+    },
+  });
+
+  const keyOf = (id: string): string => opts.cacheKey.replace('{id}', id);
+
+  /** The epoch the caller decided with (X-Ez-Epoch), if any. */
+  const callerEpoch = (req: IncomingMessage): number => {
+    const v = req.headers[H_EPOCH];
+    return typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : 0;
+  };
+
+  /** Throws the 421/503 answer when this eZone may not write `shard` (and `orderId`) now. */
+  async function checkOwner(req: IncomingMessage, shard: number, orderId?: string): Promise<number> {
+    const wanted = callerEpoch(req);
+    if (wanted > source.epoch) await source.waitForEpoch(wanted, epochWaitMs);
+    const table = source.table;
+    const entry = table.shards[shard];
+    const epochHeaders = [H_SHARD, String(shard), H_EPOCH, String(table.epoch)];
+    if (entry === undefined)
+      throw new HttpError(
+        400,
+        ErrorCode.badRoute,
+        `shard ${shard} is not in the routing table (epoch ${table.epoch})`,
+      );
+    if (entry.zone !== zone)
+      throw new HttpError(
+        421,
+        ErrorCode.wrongZone,
+        `EZ_WRONG_ZONE shard=${shard} owner=${entry.zone} local=${zone} epoch=${table.epoch}`,
+        epochHeaders,
+      );
+    if (entry.state === 'locked')
+      throw new HttpError(
+        503,
+        ErrorCode.locked,
+        `EZ_LOCKED shard=${shard} (switch under way, epoch ${table.epoch})`,
+        ['retry-after', '1', ...epochHeaders],
+      );
+    if (orderId !== undefined && table.orderLocks[orderId] !== undefined)
+      throw new HttpError(
+        503,
+        ErrorCode.locked,
+        `EZ_LOCKED order=${orderId} (${table.orderLocks[orderId].reason})`,
+        ['retry-after', '1', ...epochHeaders],
+      );
+    return table.epoch;
+  }
+
+  /** The shard of a new order: the router's decision (X-Ez-Shard), else our own routing of X-Ez-Route. */
+  function shardOfRequest(req: IncomingMessage): number {
+    const forwarded = req.headers[H_SHARD];
+    if (typeof forwarded === 'string') {
+      if (!/^\d{1,4}$/.test(forwarded) || Number(forwarded) > MAX_SHARD)
+        throw new HttpError(
+          400,
+          ErrorCode.badRoute,
+          `X-Ez-Shard: "${forwarded}" is not a shard id (0..${MAX_SHARD})`,
+        );
+      return Number(forwarded);
+    }
+    const tag = req.headers[H_ROUTE];
+    if (typeof tag !== 'string')
+      throw new HttpError(
+        400,
+        ErrorCode.badRoute,
+        'no shard: send X-Ez-Route (e.g. geo=31.2304,121.4737) or X-Ez-Shard',
+      );
+    try {
+      return source.router.route(tag).shard;
+    } catch (err) {
+      if (err instanceof RouteError) throw new HttpError(400, ErrorCode.badRoute, err.message);
+      throw err;
+    }
+  }
+
+  async function readJson<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > MAX_BODY) throw new HttpError(413, 'EZ_BAD_REQUEST', `body over ${MAX_BODY} bytes`);
+      chunks.push(c as Buffer);
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
+    let value: unknown = {};
+    if (text.trim() !== '') {
+      try {
+        value = JSON.parse(text);
+      } catch (err) {
+        throw new HttpError(400, 'EZ_BAD_REQUEST', `body is not JSON: ${(err as Error).message}`);
+      }
+    }
+    const parsed = schema.safeParse(value);
+    if (!parsed.success)
+      throw new HttpError(400, 'EZ_BAD_REQUEST', `body: ${summarizeIssues(parsed.error.issues)}`);
+    return parsed.data;
+  }
+
+  function checkId(id: string): number {
+    const problem = orderIdProblem(id);
+    if (problem) throw new HttpError(400, 'EZ_BAD_REQUEST', `order id: ${problem}`);
+    return shardOfValidOrderId(id);
+  }
+
+  async function readOrder(id: string): Promise<{ order: Order | null; cache: string }> {
+    if (cache === null) return { order: await store.get(id), cache: 'off' };
+    try {
+      const r = await cache.get(keyOf(id), () => store.get(id), orderVersion);
+      cacheReads.labels(r.hit ? 'hit' : 'miss').inc();
+      return { order: r.value, cache: r.hit ? 'hit' : 'miss' };
+    } catch (err) {
+      cacheReads.labels('error').inc();
+      log.warn({ err: (err as Error).message, id }, 'cache unavailable: read from MariaDB');
+      return { order: await store.get(id), cache: 'error' };
+    }
+  }
+
+  /** After our own write: drop the cached copy (DRC's invalidator does the same for replicated writes). */
+  async function invalidate(id: string): Promise<void> {
+    if (opts.redis === null) return;
+    await opts.redis.del(keyOf(id)).catch((err) => {
+      log.warn({ err: (err as Error).message, id }, 'cache invalidation failed');
+    });
+  }
+
+  async function create(req: IncomingMessage): Promise<[number, unknown, string[]]> {
+    const shard = shardOfRequest(req);
+    const epoch = await checkOwner(req, shard);
+    const body = await readJson(req, CreateBody);
+    let gen = generators.get(shard);
+    if (!gen) {
+      gen = new OrderIdGenerator(shard);
+      generators.set(shard, gen);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const id = gen.next();
+      try {
+        const order = await store.create({
+          id,
+          shard,
+          user: body.user,
+          merchant: body.merchant,
+          amountCents: body.amountCents,
+        });
+        writes.labels('create', String(shard)).inc();
+        log.info({ op: 'create', id, shard, epoch, version: order.version }, 'order written');
+        return [
+          201,
+          { order: publicOrder(order), zone, epoch },
+          [H_SHARD, String(shard), H_EPOCH, String(epoch)],
+        ];
+      } catch (err) {
+        // an id another eZone made in the same millisecond before a switch: take the next one
+        if ((err as { code?: string }).code !== 'ER_DUP_ENTRY' || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  async function transition(
+    req: IncomingMessage,
+    id: string,
+    action: OrderAction,
+  ): Promise<[number, unknown, string[]]> {
+    const shard = checkId(id);
+    const epoch = await checkOwner(req, shard, id);
+    const body = await readJson(req, action === 'pickup' ? PickupBody : EmptyBody);
+    const r = await store.transition(id, action, (body as { rider?: string }).rider);
+    if (!r.ok) {
+      if (r.reason === 'not-found') throw new HttpError(404, ErrorCode.notFound, `no order ${id}`);
+      throw new HttpError(
+        409,
+        'EZ_BAD_TRANSITION',
+        transitionProblem(action, r.state) ?? `order ${id} changed meanwhile`,
+      );
+    }
+    await invalidate(id);
+    writes.labels(action, String(shard)).inc();
+    log.info(
+      { op: action, id, shard, epoch, state: r.order.state, version: r.order.version },
+      'order written',
+    );
+    return [
+      200,
+      { order: publicOrder(r.order), zone, epoch },
+      [H_SHARD, String(shard), H_EPOCH, String(epoch)],
+    ];
+  }
+
+  async function get(id: string): Promise<[number, unknown, string[]]> {
+    checkId(id);
+    const { order, cache: how } = await readOrder(id);
+    if (!order) throw new HttpError(404, ErrorCode.notFound, `no order ${id}`);
+    return [200, { order: publicOrder(order), zone }, ['x-cache', how]];
+  }
+
+  async function summary(req: IncomingMessage, id: string): Promise<[number, unknown, string[]]> {
+    const shard = checkId(id);
+    const epoch = await checkOwner(req, shard);
+    const { order } = await readOrder(id);
+    if (!order) throw new HttpError(404, ErrorCode.notFound, `no order ${id}`);
+    return [
+      200,
+      { id, shard, state: order.state, version: order.version, servedBy: zone, epoch },
+      [H_SHARD, String(shard), H_EPOCH, String(epoch)],
+    ];
+  }
+
+  /** Route a request: [status, body, headers] or an HttpError. */
+  function dispatch(
+    req: IncomingMessage,
+    path: string[],
+  ): { op: string; run: () => Promise<[number, unknown, string[]]> } {
+    const m = req.method;
+    if (path[0] === 'orders') {
+      if (path.length === 1 && m === 'POST') return { op: 'create', run: () => create(req) };
+      if (path.length === 2 && m === 'GET') return { op: 'get', run: () => get(path[1]) };
+      if (path.length === 3 && m === 'POST' && isAction(path[2]))
+        return { op: path[2], run: () => transition(req, path[1], path[2] as OrderAction) };
+    }
+    if (
+      path[0] === 'internal' &&
+      path[1] === 'orders' &&
+      path.length === 4 &&
+      path[3] === 'summary' &&
+      m === 'GET'
+    )
+      return { op: 'summary', run: () => summary(req, path[2]) };
+    return {
+      op: 'unknown',
+      run: async () => {
+        throw new HttpError(
+          404,
+          ErrorCode.notFound,
+          `no route ${m} /${path.join('/')} (expected POST /orders, GET /orders/:id, POST /orders/:id/{accept,pickup,deliver,cancel}, GET /internal/orders/:id/summary)`,
+        );
+      },
+    };
+  }
+
+  const health = async () => {
+    const checks: Record<string, unknown> = { zone, epoch: source.epoch, staleMs: source.staleMs() };
+    let ok = true;
+    try {
+      await store.ping();
+      checks.mysql = 'ok';
+    } catch (err) {
+      ok = false;
+      checks.mysql = (err as Error).message;
+    }
+    if (opts.redis) checks.redis = opts.redis.status; // a cache outage degrades reads, never health
+    return { ok, part: 'app', ...checks };
+  };
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (handleOps(req, res, registry, health)) return;
+    const t0 = performance.now();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = (q < 0 ? url : url.slice(0, q)).split('/').filter(Boolean);
+    const { op, run } = dispatch(req, path);
+    const ezHeaders = [H_ZONE, zone];
+    run().then(
+      ([status, body, headers]) => {
+        sendJson(res, status, body, [...ezHeaders, ...headers]);
+        requests.labels(op, String(status)).inc();
+        duration.labels(op).observe((performance.now() - t0) / 1000);
+      },
+      (err) => {
+        if (err instanceof HttpError) {
+          sendError(res, err.status, err.code, err.message, [...ezHeaders, ...err.headers]);
+          requests.labels(op, String(err.status)).inc();
+          if (err.status === 421) log.info({ op, path: url, msg421: err.message }, 'wrong eZone');
+        } else {
+          log.error({ err, op, path: url }, 'request failed');
+          sendError(res, 500, 'EZ_INTERNAL', `internal error: ${(err as Error).message}`, ezHeaders);
+          requests.labels(op, '500').inc();
+        }
+        duration.labels(op).observe((performance.now() - t0) / 1000);
+      },
+    );
+  });
+  server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
+  await once(server, 'listening');
+  const addr = server.address() as { address: string; port: number };
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    url: `http://${addr.address}:${addr.port}`,
+    port: addr.port,
+    registry,
+    close() {
+      closing ??= (async () => {
+        // stop accepting; in-flight requests finish, then their keep-alive connections close
+        const sweep = setInterval(() => server.closeIdleConnections(), 100);
+        const cut = setTimeout(() => server.closeAllConnections(), 8000);
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        clearInterval(sweep);
+        clearTimeout(cut);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * Header names the gateway treats specially, lower-case. Hop-by-hop headers (RFC 9110 §7.6.1)
+ * never cross a proxy; `expect` is answered by node:http itself (undici refuses to send it);
+ * the X-Ez-* decision headers are always set by the proxy, never taken from the client (a client
+ * must not be able to claim a shard, an epoch or to be a peer SOA Proxy).
+ */
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+]);
+
+export const H_ROUTE = 'x-ez-route';
+export const H_ZONE = 'x-ez-zone';
+export const H_SHARD = 'x-ez-shard';
+export const H_EPOCH = 'x-ez-epoch';
+/** set by a SOA Proxy on a call it forwards to the owner eZone's SOA Proxy: the caller's eZone */
+export const H_VIA = 'x-ez-via';
+/** SOA Proxies a call went through, e.g. `ez-bj>ez-sh` (response) */
+export const H_SOA_PATH = 'x-ez-soa-path';
+
+/** Request headers the gateway drops from what a client sent (it sets its own). */
+export const DROP_REQUEST = new Set([...HOP_BY_HOP, H_ZONE, H_SHARD, H_EPOCH, H_VIA, H_SOA_PATH]);
+/** Response headers the gateway drops from what an upstream answered (it sets its own). */
+export const DROP_RESPONSE = new Set([...HOP_BY_HOP, H_ZONE, H_SHARD, H_EPOCH, H_SOA_PATH]);
+
+/** Shard ids as strings, built once (0..1023): the hot path sets X-Ez-Shard on every request. */
+export const SHARD_TEXT: readonly string[] = Array.from({ length: 1024 }, (_, i) => String(i));

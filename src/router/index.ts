@@ -1,0 +1,42 @@
+// APIRouter (DESIGN §3): the HTTP reverse proxy in front of every eZone. The request path lives in
+// gateway.ts and is shared with the SOA Proxy (src/soa/).
+import type { Topology } from '../topology/types.js';
+import { ErrorCode } from './reply.js';
+import { type GatewayServer, type GatewayServerOptions, startGatewayServer } from './server.js';
+
+export { type AccessLogOptions, parseAccessLog } from './access-log.js';
+export { DEFAULT_LOCK_WAIT_MS, DEFAULT_REPLAY_LIMIT, Gateway, type Refusal, type Target } from './gateway.js';
+export { ErrorCode, errorBody, sendError, sendJson } from './reply.js';
+export type { GatewayServer, GatewayServerOptions } from './server.js';
+export { DEFAULT_POOL, type PoolOptions, parseOrigin } from './upstream.js';
+
+export interface ApiRouterOptions extends GatewayServerOptions {
+  /** eZone → its upstream instances (`http://127.0.0.1:27204`, …), picked round robin */
+  upstreams: Record<string, string[]>;
+}
+
+/** Start an APIRouter: tag → shard → eZone → one of that eZone's instances. */
+export function startApiRouter(opts: ApiRouterOptions): Promise<GatewayServer> {
+  return startGatewayServer(opts, {
+    part: 'router',
+    targets(make) {
+      const targets = new Map(
+        Object.entries(opts.upstreams).map(([zone, origins]) => [zone, make.target(zone, 'zone', origins)]),
+      );
+      return (d) =>
+        targets.get(d.zone) ?? {
+          status: 503,
+          code: ErrorCode.zoneUnavailable,
+          message: `no upstream configured for eZone ${d.zone} (owner of shard ${d.shard} at epoch ${d.epoch}); not sent to another eZone`,
+        };
+    },
+    health: () => ({ zones: Object.keys(opts.upstreams) }),
+  });
+}
+
+/** Every eZone's order service (`deployment.zones.<id>.ports.app`) as that eZone's one upstream. */
+export function upstreamsFromTopology(topology: Topology): Record<string, string[]> {
+  return Object.fromEntries(
+    topology.zones.map((z) => [z.id, [`http://127.0.0.1:${topology.deployment.zones[z.id].ports.app}`]]),
+  );
+}

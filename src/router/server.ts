@@ -1,0 +1,146 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { RoutingSource } from '../sdk/types.js';
+import { createLogger } from '../util/log.js';
+import { createRegistry, type Health, handleOps } from '../util/ops.js';
+import { AccessLog, type AccessLogOptions, DEFAULT_ACCESS_LOG } from './access-log.js';
+import {
+  DEFAULT_LOCK_WAIT_MS,
+  DEFAULT_REPLAY_LIMIT,
+  Gateway,
+  type GatewayOptions,
+  type Target,
+} from './gateway.js';
+import { GatewayMetrics } from './metrics.js';
+import { DEFAULT_POOL, type PoolOptions, Upstream, UpstreamGroup } from './upstream.js';
+
+/** Options every gateway process shares (APIRouter, SOA Proxy). */
+export interface GatewayServerOptions {
+  source: RoutingSource;
+  /** listen address; default 127.0.0.1 and port 0 (any free port) */
+  host?: string;
+  port?: number;
+  lockWaitMs?: number;
+  replayLimitBytes?: number;
+  pool?: Partial<PoolOptions>;
+  accessLog?: AccessLogOptions;
+  log?: Logger;
+  /** the part's Prometheus registry (shared with the SDK's ez_sdk_* metrics); default: a new one */
+  registry?: Registry;
+}
+
+export interface GatewayServer {
+  server: Server;
+  /** `http://host:port` it listens on */
+  url: string;
+  port: number;
+  gateway: Gateway;
+  metrics: GatewayMetrics;
+  registry: Registry;
+  /** stop accepting, finish in-flight requests (up to `timeoutMs`), close upstream pools */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+export interface PartSetup {
+  /** `router` / `soa`: log part name and metrics prefix (`ez_router`, `ez_soa`) */
+  part: string;
+  /** extra fields in every log line (e.g. the SOA Proxy's eZone) */
+  fields?: Record<string, unknown>;
+  soaZone?: string;
+  /** builds the part's targets from the shared pieces; returns the gateway's target function */
+  targets(make: TargetMaker): GatewayOptions['target'];
+  health(): Record<string, unknown>;
+}
+
+/** What a part gets to build its targets: pools shared per origin, stats per (eZone, route). */
+export interface TargetMaker {
+  target(zone: string, route: string, origins: string[], headers?: string[]): Target;
+}
+
+/** Create the HTTP server of a gateway part: /healthz and /metrics first, then every request through the Gateway. */
+export async function startGatewayServer(
+  opts: GatewayServerOptions,
+  setup: PartSetup,
+): Promise<GatewayServer> {
+  const log = opts.log ?? createLogger(setup.part, setup.fields);
+  const registry = opts.registry ?? createRegistry(setup.part);
+  const metrics = new GatewayMetrics(registry, `ez_${setup.part}`, opts.source);
+  const accessLog = new AccessLog(setup.part, opts.accessLog ?? DEFAULT_ACCESS_LOG, setup.fields);
+  const poolOpts: PoolOptions = { ...DEFAULT_POOL, ...opts.pool };
+  const upstreams = new Map<string, Upstream>();
+  const maker: TargetMaker = {
+    target(zone, route, origins, headers = []) {
+      const instances = origins.map((o) => {
+        let u = upstreams.get(o);
+        if (!u) {
+          u = new Upstream(o, poolOpts);
+          upstreams.set(o, u);
+        }
+        return u;
+      });
+      const group = new UpstreamGroup(`${route} ${zone}`, instances);
+      return { zone, route, group, stats: metrics.stats(zone, route), headers };
+    },
+  };
+  const gateway = new Gateway({
+    part: setup.part,
+    source: opts.source,
+    metrics,
+    accessLog,
+    log,
+    lockWaitMs: opts.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
+    replayLimitBytes: opts.replayLimitBytes ?? DEFAULT_REPLAY_LIMIT,
+    soaZone: setup.soaZone,
+    target: setup.targets(maker),
+  });
+  const health = (): Health => ({
+    ok: true,
+    part: setup.part,
+    epoch: opts.source.epoch,
+    staleMs: opts.source.staleMs(),
+    inFlight: metrics.inFlightCount,
+    ...setup.health(),
+  });
+
+  const server = createServer((req, res) => {
+    const url = req.url;
+    // only /healthz and /metrics are the gateway's own; every other path belongs to the services
+    if (url !== undefined && (url.startsWith('/healthz') || url.startsWith('/metrics'))) {
+      if (handleOps(req, res, registry, health)) return;
+    }
+    gateway.handle(req, res);
+  });
+  server.on('clientError', (err, socket) => {
+    // malformed HTTP from a client: answer 400 if the socket still takes it, never crash
+    if (socket.writable)
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy(err);
+  });
+  server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
+  await once(server, 'listening');
+  const addr = server.address() as { address: string; port: number };
+  const url = `http://${addr.address}:${addr.port}`;
+
+  let closed: Promise<void> | undefined;
+  return {
+    server,
+    url,
+    port: addr.port,
+    gateway,
+    metrics,
+    registry,
+    close(timeoutMs = 8000) {
+      closed ??= (async () => {
+        server.close(); // stop accepting (node 20 also closes idle keep-alive connections)
+        const drained = await gateway.drain(timeoutMs);
+        if (!drained) log.warn({ inFlight: metrics.inFlightCount }, 'in-flight requests cut at shutdown');
+        server.closeAllConnections();
+        await Promise.all([...upstreams.values()].map((u) => u.pool.close().catch(() => undefined)));
+        accessLog.flush();
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,437 @@
+/**
+ * APIRouter's request path in-process, over a StaticRoutingSource whose table the test changes,
+ * with small HTTP servers standing in for each eZone's services: geo/order routing, tag sources,
+ * bad tags, lock hold, 421 retry with body replay, unreachable eZone, streaming, ops endpoints.
+ */
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request } from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startApiRouter } from '../../src/router/index.js';
+import type { GatewayServer } from '../../src/router/server.js';
+import { encodeOrderId, type RoutingTable } from '../../src/routing/index.js';
+import { StaticRoutingSource } from '../../src/sdk/static.js';
+import { loadTopology } from '../../src/topology/index.js';
+
+const BEIJING = 'geo=39.9042,116.4074';
+const SHANGHAI = 'geo=31.2304,121.4737';
+
+/** A routing source whose refresh() installs the next table (what GZS would answer after a move). */
+class MovableSource extends StaticRoutingSource {
+  next: RoutingTable | undefined;
+  refreshes = 0;
+  override async refresh(): Promise<boolean> {
+    this.refreshes++;
+    if (!this.next) return false;
+    this.setTable(this.next);
+    this.next = undefined;
+    return true;
+  }
+}
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  bodyBytes: number;
+  bodySha: string;
+}
+
+/** A stand-in eZone service: records what it got, answers JSON with its eZone; `answer` overrides. */
+interface FakeService {
+  zone: string;
+  server: Server;
+  origin: string;
+  seen: Seen[];
+  answer?: (req: IncomingMessage, res: ServerResponse) => boolean;
+}
+
+async function fakeService(zone: string): Promise<FakeService> {
+  const svc: FakeService = { zone, server: undefined as unknown as Server, origin: '', seen: [] };
+  svc.server = createServer((req, res) => {
+    if (svc.answer?.(req, res)) return;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+      hash.update(c);
+    });
+    req.on('end', () => {
+      const seen = {
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+        bodyBytes: bytes,
+        bodySha: hash.digest('hex'),
+      };
+      svc.seen.push(seen);
+      const body = JSON.stringify({ servedBy: zone, ...seen });
+      res.writeHead(200, { 'content-type': 'application/json', 'x-ez-zone': 'spoofed-by-service' });
+      res.end(body);
+    });
+  });
+  svc.server.listen(0, '127.0.0.1');
+  await once(svc.server, 'listening');
+  svc.origin = `http://127.0.0.1:${(svc.server.address() as { port: number }).port}`;
+  return svc;
+}
+
+const topology = loadTopology();
+let source: MovableSource;
+let bj: FakeService;
+let sh: FakeService;
+let router: GatewayServer;
+let deadOrigin: string;
+
+beforeAll(async () => {
+  process.env.EZ_LOG_LEVEL = 'silent';
+  source = new MovableSource(StaticRoutingSource.fromTopology(topology).router);
+  bj = await fakeService('ez-bj');
+  sh = await fakeService('ez-sh');
+  // a port nothing listens on: the "unreachable eZone"
+  const tmp = createServer();
+  tmp.listen(0, '127.0.0.1');
+  await once(tmp, 'listening');
+  deadOrigin = `http://127.0.0.1:${(tmp.address() as { port: number }).port}`;
+  await new Promise((r) => tmp.close(r));
+  router = await startApiRouter({
+    source,
+    upstreams: { 'ez-bj': [bj.origin], 'ez-sh': [sh.origin] },
+    lockWaitMs: 300,
+    accessLog: { mode: 'off', sample: 0 },
+  });
+});
+
+afterAll(async () => {
+  await router?.close();
+  bj?.server.close();
+  sh?.server.close();
+});
+
+const initial = () => StaticRoutingSource.fromTopology(topology).table;
+
+afterEach(() => {
+  bj.answer = undefined;
+  sh.answer = undefined;
+  bj.seen.length = 0;
+  sh.seen.length = 0;
+  source.next = undefined;
+  source.setTable({ ...initial(), epoch: source.epoch + 1 });
+});
+
+async function call(
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string | Buffer,
+  method?: string,
+) {
+  const res = await request(`${router.url}${path}`, {
+    method: (method ?? (body ? 'POST' : 'GET')) as 'GET',
+    headers,
+    body,
+  });
+  const text = await res.body.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.statusCode, headers: res.headers, text, json };
+}
+
+/** The table with `shard` changed. */
+function withShard(shard: number, entry: Partial<RoutingTable['shards'][string]>): RoutingTable {
+  const t = structuredClone(source.table);
+  t.epoch = source.epoch + 1;
+  t.shards[shard] = { ...t.shards[shard], ...entry };
+  return t;
+}
+
+describe('APIRouter routing', () => {
+  it('routes Beijing and Shanghai geo tags to different eZones, with X-Ez-Zone/Shard/Epoch', async () => {
+    const a = await call('/v1/ping', { 'X-Ez-Route': BEIJING });
+    const b = await call('/v1/ping', { 'X-Ez-Route': SHANGHAI });
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    expect(a.json.servedBy).toBe('ez-bj');
+    expect(b.json.servedBy).toBe('ez-sh');
+    expect(a.headers['x-ez-zone']).toBe('ez-bj');
+    expect(b.headers['x-ez-zone']).toBe('ez-sh');
+    expect(a.headers['x-ez-shard']).toBe('0');
+    expect(b.headers['x-ez-shard']).toBe('1');
+    expect(a.headers['x-ez-epoch']).toBe(String(source.epoch));
+    expect(bj.seen).toHaveLength(1);
+    expect(sh.seen).toHaveLength(1);
+    // the decision is forwarded to the service
+    expect(sh.seen[0].headers['x-ez-shard']).toBe('1');
+    expect(sh.seen[0].headers['x-ez-epoch']).toBe(String(source.epoch));
+    expect(sh.seen[0].headers['x-ez-route']).toBe(SHANGHAI);
+  });
+
+  it('routes an order= tag by the shard embedded in the id', async () => {
+    for (const [shard, zone] of [
+      [1, 'ez-sh'],
+      [0, 'ez-bj'],
+      [7, 'ez-bj'],
+      [36, 'ez-sh'],
+    ] as const) {
+      const id = encodeOrderId({ timestampMs: Date.now(), shard, sequence: 5 });
+      const r = await call(`/orders/${id}`, { 'X-Ez-Route': `order=${id}` });
+      expect(r.status).toBe(200);
+      expect(r.json.servedBy).toBe(zone);
+      expect(r.headers['x-ez-shard']).toBe(String(shard));
+    }
+  });
+
+  it('takes the tag from the cookie or the query when there is no header, and forwards it as X-Ez-Route', async () => {
+    const c = await call('/x', { cookie: `a=b; ez_route=${encodeURIComponent(SHANGHAI)}` });
+    expect(c.json.servedBy).toBe('ez-sh');
+    expect(sh.seen[0].headers['x-ez-route']).toBe(SHANGHAI);
+    const q = await call(`/x?foo=1&ez_route=${encodeURIComponent(BEIJING)}`);
+    expect(q.json.servedBy).toBe('ez-bj');
+    expect(bj.seen[0].url).toBe(`/x?foo=1&ez_route=${encodeURIComponent(BEIJING)}`);
+    expect(bj.seen[0].headers['x-ez-route']).toBe(BEIJING);
+  });
+
+  it('replaces decision headers a client made up and drops hop-by-hop headers', async () => {
+    const r = await call('/x', {
+      'X-Ez-Route': SHANGHAI,
+      'X-Ez-Shard': '0',
+      'X-Ez-Epoch': '999',
+      'X-Ez-Via': 'ez-bj',
+      'proxy-connection': 'keep-alive',
+      'x-custom': 'kept',
+    });
+    expect(r.json.servedBy).toBe('ez-sh');
+    const h = sh.seen[0].headers;
+    expect(h['x-ez-shard']).toBe('1');
+    expect(h['x-ez-epoch']).toBe(String(source.epoch));
+    expect(h['x-ez-via']).toBeUndefined();
+    expect(h['proxy-connection']).toBeUndefined();
+    expect(h['x-custom']).toBe('kept');
+    // the service's own X-Ez-Zone is replaced by the router's
+    expect(r.headers['x-ez-zone']).toBe('ez-sh');
+  });
+
+  it.each([
+    ['no tag at all', {}, /no routing tag/],
+    ['malformed geo', { 'X-Ez-Route': 'geo=abc' }, /geo: "abc" is not lat,lng/],
+    ['point outside every fence', { 'X-Ez-Route': 'geo=0,0' }, /outside every fence/],
+    ['unknown key', { 'X-Ez-Route': 'city=beijing' }, /unknown key "city"/],
+    ['bad order id', { 'X-Ez-Route': 'order=12x' }, /not a decimal order id/],
+    ['shard not in the table', { 'X-Ez-Route': 'shard=999' }, /shard 999 is not in the routing table/],
+    ['unknown merchant', { 'X-Ez-Route': 'merchant=m-nope' }, /merchant "m-nope" is not in the key table/],
+  ])('answers 400 EZ_BAD_ROUTE for %s', async (_what, headers, message) => {
+    const r = await call('/x', headers as Record<string, string>);
+    expect(r.status).toBe(400);
+    expect(r.json.error.code).toBe('EZ_BAD_ROUTE');
+    expect(r.json.error.message).toMatch(message);
+    expect(bj.seen.length + sh.seen.length).toBe(0);
+  });
+
+  it('answers 400 for a malformed cookie tag and two X-Ez-Route headers', async () => {
+    const c = await call('/x', { cookie: 'ez_route=geo%3Dabc' });
+    expect(c.status).toBe(400);
+    expect(c.json.error.message).toMatch(/^cookie ez_route: /);
+    const res = await request(`${router.url}/x`, {
+      headers: ['X-Ez-Route', BEIJING, 'X-Ez-Route', SHANGHAI],
+    });
+    expect(res.statusCode).toBe(400);
+    expect(((await res.body.json()) as any).error.message).toMatch(/2 X-Ez-Route header values/);
+  });
+});
+
+describe('APIRouter locks', () => {
+  it('holds a request for a locked shard, then answers 503 EZ_LOCKED with Retry-After', async () => {
+    source.setTable(withShard(1, { state: 'locked' }));
+    const t0 = performance.now();
+    const r = await call('/x', { 'X-Ez-Route': SHANGHAI });
+    const ms = performance.now() - t0;
+    expect(r.status).toBe(503);
+    expect(r.json.error.code).toBe('EZ_LOCKED');
+    expect(r.headers['retry-after']).toBe('1');
+    expect(r.headers['x-ez-shard']).toBe('1');
+    expect(ms).toBeGreaterThanOrEqual(290);
+    expect(ms).toBeLessThan(1000);
+    expect(sh.seen).toHaveLength(0);
+    // other shards keep flowing
+    expect((await call('/x', { 'X-Ez-Route': BEIJING })).status).toBe(200);
+  });
+
+  it('lets a held request through when the lock clears within lockWaitMs, at the new owner', async () => {
+    source.setTable(withShard(1, { state: 'locked' }));
+    const pending = call('/x', { 'X-Ez-Route': SHANGHAI });
+    await new Promise((r) => setTimeout(r, 100));
+    // still held: nothing reached any service
+    expect(sh.seen.length + bj.seen.length).toBe(0);
+    source.setTable(withShard(1, { state: 'serving', zone: 'ez-bj' }));
+    const r = await pending;
+    expect(r.status).toBe(200);
+    expect(r.json.servedBy).toBe('ez-bj');
+    expect(r.headers['x-ez-epoch']).toBe(String(source.epoch));
+  });
+});
+
+describe('APIRouter 421', () => {
+  const answer421 =
+    (readBody: boolean) =>
+    (req: IncomingMessage, res: ServerResponse): boolean => {
+      const send = () => {
+        res.writeHead(421, { 'content-type': 'application/json', 'x-ez-epoch': String(source.epoch + 1) });
+        res.end(JSON.stringify({ error: { code: 'EZ_WRONG_ZONE', message: 'not mine' } }));
+      };
+      if (readBody) req.on('end', send).resume();
+      else send(); // before reading the body, as the order service does
+      return true;
+    };
+
+  it('refreshes the table and retries once at the new owner', async () => {
+    sh.answer = answer421(true);
+    source.next = withShard(1, { zone: 'ez-bj' });
+    const before = source.refreshes;
+    const r = await call('/x', { 'X-Ez-Route': SHANGHAI });
+    expect(r.status).toBe(200);
+    expect(r.json.servedBy).toBe('ez-bj');
+    expect(r.headers['x-ez-zone']).toBe('ez-bj');
+    expect(source.refreshes).toBe(before + 1);
+  });
+
+  it('replays a small body after a 421 sent before the body was read', async () => {
+    sh.answer = answer421(false);
+    source.next = withShard(1, { zone: 'ez-bj' });
+    const body = Buffer.alloc(40_000, 7);
+    const r = await call(
+      '/orders',
+      { 'X-Ez-Route': SHANGHAI, 'content-type': 'application/octet-stream' },
+      body,
+    );
+    expect(r.status).toBe(200);
+    expect(r.json.servedBy).toBe('ez-bj');
+    expect(r.json.bodyBytes).toBe(body.length);
+    expect(r.json.bodySha).toBe(createHash('sha256').update(body).digest('hex'));
+  });
+
+  it('retries only once: a second 421 goes to the client', async () => {
+    sh.answer = answer421(true);
+    bj.answer = answer421(true);
+    source.next = withShard(1, { zone: 'ez-bj' });
+    const r = await call('/x', { 'X-Ez-Route': SHANGHAI });
+    expect(r.status).toBe(421);
+    expect(r.json.error.code).toBe('EZ_WRONG_ZONE');
+  });
+
+  it('passes the 421 through when the body is too big to replay', async () => {
+    sh.answer = answer421(true);
+    source.next = withShard(1, { zone: 'ez-bj' });
+    const r = await call('/orders', { 'X-Ez-Route': SHANGHAI }, Buffer.alloc(200_000, 1));
+    expect(r.status).toBe(421);
+    expect(bj.seen).toHaveLength(0);
+    const metrics = await (await request(`${router.url}/metrics`)).body.text();
+    expect(metrics).toMatch(/ez_router_retries_total\{outcome="retried",part="router"\} \d+/);
+  });
+});
+
+describe('APIRouter unreachable eZone', () => {
+  it('answers 503 EZ_ZONE_UNAVAILABLE when the eZone does not answer, never another eZone', async () => {
+    const r2 = await startApiRouter({
+      source,
+      upstreams: { 'ez-bj': [bj.origin], 'ez-sh': [deadOrigin] },
+      accessLog: { mode: 'off', sample: 0 },
+    });
+    try {
+      const res = await request(`${r2.url}/x`, { headers: { 'X-Ez-Route': SHANGHAI } });
+      const json = (await res.body.json()) as any;
+      expect(res.statusCode).toBe(503);
+      expect(json.error.code).toBe('EZ_ZONE_UNAVAILABLE');
+      expect(json.error.message).toMatch(/eZone ez-sh unreachable/);
+      expect(bj.seen).toHaveLength(0);
+    } finally {
+      await r2.close();
+    }
+  });
+
+  it('tries the other instances of the same eZone when one refuses connections', async () => {
+    const r2 = await startApiRouter({
+      source,
+      upstreams: { 'ez-bj': [bj.origin], 'ez-sh': [deadOrigin, sh.origin] },
+      accessLog: { mode: 'off', sample: 0 },
+    });
+    try {
+      for (let i = 0; i < 4; i++) {
+        const res = await request(`${r2.url}/x`, { headers: { 'X-Ez-Route': SHANGHAI } });
+        expect(res.statusCode).toBe(200);
+        await res.body.dump();
+      }
+      expect(sh.seen).toHaveLength(4);
+    } finally {
+      await r2.close();
+    }
+  });
+
+  it('answers 503 at once when the eZone is down in the table', async () => {
+    const t = structuredClone(source.table);
+    t.epoch++;
+    t.zones['ez-sh'] = { state: 'down' };
+    source.setTable(t);
+    const r = await call('/x', { 'X-Ez-Route': SHANGHAI });
+    expect(r.status).toBe(503);
+    expect(r.json.error.code).toBe('EZ_ZONE_UNAVAILABLE');
+    expect(r.json.error.message).toMatch(/ez-sh .* is down/);
+    expect(bj.seen.length + sh.seen.length).toBe(0);
+  });
+});
+
+describe('APIRouter streaming and ops', () => {
+  it('streams a large request body and a large answer through', async () => {
+    const body = Buffer.alloc(8 * 1024 * 1024);
+    for (let i = 0; i < body.length; i += 4096) body[i] = i & 0xff;
+    const r = await call('/upload', { 'X-Ez-Route': BEIJING }, body, 'PUT');
+    expect(r.status).toBe(200);
+    expect(r.json.bodyBytes).toBe(body.length);
+    expect(r.json.bodySha).toBe(createHash('sha256').update(body).digest('hex'));
+
+    bj.answer = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      let n = 0;
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      const pump = (): void => {
+        while (n < 256) {
+          n++;
+          if (!res.write(chunk)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
+      return true;
+    };
+    const big = await request(`${router.url}/download`, { headers: { 'X-Ez-Route': BEIJING } });
+    let got = 0;
+    for await (const c of big.body) got += (c as Buffer).length;
+    expect(big.statusCode).toBe(200);
+    expect(got).toBe(256 * 64 * 1024);
+  });
+
+  it('serves /healthz and /metrics with requests by zone, shard and code', async () => {
+    await call('/x', { 'X-Ez-Route': BEIJING });
+    const h = await call('/healthz');
+    expect(h.status).toBe(200);
+    expect(h.json).toMatchObject({ ok: true, part: 'router', epoch: source.epoch });
+    const m = await call('/metrics');
+    expect(m.text).toMatch(
+      /ez_router_requests_total\{zone="ez-bj",shard="0",code="200",route="zone",part="router"\} \d+/,
+    );
+    expect(m.text).toMatch(
+      /ez_router_requests_total\{zone="",shard="",code="400",route="none",part="router"\} \d+/,
+    );
+    expect(m.text).toMatch(
+      /ez_router_request_duration_seconds_bucket\{le="0.001",part="router",zone="ez-bj",route="zone"\} \d+/,
+    );
+    expect(m.text).toMatch(/ez_router_routing_epoch\{part="router"\} \d+/);
+    expect(m.text).toMatch(/ez_router_in_flight_requests\{part="router"\} 0/);
+  });
+});
