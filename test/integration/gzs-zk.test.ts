@@ -1,0 +1,174 @@
+/**
+ * Two GZS processes over one real ZooKeeper: a change made on one is served and pushed by the
+ * other; compare-and-set holds across instances; acknowledgements are visible on both; kill one
+ * and changes still succeed on the other (and SDKs fail over to it); ZooKeeper down → changes
+ * refused with 503 while reads go on, and accepted again once it is back.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GzsApi } from '../../src/gzs/api.js';
+import { type GzsProcess, startGzsProcess } from '../../src/gzs/testkit.js';
+import { FenceIndex } from '../../src/routing/index.js';
+import { RoutingClient, type RoutingClientOptions } from '../../src/sdk/client.js';
+import { loadTopology } from '../../src/topology/index.js';
+import { tempDir } from '../helpers/run-dir.js';
+import { type Service, startZooKeeper } from '../helpers/services.js';
+
+const fences = FenceIndex.build(loadTopology().fences);
+let zk: Service & { connectString: string };
+let a: GzsProcess;
+let b: GzsProcess;
+let apiA: GzsApi;
+let apiB: GzsApi;
+const clients: RoutingClient[] = [];
+
+async function client(o: Partial<RoutingClientOptions> & { gzs: string[] }): Promise<RoutingClient> {
+  const c = await RoutingClient.start({ fences, backoff: { initialMs: 50, maxMs: 300 }, ...o });
+  clients.push(c);
+  return c;
+}
+
+const tableOf = async (g: GzsProcess) => {
+  const res = await request(`${g.url}/table`);
+  return {
+    status: res.statusCode,
+    table: (await res.body.json()) as {
+      epoch: number;
+      shards: Record<string, { zone: string; state: string }>;
+    },
+  };
+};
+
+beforeAll(async () => {
+  zk = await startZooKeeper();
+  const dir = tempDir('gzs-zk');
+  const store = `zk:${zk.connectString}/ezctl/t-${randomBytes(3).toString('hex')}/gzs`;
+  const common = { store, leaseMs: 1500, heartbeatMs: 300 };
+  a = await startGzsProcess({ ...common, instance: 'a', logFile: join(dir, 'a.log') });
+  b = await startGzsProcess({ ...common, instance: 'b', logFile: join(dir, 'b.log') });
+  apiA = new GzsApi(a.url, { token: a.token });
+  apiB = new GzsApi(b.url, { token: b.token });
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  await a?.stop();
+  await b?.stop();
+  await zk?.stop();
+});
+
+describe('GZS over ZooKeeper (two instances)', () => {
+  it('serves and pushes on one instance a change made on the other', async () => {
+    const onB = await client({ gzs: [b.url] });
+    const r = await apiA.lock(9, { reason: 'zk test' });
+    expect(await onB.waitForEpoch(r.epoch, 3000)).toBe(true);
+    expect(onB.router.route('shard=9')).toMatchObject({ shardState: 'locked', epoch: r.epoch });
+    const t = await tableOf(b);
+    expect(t.table.epoch).toBe(r.epoch);
+    expect(t.table.shards['9'].state).toBe('locked');
+    // and the other way round
+    const back = await apiB.unlock(9);
+    expect(back.epoch).toBe(r.epoch + 1);
+    await expect.poll(async () => (await tableOf(a)).table.epoch, { timeout: 3000 }).toBe(back.epoch);
+  });
+
+  it('never lets two instances overwrite each other: concurrent changes get distinct epochs, a stale ifEpoch 409', async () => {
+    const e = (await apiA.table()).table.epoch;
+    const results = await Promise.all([
+      apiA.lock(10),
+      apiB.lock(11),
+      apiA.lock(12),
+      apiB.lock(13),
+      apiA.setZoneState('ez-sh', 'down'),
+      apiB.setZoneState('ez-sh', 'active'),
+    ]);
+    expect(results.map((r) => r.epoch).sort((x, y) => x - y)).toEqual([
+      e + 1,
+      e + 2,
+      e + 3,
+      e + 4,
+      e + 5,
+      e + 6,
+    ]);
+    const t = (await apiB.table()).table;
+    expect(t.epoch).toBe(e + 6);
+    for (const s of [10, 11, 12, 13]) expect(t.shards[s].state).toBe('locked'); // none lost
+    const history = await apiA.history(e);
+    expect(history.entries.map((h) => h.epoch)).toEqual([e + 1, e + 2, e + 3, e + 4, e + 5, e + 6]);
+
+    const settled = await Promise.allSettled([
+      apiA.unlock(10, { ifEpoch: e + 6 }),
+      apiB.unlock(11, { ifEpoch: e + 6 }),
+    ]);
+    expect(settled.map((s) => s.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const lost = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult;
+    expect(lost.reason).toMatchObject({ status: 409, code: 'EZ_STALE_EPOCH' });
+    await apiA.changes([
+      { op: 'unlock', shard: 10 },
+      { op: 'unlock', shard: 11 },
+      { op: 'unlock', shard: 12 },
+      { op: 'unlock', shard: 13 },
+    ]);
+  });
+
+  it('answers acknowledgements on either instance for holders connected to both', async () => {
+    const ha = await client({ gzs: [a.url], holder: { id: 'holder-a', kind: 'router', zone: null } });
+    const hb = await client({ gzs: [b.url], holder: { id: 'holder-b', kind: 'dal', zone: 'ez-bj' } });
+    const r = await apiA.lock(14);
+    await Promise.all([ha.waitForEpoch(r.epoch, 3000), hb.waitForEpoch(r.epoch, 3000)]);
+    for (const api of [apiA, apiB]) {
+      const acks = await api.acks(r.epoch, 3000);
+      expect(acks.allAcked).toBe(true);
+      const mine = acks.holders.filter((h) => h.id.startsWith('holder-'));
+      expect(mine.map((h) => [h.id, h.via, h.live, h.epoch >= r.epoch])).toEqual([
+        ['holder-a', 'a', true, true],
+        ['holder-b', 'b', true, true],
+      ]);
+    }
+    await ha.close();
+    await hb.close();
+    await apiA.unlock(14);
+  });
+
+  it('keeps accepting changes on one instance when the other is killed; SDKs fail over', async () => {
+    const both = await client({
+      gzs: [a.url, b.url],
+      holder: { id: 'failover', kind: 'soa', zone: 'ez-sh' },
+    });
+    expect(both.url).toBe(a.url);
+    await a.kill();
+    const r = await apiB.setOwner(15, 'ez-sh');
+    expect(r.table.shards['15'].zone).toBe('ez-sh');
+    expect(await both.waitForEpoch(r.epoch, 5000)).toBe(true);
+    expect(both.url).toBe(b.url);
+    // the killed instance comes back with the newest table from ZooKeeper
+    await a.restart();
+    expect((await tableOf(a)).table.epoch).toBe(r.epoch);
+    const again = await apiA.setOwner(15, 'ez-bj');
+    expect(await both.waitForEpoch(again.epoch, 3000)).toBe(true);
+  });
+
+  it('refuses changes with 503 while ZooKeeper is down, serves reads, and accepts changes once it is back', async () => {
+    const sub = await client({ gzs: [b.url] });
+    const before = (await apiB.table()).table.epoch;
+    await zk.stop();
+    await expect(apiB.lock(16)).rejects.toMatchObject({ status: 503, code: 'EZ_STORE_UNAVAILABLE' });
+    expect((await tableOf(b)).status).toBe(200);
+    expect(sub.router.route('shard=16')).toMatchObject({ epoch: before });
+    await zk.restart();
+    let r: Awaited<ReturnType<GzsApi['lock']>> | undefined;
+    await expect
+      .poll(
+        async () => {
+          r = await apiB.lock(16).catch(() => undefined);
+          return r?.epoch;
+        },
+        { timeout: 20_000, interval: 300 },
+      )
+      .toBe(before + 1);
+    expect(await sub.waitForEpoch(r!.epoch, 3000)).toBe(true);
+    await expect.poll(async () => (await tableOf(a)).table.epoch, { timeout: 5000 }).toBe(r!.epoch);
+  });
+});
