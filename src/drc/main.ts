@@ -4,7 +4,7 @@
  *
  *   node dist/src/drc/main.js --topology FILE --from A --to B
  *     [--source HOST:PORT | --via-links URL] [--target HOST:PORT] [--port N]
- *     [--heartbeat-ms 100] [--max-group-rows 2000] [--start-at beginning|end]
+ *     [--heartbeat-ms 100] [--max-group-rows 2000] [--start-at beginning|end] [--lag-log FILE]
  *
  * Every flag also reads an environment variable (EZ_DRC_FROM, EZ_DRC_TO, EZ_DRC_SOURCE,
  * EZ_DRC_VIA_LINKS, EZ_DRC_TARGET, EZ_DRC_PORT, ...; the topology from EZCTL_TOPOLOGY).
@@ -37,6 +37,7 @@ const options = {
   'heartbeat-ms': { type: 'string', env: 'EZ_DRC_HEARTBEAT_MS' },
   'max-group-rows': { type: 'string', env: 'EZ_DRC_MAX_GROUP_ROWS' },
   'start-at': { type: 'string', env: 'EZ_DRC_START_AT' },
+  'lag-log': { type: 'string', env: 'EZ_DRC_LAG_LOG' },
 } as const;
 
 let flags: Record<string, string | undefined>;
@@ -120,6 +121,7 @@ const replicator = new Replicator({
   heartbeatMs: int('heartbeat-ms', flags['heartbeat-ms'], 10, 60_000),
   maxGroupRows: int('max-group-rows', flags['max-group-rows'], 1, 100_000),
   startAt: startAt as 'beginning' | 'end' | undefined,
+  lagLog: flags['lag-log'] || undefined,
 });
 
 const server = createServer((req, res) => {

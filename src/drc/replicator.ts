@@ -5,6 +5,7 @@
  * everything in memory is dropped and a new session resumes from B's checkpoint after a backoff,
  * so a crash or a cut anywhere neither loses nor repeats a change.
  */
+import { createWriteStream, type WriteStream } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { type MysqlAccount, mysqlAccount } from '../launch/credentials.js';
 import type { Topology, ZoneId } from '../topology/types.js';
@@ -49,6 +50,12 @@ export interface ReplicatorOptions {
   /** where to start without a checkpoint: the oldest binlog (default) or the current end */
   startAt?: 'beginning' | 'end';
   accounts?: { reader: MysqlAccount; applier: MysqlAccount };
+  /**
+   * Diagnostics/benchmarks: append every lag sample to this file, one line each:
+   * `h <unix ms> <heartbeat lag ms>` and `r <unix ms> <row lag ms>` (row lag = commit in the
+   * target minus the first row's updated_at).
+   */
+  lagLog?: string;
 }
 
 class StoppedError extends Error {}
@@ -86,6 +93,7 @@ export class Replicator {
   private readonly startedAt = new Date().toISOString();
   private heartbeat: HeartbeatWriter | null = null;
   private pendingDdl: { gtid: string; query: string } | null = null;
+  private readonly lagLog: WriteStream | null;
   /** the source address of the current session */
   source: Endpoint | null = null;
 
@@ -98,6 +106,7 @@ export class Replicator {
     this.metrics = createDrcMetrics(o.from, o.to, () =>
       this.lastHeartbeatUs ? (nowUs() - this.lastHeartbeatUs) / 1e6 : Number.NaN,
     );
+    this.lagLog = o.lagLog ? createWriteStream(o.lagLog, { flags: 'a' }) : null;
     this.setState('starting');
   }
 
@@ -124,6 +133,7 @@ export class Replicator {
     this.wake?.();
     await this.heartbeat?.stop();
     await this.loop;
+    await new Promise<void>((r) => (this.lagLog ? this.lagLog.end(r) : r()));
   }
 
   /** Sessions, each resuming from the checkpoint, with exponential backoff between failures. */
@@ -384,21 +394,29 @@ export class Replicator {
     m.applySeconds.observe({ phase: 'read' }, res.readMs / 1000);
     m.applySeconds.observe({ phase: 'write' }, res.writeMs / 1000);
     let txns = 0;
+    const wallMs = Math.round(doneUs / 1000);
+    let lines = '';
     for (const t of group) {
       if (t.changes.length > 0 || t.heartbeatsUs.length > 0) txns++;
       for (const hb of t.heartbeatsUs) {
         const lag = Math.max(0, (doneUs - hb) / 1e6);
         m.lag.observe(lag);
         m.lagQuantiles.observe(lag);
+        if (this.lagLog) lines += `h ${wallMs} ${(lag * 1000).toFixed(3)}\n`;
         if (hb > this.lastHeartbeatUs) this.lastHeartbeatUs = hb;
       }
       if (t.changes.length > 0) {
         const first = t.changes[0];
         const spec = this.tables.get(first.table);
         const at = spec ? updatedAtToUs((first.after ?? first.before)?.[spec.updatedAt]) : Number.NaN;
-        if (Number.isFinite(at)) m.rowLagQuantiles.observe(Math.max(0, (doneUs - at) / 1e6));
+        if (Number.isFinite(at)) {
+          const lag = Math.max(0, (doneUs - at) / 1e6);
+          m.rowLagQuantiles.observe(lag);
+          if (this.lagLog) lines += `r ${wallMs} ${(lag * 1000).toFixed(3)}\n`;
+        }
       }
     }
+    if (lines) this.lagLog?.write(lines);
     m.appliedTxns.inc(txns);
     this.totals.appliedTxns += txns;
     const out = res.outcome;
