@@ -59,6 +59,8 @@ interface WatchClient {
 /** A subscriber whose unsent data exceeds this is cut off (it reconnects and gets the newest table). */
 const MAX_BUFFERED = 8 * 1024 * 1024;
 const ORIGIN = 'http://gzs';
+/** `{"t":"ack","epoch":N}` exactly as the SDK sends it (other spellings take the schema path) */
+const ACK_RE = /^\{"t":"ack","epoch":(\d{1,15})\}$/;
 
 export class GzsServer {
   readonly log: Logger;
@@ -533,7 +535,11 @@ export class GzsServer {
     this.m.requests.inc({ route, status: 200 });
     // one body: the new epoch, what was done, and the table (the text serialized for subscribers)
     const body = `{"epoch":${doc.table.epoch},"generation":${JSON.stringify(doc.generation)},"changes":${JSON.stringify(entry.changes)},"table":${this.tableJson}}`;
-    sendJson(res, 200, body, { 'x-ez-epoch': doc.table.epoch });
+    // x-ez-acked-at: when the acknowledgement left (ms since the Unix epoch, sub-ms): push-latency probes
+    sendJson(res, 200, body, {
+      'x-ez-epoch': doc.table.epoch,
+      'x-ez-acked-at': (performance.timeOrigin + performance.now()).toFixed(3),
+    });
     // acknowledged (durable) first, pushed right after, within the same tick
     this.push();
   }
@@ -642,9 +648,16 @@ export class GzsServer {
     c.on('message', (data, isBinary) => {
       client.lastHeard = Date.now();
       if (isBinary) return;
+      const text = String(data);
+      // the SDK's heartbeat/ack, 1,000s per second with many holders: no JSON or schema pass
+      const ack = ACK_RE.exec(text);
+      if (ack) {
+        if (client.holder) this.heartbeat(client.holder, Number(ack[1]));
+        return;
+      }
       let msg: unknown;
       try {
-        msg = JSON.parse(String(data));
+        msg = JSON.parse(text);
       } catch {
         return;
       }

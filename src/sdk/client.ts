@@ -361,9 +361,11 @@ export class RoutingClient implements RoutingSource {
       });
       ws.on('message', (data) => {
         this.heardAt = Date.now();
+        const text = String(data);
+        if (text.startsWith('{"t":"hb"')) return; // a heartbeat: being heard is all it says
         let msg: ServerMessage;
         try {
-          msg = JSON.parse(String(data)) as ServerMessage;
+          msg = JSON.parse(text) as ServerMessage;
         } catch {
           return;
         }
