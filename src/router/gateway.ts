@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { type RouteDecision, RouteError, type RouteTag, routeTagFrom } from '../routing/index.js';
@@ -78,6 +79,10 @@ const CONNECT_ERRORS = new Set([
   'EADDRNOTAVAIL',
 ]);
 
+/** DROP_LENGTHS[n] = 1 when some response header to drop is n characters long */
+const DROP_LENGTHS = new Uint8Array(64);
+for (const name of DROP_RESPONSE) DROP_LENGTHS[name.length] = 1;
+
 const isRefusal = (t: Target | Refusal): t is Refusal => (t as Refusal).code !== undefined;
 
 export class Gateway {
@@ -99,13 +104,23 @@ export class Gateway {
     return this.epochString;
   }
 
+  /** Watch a client connection once (not every request): its close aborts the exchange in flight. */
+  watch(socket: Socket): void {
+    (socket as WatchedSocket)[EXCHANGE] = undefined;
+    socket.on('close', onSocketClose);
+  }
+
   /** The request listener (after the part's own /healthz and /metrics). */
   handle(req: IncomingMessage, res: ServerResponse): void {
     const ex = new Exchange(this, req, res);
-    res.on('close', onResponseClose);
-    (res as ResponseWithExchange)[EXCHANGE] = ex;
+    (req.socket as WatchedSocket)[EXCHANGE] = ex;
     if (this.closing) {
-      ex.refuse(503, ErrorCode.shuttingDown, `${this.opts.part} is shutting down; retry on another instance`);
+      ex.refuse(
+        503,
+        ErrorCode.shuttingDown,
+        `${this.opts.part} is shutting down; retry on another instance`,
+        ['connection', 'close'],
+      );
       return;
     }
     ex.start();
@@ -124,15 +139,12 @@ export class Gateway {
 }
 
 const EXCHANGE = Symbol('exchange');
+type WatchedSocket = Socket & { [EXCHANGE]?: Exchange };
 type ResponseWithExchange = ServerResponse & { [EXCHANGE]?: Exchange };
 
-/** `res` 'close': the answer is complete, or the client went away first (then the upstream call is aborted). */
-function onResponseClose(this: ResponseWithExchange): void {
+/** The client connection closed: if an exchange was still in flight, the client went away (abort upstream). */
+function onSocketClose(this: WatchedSocket): void {
   this[EXCHANGE]?.responseClosed();
-}
-
-function uncork(res: ServerResponse): void {
-  res.uncork();
 }
 
 /** `res` 'drain' while an upstream answer is paused for backpressure. */
@@ -148,6 +160,8 @@ class Exchange implements DispatchHandler {
   private readonly t0: number;
   /** client headers to pass on, flat, without hop-by-hop and X-Ez decision headers */
   private fwd: string[] = [];
+  /** how many entries of `fwd` are the client's (-1 until the first dispatch) */
+  private fwdLength = -1;
   private routeHeader: string | undefined;
   private cookie: string | undefined;
   private via: string | undefined;
@@ -319,7 +333,10 @@ class Exchange implements DispatchHandler {
     const t = this.target!;
     const d = this.decision!;
     this.upstream = t.group.pick();
-    const headers = this.fwd.slice();
+    // the client's headers, then the decision: appended in place (a retry cuts back to the client's)
+    const headers = this.fwd;
+    if (this.fwdLength < 0) this.fwdLength = headers.length;
+    else headers.length = this.fwdLength;
     if (this.routeHeader === undefined && this.tagText !== undefined) headers.push(H_ROUTE, this.tagText);
     headers.push(H_ZONE, d.zone, H_SHARD, SHARD_TEXT[d.shard], H_EPOCH, this.gw.epochText(d.epoch));
     for (let i = 0; i < t.headers.length; i++) headers.push(t.headers[i]);
@@ -364,11 +381,15 @@ class Exchange implements DispatchHandler {
     const d = this.decision!;
     const out: string[] = [];
     for (let i = 0; i < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i].toString('latin1');
-      const lower = name.toLowerCase();
-      if (DROP_RESPONSE.has(lower)) {
-        if (lower === H_SOA_PATH) this.peerPath = rawHeaders[i + 1].toString('latin1');
-        continue;
+      const raw = rawHeaders[i];
+      const name = raw.toString('latin1');
+      // only names as long as one to drop need the lower-case test (content-type, date, … do not)
+      if (DROP_LENGTHS[raw.length] === 1) {
+        const lower = name.toLowerCase();
+        if (DROP_RESPONSE.has(lower)) {
+          if (lower === H_SOA_PATH) this.peerPath = rawHeaders[i + 1].toString('latin1');
+          continue;
+        }
       }
       out.push(name, rawHeaders[i + 1].toString('latin1'));
     }
@@ -377,16 +398,13 @@ class Exchange implements DispatchHandler {
     if (soa !== undefined)
       out.push(H_SOA_PATH, t.route === 'remote' ? `${soa}>${this.peerPath ?? t.zone}` : soa);
     this.res.writeHead(statusCode, out);
-    // header and the body chunks parsed from the same read go out in one write (node:http would
-    // send the header on its own); uncorked once this parse pass is over
-    this.res.cork();
-    process.nextTick(uncork, this.res);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     if (this.swallow || this.clientGone) return true;
     if (this.res.write(chunk)) return true;
+    (this.res as ResponseWithExchange)[EXCHANGE] = this;
     this.res.once('drain', onResponseDrain);
     return false;
   }
@@ -505,6 +523,8 @@ class Exchange implements DispatchHandler {
   private finish(status: number, code?: string): void {
     if (this.done) return;
     this.done = true;
+    const socket = this.req.socket as WatchedSocket;
+    if (socket[EXCHANGE] === this) socket[EXCHANGE] = undefined;
     const { metrics, accessLog } = this.gw.opts;
     metrics.end();
     const ms = performance.now() - this.t0;

@@ -112,6 +112,7 @@ export async function startGatewayServer(
     }
     gateway.handle(req, res);
   });
+  server.on('connection', (socket) => gateway.watch(socket));
   server.on('clientError', (err, socket) => {
     // malformed HTTP from a client: answer 400 if the socket still takes it, never crash
     if (socket.writable)

@@ -195,7 +195,12 @@ describe('APIRouter with real order services', () => {
 
 describe('APIRouter SIGTERM', () => {
   it('finishes in-flight requests, then exits 0', async () => {
-    const extra = await s.startPart('router', undefined, await freePort(), ['--lock-wait-ms', '1500']);
+    const extra = await s.startPart('router', undefined, await freePort(), [
+      '--lock-wait-ms',
+      '1500',
+      '--access-log-sample',
+      '1',
+    ]);
     const { epoch } = await s.api.lock(1, { reason: 'sigterm test' });
     await reachEpoch([extra, ...Object.values(s.apps)], epoch);
     try {
