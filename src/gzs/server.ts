@@ -84,6 +84,7 @@ export class GzsServer {
   private chain: Promise<unknown> = Promise.resolve();
   private timers: NodeJS.Timeout[] = [];
   private publishTimer: NodeJS.Timeout | undefined;
+  private publishedEmpty = false;
   private address: { host: string; port: number } | null = null;
   private closed = false;
   private readonly m;
@@ -308,7 +309,10 @@ export class GzsServer {
       }
       c.send(this.wsTableFrame, { binary: false });
     }
-    for (const r of this.sse) r.write(this.sseTableFrame);
+    for (const r of this.sse) {
+      if (r.writableLength > MAX_BUFFERED) r.destroy();
+      else r.write(this.sseTableFrame);
+    }
     this.m.push.observe((performance.now() - t0) / 1000);
   }
 
@@ -713,8 +717,12 @@ export class GzsServer {
   }
 
   private publishAcks(): void {
-    this.ledger.takeDirty();
-    this.opts.store.publishAcks(this.instance, this.ledger.ownEntries()).catch((err) => {
+    const dirty = this.ledger.takeDirty();
+    const entries = this.ledger.ownEntries();
+    // renewals matter only while someone holds a lease here; an unchanged empty record needs no write
+    if (!dirty && entries.length === 0 && this.publishedEmpty) return;
+    this.publishedEmpty = entries.length === 0;
+    this.opts.store.publishAcks(this.instance, entries).catch((err) => {
       this.log.warn({ err: (err as Error).message }, 'cannot publish acknowledgements');
     });
   }

@@ -54,6 +54,7 @@ export class ZkStore implements TableStore {
   private readonly versionOf = new WeakMap<GzsDoc, number>();
   private latest: GzsDoc | undefined;
   private closed = false;
+  private stuckTimer: NodeJS.Timeout | undefined;
   private readonly tablePath: string;
   private readonly acksPath: string;
 
@@ -124,6 +125,7 @@ export class ZkStore implements TableStore {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.stuckTimer);
     this._state = 'disconnected';
     this.client?.close();
   }
@@ -156,8 +158,9 @@ export class ZkStore implements TableStore {
   }
 
   private connect(timeoutMs: number): Promise<void> {
+    const sessionTimeoutMs = this.o.sessionTimeoutMs ?? 6000;
     const client = zookeeper.createClient(this.o.connect, {
-      sessionTimeout: this.o.sessionTimeoutMs ?? 6000,
+      sessionTimeout: sessionTimeoutMs,
       spinDelay: 200,
       retries: 1,
     });
@@ -165,17 +168,23 @@ export class ZkStore implements TableStore {
     client.on('state', (s) => {
       if (client !== this.client || this.closed) return;
       if (s === zookeeper.State.SYNC_CONNECTED) {
+        clearTimeout(this.stuckTimer);
         const was = this._state;
         this.setState('connected');
         // after a reconnect, read again: a change may have slipped between watch and re-watch
         if (was !== 'connected' && this.latest) this.readTable().catch(() => undefined);
       } else if (s === zookeeper.State.DISCONNECTED) {
         this.setState('disconnected');
+        // node-zookeeper-client was seen to stay disconnected for a minute after a ZooKeeper
+        // restart (its reconnects refused while the server starts); once the session timeout has
+        // passed the session is gone on the server anyway: start a new one
+        clearTimeout(this.stuckTimer);
+        this.stuckTimer = setTimeout(() => {
+          if (client !== this.client || this.closed || this._state === 'connected') return;
+          this.renew(client, 'still disconnected after the session timeout');
+        }, sessionTimeoutMs + 1000);
       } else if (s === zookeeper.State.EXPIRED) {
-        this.setState('reconnecting');
-        this.o.log?.warn({ store: this.description }, 'ZooKeeper session expired: opening a new one');
-        client.close();
-        this.reopen();
+        this.renew(client, 'session expired');
       }
     });
     return new Promise((resolve, reject) => {
@@ -192,7 +201,15 @@ export class ZkStore implements TableStore {
     });
   }
 
-  /** A new session after expiry: connect (retrying), then read and watch everything again. */
+  private renew(client: Client, why: string): void {
+    clearTimeout(this.stuckTimer);
+    this.setState('reconnecting');
+    this.o.log?.warn({ store: this.description, why }, 'ZooKeeper: opening a new session');
+    client.close();
+    this.reopen();
+  }
+
+  /** A new session (after expiry): connect (retrying), then read and watch everything again. */
   private reopen(): void {
     const attempt = (): void => {
       if (this.closed) return;

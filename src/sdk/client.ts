@@ -28,9 +28,16 @@ import type { RoutingTable } from '../routing/table.js';
 import type { Topology } from '../topology/types.js';
 import { EzError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
+import { summarizeIssues } from '../util/validation.js';
 import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { readCacheFile, writeCacheFile } from './cache.js';
-import { type Holder, looksLikeTable, RoutingTableSchema, type ServerMessage } from './protocol.js';
+import {
+  type Holder,
+  HolderSchema,
+  looksLikeTable,
+  RoutingTableSchema,
+  type ServerMessage,
+} from './protocol.js';
 import type { RoutingSource } from './types.js';
 
 export interface RoutingClientOptions {
@@ -94,6 +101,12 @@ export class RoutingClient implements RoutingSource {
     if (!opts.fences && !opts.topology)
       throw new EzError('EZ_NO_FENCES', 'RoutingClient: pass topology (or fences)', 2);
     this.urls = urls.map(toBase);
+    if (opts.holder) {
+      const h = HolderSchema.safeParse(opts.holder);
+      if (!h.success) {
+        throw new EzError('EZ_BAD_HOLDER', `RoutingClient holder: ${summarizeIssues(h.error.issues)}`, 2);
+      }
+    }
     this.opts = opts;
     this.fences = opts.fences ?? FenceIndex.build(opts.topology!.fences);
     if (opts.registry) {
