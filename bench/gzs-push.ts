@@ -9,7 +9,8 @@
  * Prints one JSON line:
  *   {"subscribers":1000,"changes":30,"p50Ms":…,"p99Ms":…,"maxMs":…,"allHeldP50Ms":…,"allHeldMaxMs":…,…}
  * where allHeld* is, per change, the time until the LAST subscriber held it.
- * Options: --workers N --per-worker M --changes C --interval MS --cache (each client writes its cache file)
+ * Options: --workers N --per-worker M --changes C --interval MS --cache (each client writes its cache
+ * file) --gzs URL [--gzs-pid PID] (a GZS started elsewhere; token from EZ_GZS_TOKEN)
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -107,6 +108,8 @@ async function main(): Promise<void> {
       changes: { type: 'string', default: '30' },
       interval: { type: 'string', default: '200' },
       cache: { type: 'boolean', default: false },
+      gzs: { type: 'string' },
+      'gzs-pid': { type: 'string' },
     },
   });
   const workers = Number(values.workers);
@@ -114,11 +117,19 @@ async function main(): Promise<void> {
   const changes = Number(values.changes);
   const interval = Number(values.interval);
   const dir = mkdtempSync(join(tmpdir(), 'ez-bench-gzs-'));
-  const gzs = await startGzsProcess({
-    store: `file:${join(dir, 'table.json')}`,
-    logFile: join(dir, 'gzs.log'),
-    readyTimeoutMs: 20_000,
-  });
+  // --gzs URL: measure a GZS started elsewhere (e.g. over ZooKeeper, or under a profiler)
+  const gzs = values.gzs
+    ? {
+        url: values.gzs,
+        token: process.env.EZ_GZS_TOKEN ?? 'ezctl-dev-token',
+        pid: Number(values['gzs-pid'] ?? 0),
+        stop: async () => {},
+      }
+    : await startGzsProcess({
+        store: `file:${join(dir, 'table.json')}`,
+        logFile: join(dir, 'gzs.log'),
+        readyTimeoutMs: 20_000,
+      });
   const children: ChildProcess[] = [];
   const stopAll = async (): Promise<void> => {
     for (const c of children) c.kill('SIGKILL');

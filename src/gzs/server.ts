@@ -85,6 +85,7 @@ export class GzsServer {
   private timers: NodeJS.Timeout[] = [];
   private publishTimer: NodeJS.Timeout | undefined;
   private publishedEmpty = false;
+  private lastPushAt = 0;
   private address: { host: string; port: number } | null = null;
   private closed = false;
   private readonly m;
@@ -300,6 +301,7 @@ export class GzsServer {
   /** Hand the current epoch to every subscriber: the same bytes to each, no per-subscriber work. */
   private push(): void {
     const t0 = performance.now();
+    this.lastPushAt = Date.now();
     for (const [c] of this.ws) {
       if (c.readyState !== WebSocket.OPEN) continue;
       if (c.bufferedAmount > MAX_BUFFERED) {
@@ -730,16 +732,21 @@ export class GzsServer {
   /** Every heartbeatMs: heartbeat frames, drop silent subscribers, refresh published leases. */
   private tick(): void {
     const now = Date.now();
+    // a table pushed to everyone within the last half heartbeat was a heartbeat already (one
+    // write syscall per subscriber is most of GZS's cost with 1,000s of them)
+    const beat = now - this.lastPushAt >= this.heartbeatMs / 2;
     const hb = Buffer.from(`{"t":"hb","epoch":${this.epoch}}`);
     for (const [c, info] of this.ws) {
       if (now - info.lastHeard > 3 * this.heartbeatMs + 1000) {
         c.terminate(); // silent for three heartbeats: gone (its lease runs out on its own)
         continue;
       }
-      if (c.readyState === WebSocket.OPEN) c.send(hb, { binary: false });
+      if (beat && c.readyState === WebSocket.OPEN) c.send(hb, { binary: false });
     }
-    const comment = `: hb ${this.epoch}\n\n`;
-    for (const r of this.sse) r.write(comment);
+    if (beat) {
+      const comment = `: hb ${this.epoch}\n\n`;
+      for (const r of this.sse) r.write(comment);
+    }
     this.publishAcks();
   }
 }

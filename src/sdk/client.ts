@@ -78,6 +78,7 @@ export class RoutingClient implements RoutingSource {
   private heardAt = 0;
   private socket: WebSocket | undefined;
   private heartbeatMs = 1000;
+  private ackedAt = 0;
   private closed = false;
   private readonly listeners = new Set<(t: RoutingTable) => void>();
   private readonly waiters = new Set<{ epoch: number; done: (ok: boolean) => void }>();
@@ -406,7 +407,8 @@ export class RoutingClient implements RoutingSource {
               ws.terminate();
               return;
             }
-            this.ack(ws);
+            // an ack sent for a new table within the last half heartbeat renewed the lease already
+            if (Date.now() - this.ackedAt >= this.heartbeatMs / 2) this.ack(ws);
           }, this.heartbeatMs);
         }
       });
@@ -427,7 +429,9 @@ export class RoutingClient implements RoutingSource {
   }
 
   private ack(ws: WebSocket): void {
-    if (ws.readyState === WebSocket.OPEN) ws.send(`{"t":"ack","epoch":${this.epoch}}`);
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.send(`{"t":"ack","epoch":${this.epoch}}`);
+    this.ackedAt = Date.now();
   }
 
   /** Take `table` if it is newer (or of another generation: a re-created store). */
