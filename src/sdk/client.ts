@@ -394,7 +394,8 @@ export class RoutingClient implements RoutingSource {
             this.log('info', { url: base, epoch: msg.table.epoch }, 'subscribed to GZS');
           }
           this.apply(msg.generation, msg.table, 'gzs', this.heardAt);
-          this.ack(ws);
+          // acknowledged after this I/O phase: the table is in use already, the ack's write waits
+          setImmediate(() => this.ack(ws));
           this.firstContact?.();
           this.firstContact = undefined;
         } else if (msg.t === 'hello') {
