@@ -40,7 +40,7 @@ export interface GzsServerOptions {
   host?: string;
   /** 0 = any free port; default the topology's deployment.gzs.port */
   port?: number;
-  /** holder lease (default 3000 ms); holders heartbeat every leaseMs/3 */
+  /** holder lease (default 3000 ms): a holder silent this long stops blocking acknowledgements */
   leaseMs?: number;
   /** push-channel heartbeat (default 1000 ms) */
   heartbeatMs?: number;

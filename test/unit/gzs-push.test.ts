@@ -1,0 +1,122 @@
+/**
+ * GZS server logic in-process with an in-memory store (a test double of TableStore): a change
+ * reaches every subscriber; a store that moved on under a change (another instance committed
+ * first) makes GZS adopt that table and apply the change on top; a store that cannot write
+ * answers 503 and changes nothing; subscribers get what another instance committed.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AckEntry } from '../../src/gzs/acks.js';
+import { GzsApi } from '../../src/gzs/api.js';
+import { type GzsDoc, nextDoc } from '../../src/gzs/doc.js';
+import { GzsServer } from '../../src/gzs/server.js';
+import {
+  StaleStoreError,
+  type StoreEvents,
+  type StoreState,
+  StoreUnavailableError,
+  type TableStore,
+} from '../../src/gzs/store.js';
+import { FenceIndex } from '../../src/routing/index.js';
+import { RoutingClient } from '../../src/sdk/client.js';
+import { loadTopology } from '../../src/topology/index.js';
+import { createLogger } from '../../src/util/log.js';
+
+const topology = loadTopology();
+const fences = FenceIndex.build(topology.fences);
+const log = createLogger('gzs-test');
+log.level = 'silent';
+
+/** In-memory store; `interfere` runs before the next commit (e.g. another instance's commit). */
+class MemoryStore implements TableStore {
+  readonly description = 'memory:';
+  state: StoreState = 'connected';
+  doc!: GzsDoc;
+  events!: StoreEvents;
+  interfere: (() => void) | undefined;
+  commits = 0;
+  async open(initial: () => GzsDoc, events: StoreEvents): Promise<GzsDoc> {
+    this.events = events;
+    this.doc = initial();
+    return this.doc;
+  }
+  async commit(prev: GzsDoc, next: GzsDoc): Promise<void> {
+    const hook = this.interfere;
+    this.interfere = undefined;
+    hook?.();
+    if (this.state !== 'connected') throw new StoreUnavailableError('memory store is down');
+    if (this.doc !== prev) throw new StaleStoreError(this.doc);
+    this.doc = next;
+    this.commits++;
+  }
+  async publishAcks(_instance: string, _entries: AckEntry[]): Promise<void> {}
+  async close(): Promise<void> {}
+  /** what another GZS instance would do: commit and let the watch tell this one */
+  commitElsewhere(changes: Parameters<typeof nextDoc>[1]): GzsDoc {
+    this.doc = nextDoc(this.doc, changes).doc;
+    return this.doc;
+  }
+}
+
+const open: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await o.close();
+});
+
+async function start(): Promise<{ store: MemoryStore; server: GzsServer; api: GzsApi }> {
+  const store = new MemoryStore();
+  const server = new GzsServer({ topology, store, port: 0, token: 't', log, heartbeatMs: 200, leaseMs: 600 });
+  await server.start();
+  open.push(server);
+  return { store, server, api: new GzsApi(server.url, { token: 't' }) };
+}
+
+async function subscribers(url: string, n: number): Promise<RoutingClient[]> {
+  const list = await Promise.all(
+    Array.from({ length: n }, () => RoutingClient.start({ gzs: [url], fences })),
+  );
+  for (const c of list) open.push(c);
+  return list;
+}
+
+describe('GZS push and store handling (in-process)', () => {
+  it('pushes a change to every subscriber, which then routes with it', async () => {
+    const { api, server } = await start();
+    const subs = await subscribers(server.url, 50);
+    const r = await api.setOwner(0, 'ez-sh');
+    expect(r.epoch).toBe(2);
+    const held = await Promise.all(subs.map((c) => c.waitForEpoch(2, 2000)));
+    expect(held.every(Boolean)).toBe(true);
+    for (const c of subs) expect(c.router.route('shard=0')).toMatchObject({ zone: 'ez-sh', epoch: 2 });
+  });
+
+  it('applies a change on top of a table another instance committed first', async () => {
+    const { api, server, store } = await start();
+    const [sub] = await subscribers(server.url, 1);
+    store.interfere = () => {
+      const other = store.commitElsewhere([{ op: 'lock', shard: 5 }]);
+      store.events.onDoc(other);
+    };
+    const r = await api.lock(6);
+    expect(r.epoch).toBe(3); // epoch 2 was the other instance's
+    expect(r.table.shards['5'].state).toBe('locked');
+    expect(r.table.shards['6'].state).toBe('locked');
+    expect(await sub.waitForEpoch(3, 2000)).toBe(true);
+    // with ifEpoch the caller's view was stale: 409, nothing applied
+    store.interfere = () => store.events.onDoc(store.commitElsewhere([{ op: 'unlock', shard: 5 }]));
+    await expect(api.unlock(6, { ifEpoch: 3 })).rejects.toMatchObject({ status: 409, extra: { epoch: 4 } });
+    expect((await api.table()).table.shards['6'].state).toBe('locked');
+  });
+
+  it('answers 503 while the store cannot write, changes nothing, and pushes what others commit', async () => {
+    const { api, server, store } = await start();
+    const [sub] = await subscribers(server.url, 1);
+    store.state = 'disconnected';
+    await expect(api.lock(1)).rejects.toMatchObject({ status: 503, code: 'EZ_STORE_UNAVAILABLE' });
+    expect((await api.table()).table.epoch).toBe(1);
+    expect(store.commits).toBe(0);
+    store.state = 'connected';
+    store.events.onDoc(store.commitElsewhere([{ op: 'zone', zone: 'ez-bj', state: 'down' }]));
+    expect(await sub.waitForEpoch(2, 2000)).toBe(true);
+    expect(sub.table.zones['ez-bj'].state).toBe('down');
+  });
+});
