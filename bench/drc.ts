@@ -1,11 +1,12 @@
 /**
  * DRC benchmark: two eZones (real MariaDB each) replicating both ways, prints one JSON line.
  *
- *   npm run bench:drc [-- --rate 2000 --seconds 30 --backlog 100000 --only links|direct --profile DIR]
+ *   npm run bench:drc [-- --rate 2000 --seconds 30 --warmup 5 --backlog 100000 --only links|direct --profile DIR]
  *
  * Per run (once through the built-in link server at 30 ms RTT, once direct):
  *  1. load: each eZone writes `--rate` row changes/s of orders (transactions of 2 inserts + 2 updates
- *     of its own recent orders) for `--seconds`; both replicators run. Lag = heartbeat lag (every
+ *     of its own recent orders) for `--warmup` + `--seconds`; both replicators run; only the last
+ *     `--seconds` are measured (the first seconds of a fresh MariaDB are slower: it grows its files). Lag = heartbeat lag (every
  *     100 ms per direction, from each replicator's --lag-log), pooled over both directions, inside
  *     the load window; row lag = apply commit minus the row's updated_at (set by NOW(6)).
  *  2. drain: both replicators stopped, ez-bj writes a backlog of `--backlog` row changes (same
@@ -38,6 +39,7 @@ const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '2000' },
     seconds: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '5' },
     backlog: { type: 'string', default: '100000' },
     only: { type: 'string' },
     profile: { type: 'string' },
@@ -46,6 +48,7 @@ const { values } = parseArgs({
 });
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
+const WARMUP = Number(values.warmup);
 const BACKLOG = Number(values.backlog);
 const ROWS_PER_TXN = 4;
 
@@ -105,10 +108,10 @@ async function startDb(name: string, serverId: number): Promise<Db> {
   };
 }
 
-function startNode(name: string, args: string[], nodeArgs: string[] = []): ChildProcess {
+function startNode(name: string, args: string[], nodeArgs: string[] = [], logLevel = 'warn'): ChildProcess {
   const p = spawn(process.execPath, [...nodeArgs, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, EZ_LOG_LEVEL: 'warn' },
+    env: { ...process.env, EZ_LOG_LEVEL: logLevel },
   });
   const log = join(root, `${name}.log`);
   p.stdout?.on('data', (b) => writeFileSync(log, b, { flag: 'a' }));
@@ -145,6 +148,7 @@ async function startLinkServer(): Promise<string> {
     'links',
     [join(projectRoot(), 'dist', 'harness', 'links', 'main.js'), '--port', '0', '--seed', '1'],
     [],
+    'info', // its "ready" line carries the URL
   );
   const lines = createInterface({ input: p.stdout! });
   return new Promise((resolve, reject) => {
@@ -225,6 +229,7 @@ async function load(
   const t0 = performance.now();
   let issued = 0;
   let rows = 0;
+  let deadlocks = 0;
   let nextId = idBase;
   const recent: number[] = [];
   const worker = async () => {
@@ -241,15 +246,24 @@ async function load(
       const b = nextId++;
       const u1 = recent.length > 0 ? recent[Math.floor(Math.random() * recent.length)] : a;
       const u2 = recent.length > 0 ? recent[Math.floor(Math.random() * recent.length)] : b;
-      await c.query(
-        `START TRANSACTION;
+      const sql = `START TRANSACTION;
 INSERT INTO orders (id, shard_id, user_id, merchant_id, state, amount_cents, created_at, updated_at) VALUES
  (${a}, ${shard}, 'u-${a % 997}', 'm-${a % 101}', 'placed', ${a % 5000}, NOW(6), NOW(6)),
  (${b}, ${shard}, 'u-${b % 997}', 'm-${b % 101}', 'placed', ${b % 5000}, NOW(6), NOW(6));
 UPDATE orders SET version = version + 1, state = 'accepted', updated_at = NOW(6) WHERE id = ${u1};
 UPDATE orders SET version = version + 1, state = 'delivered', updated_at = NOW(6) WHERE id = ${u2};
-COMMIT`,
-      );
+COMMIT`;
+      // an application retries InnoDB deadlocks (here: with the applier's gap locks, at the start)
+      for (;;) {
+        try {
+          await c.query(sql);
+          break;
+        } catch (err) {
+          if ((err as { errno?: number }).errno !== 1213) throw err;
+          deadlocks++;
+          await c.query('ROLLBACK');
+        }
+      }
       rows += ROWS_PER_TXN;
       recent.push(a, b);
       if (recent.length > 2000) recent.splice(0, 1000);
@@ -258,7 +272,7 @@ COMMIT`,
   };
   await Promise.all(Array.from({ length: conns }, worker));
   const secs = (performance.now() - t0) / 1000;
-  return { rows, secs, rowsPerSec: Math.round(rows / secs) };
+  return { rows, secs, rowsPerSec: Math.round(rows / secs), deadlocks };
 }
 
 const quantile = (xs: number[], q: number): number => {
@@ -342,13 +356,18 @@ async function run(viaLinks: boolean) {
   const toBj = replicator('ez-sh', 'ez-bj', lagLogs[1]);
   await Promise.all([waitHealth(toSh.port), waitHealth(toBj.port)]);
   await sleep(1000);
-  say(`load: ${RATE} row changes/s on each eZone for ${SECONDS} s`);
+  say(`load: ${RATE} row changes/s on each eZone, ${WARMUP} s warm-up then ${SECONDS} s measured`);
+  const ms = (WARMUP + SECONDS) * 1000;
+  const loads = Promise.all([
+    load(bj, 1_000_000_000, 0, { rate: RATE, ms }),
+    load(sh, 2_000_000_000, 1, { rate: RATE, ms }),
+  ]);
+  loads.catch(() => undefined); // awaited below; no unhandled rejection while the warm-up sleeps
+  // the measured window starts after the warm-up (InnoDB grows its files, the JIT warms up)
+  await sleep(WARMUP * 1000);
   const h0 = await Promise.all([health(toSh.port), health(toBj.port)]);
   const t0 = Date.now();
-  const [lbj, lsh] = await Promise.all([
-    load(bj, 1_000_000_000, 0, { rate: RATE, ms: SECONDS * 1000 }),
-    load(sh, 2_000_000_000, 1, { rate: RATE, ms: SECONDS * 1000 }),
-  ]);
+  const [lbj, lsh] = await loads;
   const t1 = Date.now();
   const h1 = await Promise.all([health(toSh.port), health(toBj.port)]);
   const phases = await Promise.all(
@@ -359,8 +378,12 @@ async function run(viaLinks: boolean) {
       return {
         groups,
         rowsPerGroup: r2(val(/^ezdrc_group_rows_sum\{[^}]*\} (\S+)/m) / groups),
-        readMsPerGroup: r2((val(/^ezdrc_apply_seconds_sum\{[^}]*phase="read"[^}]*\} (\S+)/m) * 1000) / groups),
-        writeMsPerGroup: r2((val(/^ezdrc_apply_seconds_sum\{[^}]*phase="write"[^}]*\} (\S+)/m) * 1000) / groups),
+        readMsPerGroup: r2(
+          (val(/^ezdrc_apply_seconds_sum\{[^}]*phase="read"[^}]*\} (\S+)/m) * 1000) / groups,
+        ),
+        writeMsPerGroup: r2(
+          (val(/^ezdrc_apply_seconds_sum\{[^}]*phase="write"[^}]*\} (\S+)/m) * 1000) / groups,
+        ),
         cpuSeconds: val(/^process_cpu_seconds_total\{[^}]*\} (\S+)/m),
       };
     }),
@@ -372,6 +395,7 @@ async function run(viaLinks: boolean) {
   const applied = h1.map((h, i) => (h.appliedRows - h0[i].appliedRows) / ((t1 - t0) / 1000));
   const loadResult = {
     writtenRowsPerSec: { 'ez-bj': lbj.rowsPerSec, 'ez-sh': lsh.rowsPerSec },
+    appDeadlocksRetried: lbj.deadlocks + lsh.deadlocks,
     appliedRowsPerSec: { 'ez-bj->ez-sh': Math.round(applied[0]), 'ez-sh->ez-bj': Math.round(applied[1]) },
     heartbeatSamples: lags.length,
     lagP50Ms: r2(quantile(lags, 0.5)),
@@ -445,7 +469,13 @@ async function cleanup() {
   for (const f of cleanups.reverse()) await f().catch(() => undefined);
   if (!values.keep) rmSync(root, { recursive: true, force: true });
 }
-process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+// never leave MariaDB, replicators or the link server behind
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => cleanup().then(() => process.exit(130)));
+process.on('unhandledRejection', (err) => {
+  say(`failed: ${(err as Error)?.stack ?? err}`);
+  cleanup().then(() => process.exit(1));
+});
 
 try {
   const links = values.only === 'direct' ? null : await run(true);
@@ -463,6 +493,7 @@ try {
       via: links ? 'links 30ms RTT' : 'direct',
       rate: RATE,
       seconds: SECONDS,
+      warmup: WARMUP,
       ...(links ? { links } : {}),
       ...(direct ? { direct } : {}),
     })}\n`,

@@ -6,7 +6,7 @@
  */
 import ZongJi from '@vlasky/zongji';
 import type { RowChange, SourcePosition, SourceTxn } from './types.js';
-import type { Row } from './version.js';
+import { nowUs, type Row } from './version.js';
 
 export interface BinlogSourceOptions {
   host: string;
@@ -226,6 +226,7 @@ export class BinlogSource {
       heartbeatsUs: p.heartbeatsUs,
       ddl: ddl && p.wanted ? ddl : undefined,
       position: this.position,
+      receivedUs: nowUs(),
     });
   }
 

@@ -1,6 +1,7 @@
 import type { Connection } from 'mysql2/promise';
 import {
   columnTypesQuery,
+  DRC,
   installStatements,
   missingPieces,
   parseColumnTypes,
@@ -39,4 +40,26 @@ export async function verifyDrc(
     columns: await col(q.columns),
     triggers: await col(q.triggers),
   });
+}
+
+/**
+ * Delete tombstones older than `days`, in batches of 5000, outside the binlog (the connection
+ * needs BINLOG ADMIN for sql_log_bin). Returns how many went.
+ */
+export async function purgeOldTombstones(conn: Connection, days: number): Promise<number> {
+  await conn.query('SET SESSION sql_log_bin = 0');
+  let purged = 0;
+  try {
+    for (;;) {
+      const [r] = await conn.query(
+        `DELETE FROM ${DRC.tombstones} WHERE deleted_at < NOW(6) - INTERVAL ? DAY LIMIT 5000`,
+        [days],
+      );
+      const n = (r as { affectedRows: number }).affectedRows;
+      purged += n;
+      if (n < 5000) return purged;
+    }
+  } finally {
+    await conn.query('SET SESSION sql_log_bin = 1');
+  }
 }

@@ -52,7 +52,7 @@ export function createDrcMetrics(source: string, target: string, lagNow: () => n
     }),
     lagNow: new Gauge({
       name: 'ezdrc_lag_seconds',
-      help: 'Now minus the send time of the last heartbeat applied in the target (grows while the source is unreachable)',
+      help: 'Now minus the source commit time of the last heartbeat applied in the target (grows while the source is unreachable)',
       registers,
       collect() {
         const v = lagNow();
@@ -61,7 +61,7 @@ export function createDrcMetrics(source: string, target: string, lagNow: () => n
     }),
     lag: new Histogram({
       name: 'ezdrc_heartbeat_lag_seconds',
-      help: 'Heartbeat lag at apply: target commit time minus heartbeat send time (one sample per heartbeat, every 100 ms)',
+      help: "Heartbeat lag at apply: target commit time minus the heartbeat's commit time in the source (source clock, NOW(6)); one sample per heartbeat, every 100 ms",
       buckets: LAG_BUCKETS,
       registers,
     }),

@@ -14,10 +14,11 @@ import type { Logger } from '../util/log.js';
 import type { Health } from '../util/ops.js';
 import { Applier, type Checkpoint } from './applier.js';
 import { BinlogSource } from './binlog.js';
-import { verifyDrc } from './install.js';
+import { purgeOldTombstones, verifyDrc } from './install.js';
 import { createDrcMetrics, type DrcMetrics, type DrcState, RateWindow, summaryMs } from './metrics.js';
 import { readerServerId, serverIdOf, tableSpecs } from './names.js';
 import type { OwnershipSource } from './ownership.js';
+import type { TargetRows } from './resolve.js';
 import { DRC } from './schema.js';
 import type { SourcePosition, SourceTxn, TableSpec } from './types.js';
 import { nowUs, updatedAtToUs } from './version.js';
@@ -56,6 +57,8 @@ export interface ReplicatorOptions {
    * target minus the first row's updated_at).
    */
   lagLog?: string;
+  /** keep tombstones this many days (≫ the largest replication delay); default 7 */
+  tombstoneDays?: number;
 }
 
 class StoppedError extends Error {}
@@ -94,6 +97,7 @@ export class Replicator {
   private heartbeat: HeartbeatWriter | null = null;
   private pendingDdl: { gtid: string; query: string } | null = null;
   private readonly lagLog: WriteStream | null;
+  private purgeTimer: NodeJS.Timeout | null = null;
   /** the source address of the current session */
   source: Endpoint | null = null;
 
@@ -125,11 +129,43 @@ export class Replicator {
     this.heartbeat = new HeartbeatWriter(this.o, () => this.source, this.accounts.applier, this.log);
     this.heartbeat.start();
     this.loop = this.run();
+    this.purgeTimer = setInterval(() => void this.purgeTombstones(), 10 * 60_000);
+    this.purgeTimer.unref();
+  }
+
+  /**
+   * Tombstones only have to outlive the largest replication delay: keep them `tombstoneDays`
+   * (default 7), then delete them in small batches, outside the binlog.
+   */
+  async purgeTombstones(): Promise<number> {
+    const days = this.o.tombstoneDays ?? 7;
+    const c = await mysql
+      .createConnection({
+        host: this.o.target.host,
+        port: this.o.target.port,
+        user: this.accounts.applier.user,
+        password: this.accounts.applier.password,
+        database: this.o.topology.database,
+        connectTimeout: 5000,
+      })
+      .catch(() => null);
+    if (!c) return 0;
+    let purged = 0;
+    try {
+      purged = await purgeOldTombstones(c, days);
+      if (purged > 0) this.log.info({ purged, olderThanDays: days }, 'tombstones purged');
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'tombstone purge failed (retried in 10 min)');
+    } finally {
+      await c.end().catch(() => c.destroy());
+    }
+    return purged;
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     this.setState('stopping');
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
     this.wake?.();
     await this.heartbeat?.stop();
     await this.loop;
@@ -276,12 +312,42 @@ export class Replicator {
 
       const stallMs = o.stallTimeoutMs ?? 5000;
       const maxRows = o.maxGroupRows ?? 2000;
-      let pendingFirst = '';
+      interface Group {
+        txns: SourceTxn[];
+        rows: number;
+        heartbeats: number;
+        /** the first transaction written by the source eZone in this group */
+        firstOrigin: string;
+      }
+      /** whole transactions, at most maxRows row changes (a bigger transaction alone); a DDL alone */
+      const takeGroup = (): Group => {
+        const g: Group = { txns: [], rows: 0, heartbeats: 0, firstOrigin: '' };
+        while (queue.length > 0) {
+          const t = queue[0];
+          if (t.ddl && g.txns.length > 0) break;
+          if (g.txns.length > 0 && g.rows + t.changes.length > maxRows) break;
+          queue.shift();
+          g.txns.push(t);
+          g.rows += t.changes.length;
+          g.heartbeats += t.heartbeatsUs.length;
+          if (t.serverId === this.originId && !g.firstOrigin) g.firstOrigin = t.gtid;
+          if (t.ddl) break;
+        }
+        this.queueRows -= g.rows;
+        return g;
+      };
+      const putBack = (g: Group): void => {
+        queue.unshift(...g.txns);
+        this.queueRows += g.rows;
+      };
+      /** first source transaction since the last checkpoint written (position-only groups carry it) */
+      let carryFirst = '';
       let lastCheckpointAt = performance.now();
       let skipGtid = control?.skipGtid ?? null;
+      let prefetched: { group: Group; target: TargetRows } | null = null;
       while (!this.stopping) {
         if (failure) throw failure;
-        if (queue.length === 0) {
+        if (queue.length === 0 && !prefetched) {
           if (!src.isPaused && performance.now() - src.lastEventAt > stallMs) {
             throw this.tag(
               new Error(
@@ -300,26 +366,13 @@ export class Replicator {
           });
           continue;
         }
-        // a group: whole transactions, at most maxRows row changes (one bigger transaction alone)
-        const group: SourceTxn[] = [];
-        let rows = 0;
-        let heartbeats = 0;
-        while (queue.length > 0) {
-          const t = queue[0];
-          if (t.ddl && group.length > 0) break;
-          if (group.length > 0 && rows + t.changes.length > maxRows) break;
-          queue.shift();
-          group.push(t);
-          rows += t.changes.length;
-          heartbeats += t.heartbeatsUs.length;
-          if (t.serverId === this.originId && !pendingFirst) pendingFirst = t.gtid;
-          if (t.ddl) break;
-        }
-        this.queueRows -= rows;
+        const g = prefetched?.group ?? takeGroup();
+        const target = prefetched?.target;
+        prefetched = null;
         if (this.queueRows < maxQueue / 2) src.resume();
         this.metrics.queueRows.set(this.queueRows);
 
-        const ddlTxn = group.length === 1 ? group[0] : null;
+        const ddlTxn = g.txns.length === 1 ? g.txns[0] : null;
         if (ddlTxn?.ddl) {
           const hits = ddlConcerns(ddlTxn.ddl, db, this.tables.keys());
           if (hits.length > 0 && skipGtid !== ddlTxn.gtid) {
@@ -347,19 +400,33 @@ export class Replicator {
           }
         }
 
+        carryFirst ||= g.firstOrigin;
         const writeNeeded =
-          rows > 0 ||
-          heartbeats > 0 ||
+          g.rows > 0 ||
+          g.heartbeats > 0 ||
           ddlTxn?.ddl !== undefined ||
           performance.now() - lastCheckpointAt > 1000;
         if (!writeNeeded) continue; // positions only: the next checkpoint covers them
+
+        // busy: read the next group's rows in the same round trip as this group's COMMIT
+        let next: Group | null = null;
+        if (g.rows > 0 && queue.length > 0) {
+          next = takeGroup();
+          if (next.rows === 0 || next.txns.some((t) => t.ddl)) {
+            putBack(next);
+            next = null;
+          }
+        }
         const applyTimeout = setTimeout(() => {
           failure = this.tag(new Error('target did not answer an apply within 60 s'), 'target');
           applier.close().catch(() => undefined);
         }, 60_000);
         let res: Awaited<ReturnType<Applier['apply']>>;
         try {
-          res = await applier.apply(group, pendingFirst || group[group.length - 1].gtid);
+          res = await applier.apply(g.txns, carryFirst || g.txns[g.txns.length - 1].gtid, {
+            target,
+            next: next?.txns,
+          });
         } catch (err) {
           throw this.tag(failure ?? err, 'apply');
         } finally {
@@ -367,10 +434,14 @@ export class Replicator {
         }
         const doneUs = nowUs();
         lastCheckpointAt = performance.now();
-        pendingFirst = '';
-        this.position = group[group.length - 1].position;
+        carryFirst = '';
+        this.position = g.txns[g.txns.length - 1].position;
         onProgress();
-        this.recordGroup(group, res, rows, doneUs);
+        this.recordGroup(g.txns, res, g.rows, doneUs);
+        if (next) {
+          if (res.nextTarget) prefetched = { group: next, target: res.nextTarget };
+          else putBack(next);
+        }
         if (this.queueRows > maxRows || this.lagSeconds() > 1) this.setState('catching-up');
         else if (this.state !== 'running') this.setState('running');
       }
@@ -414,8 +485,13 @@ export class Replicator {
           m.rowLagQuantiles.observe(lag);
           if (this.lagLog) lines += `r ${wallMs} ${(lag * 1000).toFixed(3)}\n`;
         }
+        if (this.lagLog && t.receivedUs) {
+          lines += `q ${wallMs} ${((doneUs - t.receivedUs) / 1000).toFixed(3)}\n`;
+        }
       }
     }
+    if (this.lagLog && res.readMs + res.writeMs > 30)
+      lines += `s ${wallMs} ${res.readMs.toFixed(1)} ${res.writeMs.toFixed(1)} ${rows} ${res.retries}\n`;
     if (lines) this.lagLog?.write(lines);
     m.appliedTxns.inc(txns);
     this.totals.appliedTxns += txns;
@@ -534,9 +610,9 @@ export class Replicator {
 
 /**
  * Writes `drc_heartbeat(source, target, ts_us)` into the source every `heartbeatMs` (one write in
- * flight at most), over the same path as the binlog stream. ts_us is this process's clock, and the
- * lag is measured when the row is applied, on the same clock: no clock skew between eZones enters
- * the figure (it includes the heartbeat's own trip to the source, ~half an RTT).
+ * flight at most), over the same path as the binlog stream. ts_us is the source's own clock at
+ * the write (NOW(6), like pt-heartbeat), so lag = apply commit in the target minus commit in the
+ * source: the hosts' clocks must be in sync (NTP); a skew shows as an offset of the lag.
  */
 class HeartbeatWriter {
   private conn: mysql.Connection | null = null;
@@ -614,8 +690,9 @@ class HeartbeatWriter {
 
   private write(c: mysql.Connection): Promise<unknown> {
     const q = c.query(
-      `INSERT INTO ${DRC.heartbeat} (source_zone, target_zone, ts_us) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE ts_us = VALUES(ts_us)`,
-      [this.o.from, this.o.to, nowUs()],
+      `INSERT INTO ${DRC.heartbeat} (source_zone, target_zone, ts_us)
+       VALUES (?, ?, CAST(UNIX_TIMESTAMP(NOW(6)) * 1000000 AS UNSIGNED)) ON DUPLICATE KEY UPDATE ts_us = VALUES(ts_us)`,
+      [this.o.from, this.o.to],
     );
     // a stalled link would hold the write forever: give up after 2 s and reconnect
     return Promise.race([

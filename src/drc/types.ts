@@ -46,4 +46,6 @@ export interface SourceTxn {
   ddl?: { query: string; schema: string };
   /** position right after this transaction */
   position: SourcePosition;
+  /** when this reader had the whole transaction (µs, nowUs()) */
+  receivedUs?: number;
 }

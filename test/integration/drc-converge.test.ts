@@ -7,6 +7,7 @@ import type { Connection } from 'mysql2/promise';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BinlogSource } from '../../src/drc/binlog.js';
+import { purgeOldTombstones } from '../../src/drc/install.js';
 import { readerServerId } from '../../src/drc/names.js';
 import type { SourceTxn } from '../../src/drc/types.js';
 import { type DrcLab, type LabZone, retryDeadlock, startDrcLab } from '../helpers/drc.js';
@@ -243,5 +244,22 @@ describe('DRC two eZones', () => {
     expect(missing, 'versions that vanished without a ledger entry').toEqual([]);
     expect(conflicts).toBeGreaterThan(10);
     expect(ties, 'conflicts decided by the origin id (equal updated_at)').toBeGreaterThan(0);
+  });
+
+  it('purges tombstones older than the retention', async () => {
+    const root = await lab.root('ez-sh');
+    const [before] = await root.query('SELECT COUNT(*) AS n FROM drc_tombstones');
+    const total = Number((before as any[])[0].n);
+    expect(total).toBeGreaterThan(0); // the concurrent workload deleted rows
+    await root.query('SET SESSION sql_log_bin = 0');
+    await root.query("UPDATE drc_tombstones SET deleted_at = NOW(6) - INTERVAL 8 DAY WHERE pk LIKE '9000%'");
+    const [[old]] = (await root.query(
+      "SELECT COUNT(*) AS n FROM drc_tombstones WHERE pk LIKE '9000%'",
+    )) as any[];
+    const applier = await mysql.createConnection(lab.zone('ez-sh').db.applier);
+    expect(await purgeOldTombstones(applier, 7)).toBe(Number(old.n));
+    await applier.end();
+    const [after] = await root.query('SELECT COUNT(*) AS n FROM drc_tombstones');
+    expect(Number((after as any[])[0].n)).toBe(total - Number(old.n));
   });
 });
