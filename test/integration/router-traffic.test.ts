@@ -112,7 +112,7 @@ describe('APIRouter with real order services', () => {
       expect(r.json.error.code).toBe('EZ_LOCKED');
       expect(r.headers['retry-after']).toBe('1');
       expect(ms).toBeGreaterThanOrEqual(480); // the default lockWaitMs, 500 ms
-      expect(ms).toBeLessThan(2000);
+      expect(ms).toBeLessThan(5000); // bounded: about lockWaitMs, not until the lock clears
       // Beijing is not affected
       expect((await viaRouter('/orders', BEIJING, newOrder)).status).toBe(201);
     } finally {

@@ -123,12 +123,13 @@ describe('SOA Proxy', () => {
     try {
       const t0 = performance.now();
       const slow = await summary('ez-bj', shOrder);
+      const slowMs = performance.now() - t0;
       expect(slow.status).toBe(200);
-      expect(performance.now() - t0).toBeGreaterThanOrEqual(190);
-      // the local path does not use the link
+      expect(slowMs).toBeGreaterThanOrEqual(190);
+      // the local path does not use the link: it does not pay the 200 ms
       const t1 = performance.now();
       expect((await summary('ez-bj', bjOrder)).status).toBe(200);
-      expect(performance.now() - t1).toBeLessThan(150);
+      expect(performance.now() - t1).toBeLessThan(slowMs - 100);
     } finally {
       await set.heal('ez-bj', 'ez-sh');
     }

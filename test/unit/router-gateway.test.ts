@@ -254,7 +254,7 @@ describe('APIRouter locks', () => {
     expect(r.headers['retry-after']).toBe('1');
     expect(r.headers['x-ez-shard']).toBe('1');
     expect(ms).toBeGreaterThanOrEqual(290);
-    expect(ms).toBeLessThan(1000);
+    expect(ms).toBeLessThan(3000); // held about lockWaitMs, not indefinitely (loaded CI machines are slow)
     expect(sh.seen).toHaveLength(0);
     // other shards keep flowing
     expect((await call('/x', { 'X-Ez-Route': BEIJING })).status).toBe(200);
