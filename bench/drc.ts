@@ -461,7 +461,7 @@ async function run(viaLinks: boolean) {
     nativeRowsPerSec,
     ratio: r2(drcRowsPerSec / nativeRowsPerSec),
     drainApplySeconds: { drc: r2(drcSecs), native: r2(nativeSecs) },
-    drainGroups: hd.appliedTxns,
+    drainSourceTransactions: hd.appliedTxns,
   };
 }
 
