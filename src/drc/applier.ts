@@ -49,7 +49,7 @@ export interface ControlRow {
 export interface ApplyResult {
   outcome: GroupOutcome | null;
   illegal: IllegalWrite[];
-  /** rows read FOR UPDATE + written */
+  /** SQL statements in the write round trip (0: its result was lost but the checkpoint shows it committed) */
   statements: number;
   /** ms spent: reading the current rows, writing + commit */
   readMs: number;
