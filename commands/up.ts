@@ -4,16 +4,18 @@ import { clusterFlags } from '../src/cli/flags.js';
 import type { ClusterStatus } from '../src/launch/cluster.js';
 
 export default class Up extends EzCommand {
-  static override summary = "Start the cluster's infrastructure and show what runs where";
+  static override summary =
+    'Start the cluster (databases, caches, GZS, DRC, services, routers) and show what runs where';
   static override description =
-    `Starts one MariaDB and one Redis per eZone of the topology (ports from its deployment section), waits until each is ready, creates the database, schema and accounts, and records every process in <state-dir>/<cluster>/state.json. Idempotent: what already runs is kept, what died is started again on its data. Progress goes to stdout (stderr with --json).
+    `Starts the whole cluster of the topology, in dependency order: per eZone a MariaDB and a Redis (database, schema and accounts created), GZS, a DRC replicator for every ordered eZone pair, a cache invalidator, the sample order service and an SOA Proxy per eZone, and the APIRouter. Ports come from the topology's deployment section. Waits until each process is ready and records it in <state-dir>/<cluster>/state.json. Idempotent: what already runs is kept, what died is started again on its data. Progress goes to stdout (stderr with --json).
 
-Optional kinds start only when asked: --with zookeeper (needs deployment.zookeeper).`;
+--only mariadb,redis starts just those kinds. Optional kinds start only when asked: --with zookeeper (needs deployment.zookeeper).`;
 
   static override examples = [
     '<%= config.bin %> up',
     '<%= config.bin %> up --topology fixtures/topologies/three-zones.yaml',
     '<%= config.bin %> up --with zookeeper --json',
+    '<%= config.bin %> up --only mariadb,redis',
   ];
 
   static override flags = {
@@ -21,6 +23,12 @@ Optional kinds start only when asked: --with zookeeper (needs deployment.zookeep
     with: Flags.string({
       description: 'also start an optional process kind (repeatable)',
       options: ['zookeeper'],
+      multiple: true,
+    }),
+    only: Flags.string({
+      description:
+        'start only these process kinds (comma-separated, e.g. mariadb,redis); what is not listed is left as it is',
+      delimiter: ',',
       multiple: true,
     }),
   };
@@ -35,8 +43,10 @@ Optional kinds start only when asked: --with zookeeper (needs deployment.zookeep
     const topology = loadTopology(flags.topology);
     const out = this.jsonEnabled() ? process.stderr : process.stdout;
     const t0 = performance.now();
-    const result = await up(topology, { stateDir: flags['state-dir'], with: flags.with }, (e) =>
-      out.write(`${formatProgress(e)}\n`),
+    const result = await up(
+      topology,
+      { stateDir: flags['state-dir'], with: flags.with, only: flags.only },
+      (e) => out.write(`${formatProgress(e)}\n`),
     );
     this.log(`up in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     this.log(formatUpTable(result));

@@ -23,6 +23,8 @@ export interface ClusterOptions {
 export interface UpOptions extends ClusterOptions {
   /** optional kinds to start as well, e.g. ['zookeeper'] */
   with?: readonly string[];
+  /** start only these kinds (and the optional ones in `with`) */
+  only?: readonly string[];
   /** override every kind's ready timeout (tests) */
   readyTimeoutMs?: number;
 }
@@ -101,7 +103,7 @@ export function plan(
   opts: UpOptions = {},
 ): { kind: ProcessKind; specs: InstanceSpec[] }[][] {
   const ctx = planContext(topology, resolveStateDir(opts.stateDir));
-  return phases(selectKinds(opts.with)).map((phase) =>
+  return phases(selectKinds(opts.with, opts.only)).map((phase) =>
     phase.map((kind) => ({ kind, specs: kind.instances(ctx) })),
   );
 }

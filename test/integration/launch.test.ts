@@ -51,6 +51,8 @@ async function withConn<T>(opts: ConnectionOptions, fn: (c: Connection) => Promi
   }
 }
 
+/** The infrastructure alone: most tests here are about the launcher, not the parts on top. */
+const INFRA = ['mariadb', 'redis'];
 describe('ezctl up/status/down on two-zones (free ports)', () => {
   let cluster: ZoneCluster;
   const allPids = new Set<number>();
@@ -67,7 +69,7 @@ describe('ezctl up/status/down on two-zones (free ports)', () => {
   };
 
   beforeAll(async () => {
-    cluster = await startZoneCluster();
+    cluster = await startZoneCluster(undefined, { only: INFRA });
     remember(cluster.started);
   });
 
@@ -191,7 +193,7 @@ describe('ezctl up/status/down on two-zones (free ports)', () => {
 
   it('a second up is a no-op: same pids, every process kept', async () => {
     const events: ProgressEvent[] = [];
-    const s = await cluster.up({}, (e) => events.push(e));
+    const s = await cluster.up({ only: INFRA }, (e) => events.push(e));
     expect(events.map((e) => e.type)).toEqual(['kept', 'kept', 'kept', 'kept']);
     expect(s.processes.map((p) => `${p.name}:${p.pid}`).sort()).toEqual(
       cluster.started.processes.map((p) => `${p.name}:${p.pid}`).sort(),
@@ -209,7 +211,7 @@ describe('ezctl up/status/down on two-zones (free ports)', () => {
     expect(byName(s, `redis@${zone}`).alive).toBe(true);
 
     const events: ProgressEvent[] = [];
-    const after = await cluster.up({}, (e) => events.push(e));
+    const after = await cluster.up({ only: INFRA }, (e) => events.push(e));
     remember(after);
     expect(events.filter((e) => e.type !== 'kept').map((e) => `${e.type} ${e.name}`)).toEqual([
       `starting mariadb@${zone}`,
@@ -233,7 +235,7 @@ describe('ezctl up/status/down on two-zones (free ports)', () => {
     for (const pid of allPids) expect(pidAlive(pid), `pid ${pid}`).toBe(false);
     expect((await cluster.status()).processes).toEqual([]);
 
-    const again = await cluster.up();
+    const again = await cluster.up({ only: INFRA });
     remember(again);
     expect(again.healthy).toBe(true);
     const [r] = await withConn(conn(cluster.topology.zones[0].id, 'app'), (c) =>
@@ -273,17 +275,23 @@ describe('ezctl CLI end to end', () => {
     await ezctl('down', '--purge');
   });
 
-  it('up --json, status --json, down', async () => {
+  it('up --json (the whole cluster), status --json, down', async () => {
     const up = await ezctl('up', '--json');
     expect(up.exitCode, up.stderr).toBe(0);
     const started = JSON.parse(up.stdout) as ClusterStatus;
     expect(started.healthy).toBe(true);
-    expect(started.processes.map((p) => p.name).sort()).toEqual([
-      'mariadb@ez-bj',
-      'mariadb@ez-sh',
-      'redis@ez-bj',
-      'redis@ez-sh',
-    ]);
+    const names = started.processes.map((p) => p.name);
+    // the infrastructure: 2 MariaDB and 2 Redis, ready
+    for (const n of ['mariadb@ez-bj', 'mariadb@ez-sh', 'redis@ez-bj', 'redis@ez-sh'])
+      expect(names).toContain(n);
+    // and the parts on top of it: GZS, one replicator per direction, per-eZone services, one router
+    for (const kind of ['gzs', 'drc', 'invalidator', 'app', 'soa', 'router']) {
+      expect(
+        started.processes.some((p) => p.kind === kind),
+        kind,
+      ).toBe(true);
+    }
+    expect(started.processes.filter((p) => p.kind === 'drc')).toHaveLength(2);
     expect(up.stderr).toMatch(/ready\s+mariadb@ez-bj/); // progress goes to stderr with --json
 
     const st = await ezctl('status', '--json');
@@ -295,7 +303,7 @@ describe('ezctl CLI end to end', () => {
 
     const down = await ezctl('down');
     expect(down.exitCode, down.stderr).toBe(0);
-    expect(down.stdout).toMatch(/stopped 4 processes/);
+    expect(down.stdout).toMatch(new RegExp(`stopped ${started.processes.length} processes`));
     for (const p of started.processes) expect(await pidGone(p.pid), p.name).toBe(true);
 
     const after = await ezctl('status');
@@ -317,7 +325,7 @@ describe('up failures', () => {
     mkdirSync(join(stateDir, topology.name, sh, 'mariadb', 'data', 'mysql'), { recursive: true });
     const events: ProgressEvent[] = [];
     try {
-      await expect(up(topology, { stateDir }, (e) => events.push(e))).rejects.toThrow(
+      await expect(up(topology, { stateDir, only: INFRA }, (e) => events.push(e))).rejects.toThrow(
         `2 processes failed to start: redis@${bj}, mariadb@${sh}`,
       );
       const failed = events.filter((e) => e.type === 'failed');

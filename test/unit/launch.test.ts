@@ -28,10 +28,18 @@ describe('process kinds', () => {
   });
 
   it('starts optional kinds only when asked, with clear errors for bad --with', () => {
-    expect(selectKinds().map((k) => k.kind)).toEqual(['mariadb', 'redis']);
-    expect(selectKinds(['zookeeper']).map((k) => k.kind)).toEqual(['mariadb', 'redis', 'zookeeper']);
+    const always = ['mariadb', 'redis', 'gzs', 'drc', 'invalidator', 'app', 'soa', 'router'];
+    expect(selectKinds().map((k) => k.kind)).toEqual(always);
+    expect(selectKinds(['zookeeper']).map((k) => k.kind)).toEqual([
+      'mariadb',
+      'redis',
+      'zookeeper',
+      ...always.slice(2),
+    ]);
+    expect(selectKinds([], ['redis', 'mariadb']).map((k) => k.kind)).toEqual(['mariadb', 'redis']);
+    expect(() => selectKinds([], ['mysql'])).toThrow(/--only mysql: unknown process kind/);
     expect(() => selectKinds(['kafka'])).toThrow(
-      '--with kafka: unknown process kind (known: mariadb, redis, zookeeper)',
+      '--with kafka: unknown process kind (known: mariadb, redis, zookeeper, gzs, drc, invalidator, app, soa, router)',
     );
     expect(() => selectKinds(['redis'])).toThrow(/redis always starts/);
   });

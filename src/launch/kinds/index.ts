@@ -28,8 +28,21 @@ export function kindOf(name: string): ProcessKind | undefined {
   return KINDS.find((k) => k.kind === name);
 }
 
-/** The kinds `up` starts: every non-optional kind plus the optional ones asked for. */
-export function selectKinds(withOptional: readonly string[] = []): ProcessKind[] {
+/**
+ * The kinds `up` starts: every non-optional kind plus the optional ones asked for; with `only`,
+ * just the kinds named there (e.g. `['mariadb', 'redis']` for the infrastructure alone).
+ */
+export function selectKinds(withOptional: readonly string[] = [], only?: readonly string[]): ProcessKind[] {
+  if (only && only.length > 0) {
+    for (const name of only) {
+      if (!kindOf(name)) {
+        throw new UsageError(
+          `--only ${name}: unknown process kind (known: ${KINDS.map((x) => x.kind).join(', ')})`,
+        );
+      }
+    }
+    return KINDS.filter((k) => only.includes(k.kind) || withOptional.includes(k.kind));
+  }
   for (const name of withOptional) {
     const k = kindOf(name);
     if (!k) {
