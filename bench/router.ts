@@ -11,8 +11,10 @@
  *   CPU per request of each proxy process comes from /proc/<pid>/stat (user + system time).
  * - latency added at 5,000 req/s: wrk2 is not packaged, so an open-loop generator here paces
  *   requests on a 1 ms timer (5 per tick) over an undici Pool, never waiting for answers, and times
- *   each from its dispatch to the end of its answer; p99 through the router minus p99 direct, same
- *   generator, same rate, alternating runs; medians of the rounds.
+ *   each from its dispatch to the end of its answer; 2 s of warm-up at the same rate on the same
+ *   connections, then the measured seconds; p99 through the router minus p99 direct, same
+ *   generator, same rate, alternating runs; medians of the rounds. Then once more with each proxy
+ *   pinned to CPU 1 and the generator and upstream to CPU 0 (taskset): `…Pinned` fields.
  *
  * Prints one JSON line: {"ezRps","nginxRps","directRps","ratioVsNginx","p99OverheadMsAt5k", …details}.
  * BENCH_SECONDS (default 10), BENCH_ROUNDS (default 3) and BENCH_RATE (default 5000) tune it.
@@ -146,8 +148,8 @@ interface OpenLoopResult {
   maxLagMs: number;
 }
 
-async function openLoop(origin: string, rate: number, seconds: number): Promise<OpenLoopResult> {
-  const pool = new Pool(origin, { connections: 64, pipelining: 1 });
+/** Send `rate` requests per second for `seconds` over `pool`, never waiting for answers; latencies in ms. */
+async function pace(pool: Pool, rate: number, seconds: number) {
   const total = Math.round(rate * seconds);
   const lat = new Float64Array(total);
   let sent = 0;
@@ -174,7 +176,17 @@ async function openLoop(origin: string, rate: number, seconds: number): Promise<
     };
     tick();
   });
-  const elapsed = (performance.now() - t0) / 1000;
+  return { lat, errors, maxLag, elapsed: (performance.now() - t0) / 1000, total };
+}
+
+/**
+ * Open-loop latency at a fixed rate: 2 s of warm-up at the same rate on the same pool (connections
+ * opened, JIT warm, on every hop), then `seconds` measured.
+ */
+async function openLoop(origin: string, rate: number, seconds: number): Promise<OpenLoopResult> {
+  const pool = new Pool(origin, { connections: 64, pipelining: 1 });
+  await pace(pool, rate, 2);
+  const { lat, errors, maxLag, elapsed, total } = await pace(pool, rate, seconds);
   await pool.close();
   const sorted = Array.from(lat).sort((a, b) => a - b);
   const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
@@ -287,13 +299,41 @@ try {
   const failed = rounds.flatMap((r) => [r.direct, r.nginx, r.router]).filter((r) => r.non2xx > 0);
   if (failed.length > 0) throw new Error(`non-2xx answers during the run: ${JSON.stringify(failed)}`);
 
-  const lat: { direct: OpenLoopResult; router: OpenLoopResult; nginx: OpenLoopResult }[] = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    lat.push({
-      direct: await openLoop(direct.slice(0, -1), RATE, SECONDS),
-      router: await openLoop(viaRouter.slice(0, -1), RATE, SECONDS),
-      nginx: await openLoop(viaNginx.slice(0, -1), RATE, SECONDS),
-    });
+  type LatRound = { direct: OpenLoopResult; router: OpenLoopResult; nginx: OpenLoopResult };
+  const latencyRounds = async (): Promise<LatRound[]> => {
+    const out: LatRound[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      out.push({
+        direct: await openLoop(direct.slice(0, -1), RATE, SECONDS),
+        router: await openLoop(viaRouter.slice(0, -1), RATE, SECONDS),
+        nginx: await openLoop(viaNginx.slice(0, -1), RATE, SECONDS),
+      });
+    }
+    return out;
+  };
+  const lat = await latencyRounds();
+  // The same again with the proxies on a core of their own (CPU 1) and the generator and the
+  // upstream on the other (CPU 0): what each proxy adds without run-queue waits behind the
+  // generator on a 2-core machine. Both proxies get the same placement.
+  let pinned: LatRound[] | undefined;
+  if (
+    cpus().length >= 2 &&
+    (await run('taskset', ['-V']).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    const pin = (cpu: string, pids: number[]) =>
+      Promise.all(pids.map((p) => run('taskset', ['-a', '-cp', cpu, String(p)])));
+    const proxies = [router.pid!, nginxWorker];
+    const rest = [process.pid, upstream.pid!];
+    await pin('1', proxies);
+    await pin('0', rest);
+    try {
+      pinned = await latencyRounds();
+    } finally {
+      await pin('0-1', [...proxies, ...rest]);
+    }
   }
 
   const ezRps = median(rounds.map((r) => r.router.rps));
@@ -307,6 +347,15 @@ try {
     ratioVsNginx: round(ezRps / nginxRps, 3),
     p99OverheadMsAt5k: round(p99('router') - p99('direct'), 3),
     p99MsAt5k: { direct: p99('direct'), router: p99('router'), nginx: p99('nginx') },
+    ...(pinned
+      ? (() => {
+          const pp = (k: 'direct' | 'router' | 'nginx') => median(pinned.map((l) => l[k].p99Ms));
+          return {
+            p99OverheadMsAt5kPinned: round(pp('router') - pp('direct'), 3),
+            p99MsAt5kPinned: { direct: pp('direct'), router: pp('router'), nginx: pp('nginx') },
+          };
+        })()
+      : {}),
     p50MsAt5k: {
       direct: median(lat.map((l) => l.direct.p50Ms)),
       router: median(lat.map((l) => l.router.p50Ms)),
@@ -325,12 +374,13 @@ try {
     },
     method: {
       saturation: `wrk ${WRK.slice(0, 3).join(' ')}, tag header on every request, ${ROUNDS} interleaved rounds, medians`,
-      fixedRate: `open-loop undici generator at ${RATE}/s for ${SECONDS}s per target, ${ROUNDS} alternating rounds, medians of p99`,
+      fixedRate: `open-loop undici generator at ${RATE}/s, 2s warm-up then ${SECONDS}s measured per target, ${ROUNDS} alternating rounds, medians of p99; *Pinned: proxy on CPU 1, generator and upstream on CPU 0`,
       processes: 'APIRouter 1 process; nginx 1 worker; upstream 1 node process',
       cores: cpus().length,
     },
     rounds: rounds.map((r) => ({ direct: r.direct.rps, nginx: r.nginx.rps, router: r.router.rps })),
     latencyRounds: lat,
+    latencyRoundsPinned: pinned,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
