@@ -153,3 +153,26 @@ export function ownerAt(
   const exact = complete && at >= doc.createdAt;
   return { shard, at, zone, epoch, exact };
 }
+
+/**
+ * Who owned `shard` at `epoch`: undo the history's owner changes newer than `epoch`, newest
+ * first. `null` zone when the history no longer reaches back that far (`exact: false`). The
+ * harness's routing checker uses it: every acknowledged request must be served by this owner.
+ */
+export function ownerAtEpoch(
+  doc: Pick<GzsDoc, 'table' | 'history'>,
+  shard: number,
+  epoch: number,
+): { zone: string | null; exact: boolean } {
+  let zone: string | null = doc.table.shards[shard]?.zone ?? null;
+  let i = doc.history.length - 1;
+  for (; i >= 0 && doc.history[i].epoch > epoch; i--) {
+    const e = doc.history[i];
+    for (let j = e.changes.length - 1; j >= 0; j--) {
+      const c = e.changes[j];
+      if (c.op === 'owner' && c.shard === shard) zone = c.from;
+    }
+  }
+  const exact = epoch >= doc.table.epoch || (doc.history.length > 0 && doc.history[0].epoch <= epoch + 1);
+  return { zone: exact ? zone : null, exact };
+}

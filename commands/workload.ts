@@ -1,0 +1,65 @@
+import { Flags } from '@oclif/core';
+import type { WorkloadReport } from '../harness/workload/run.js';
+import { EzCommand } from '../src/cli/command.js';
+import { parseDuration } from '../src/cli/flags.js';
+
+export default class Workload extends EzCommand {
+  static override summary =
+    'Run orders through the running cluster, then check that none was lost, diverged or misrouted';
+  static override description =
+    `Places orders at random points all over the country through APIRouter and takes each through its life (accept, pick up, deliver; some are cancelled), recording every request and answer. When the run is over it waits for DRC to bring every eZone to the same data, then checks the recorded history against every eZone's database: no acknowledged order lost, every eZone identical, every order's acknowledged states a valid path with no step applied twice, every acknowledged request served by the owner of its shard at the epoch it carried.
+
+Exit code 1 when a check fails.`;
+
+  static override examples = [
+    '<%= config.bin %> workload',
+    '<%= config.bin %> workload --orders 2000 --concurrency 32 --json',
+  ];
+
+  static override flags = {
+    orders: Flags.integer({
+      description: 'orders to run through their life',
+      default: 200,
+      min: 1,
+      max: 1_000_000,
+    }),
+    concurrency: Flags.integer({ description: 'orders in flight at once', default: 16, min: 1, max: 1024 }),
+    seed: Flags.integer({
+      description: 'seed of the generator (same seed, same points and plans)',
+      default: 1,
+    }),
+    'drain-timeout': Flags.string({
+      description: 'how long to wait for every eZone to converge',
+      default: '30s',
+    }),
+    router: Flags.string({ description: 'APIRouter URL [default: from the topology]' }),
+    gzs: Flags.string({ description: 'GZS URL [default: from the topology]' }),
+  };
+
+  async run(): Promise<WorkloadReport> {
+    const { flags } = await this.parse(Workload);
+    const drainTimeoutMs = parseDuration(flags['drain-timeout'], '--drain-timeout');
+    const [{ loadTopology }, { runWorkload }, { formatWorkload }] = await Promise.all([
+      import('../src/topology/index.js'),
+      import('../harness/workload/run.js'),
+      import('../harness/workload/format.js'),
+    ]);
+    const topology = loadTopology(flags.topology);
+    const report = await runWorkload({
+      topology,
+      routerUrl: flags.router ?? `http://127.0.0.1:${topology.deployment.router.port}`,
+      gzsUrl: flags.gzs ?? `http://127.0.0.1:${topology.deployment.gzs.port}`,
+      orders: flags.orders,
+      concurrency: flags.concurrency,
+      seed: flags.seed,
+      drainTimeoutMs,
+      onProgress: (p) =>
+        process.stderr.write(
+          `workload: ${p.done}/${p.total} orders, requests ok ${p.ok} fail ${p.fail} unknown ${p.info}\n`,
+        ),
+    });
+    this.log(formatWorkload(report));
+    if (!report.valid) process.exitCode = 1;
+    return report;
+  }
+}

@@ -1,0 +1,94 @@
+import { Agent, request } from 'undici';
+import type { Op, OpKind } from './history.js';
+
+/**
+ * The workload's client: speaks to APIRouter like a user's app does (HTTP + X-Ez-Route) and turns
+ * each answer into one history entry. A refusal the system states (4xx, 503 with a code) is
+ * `fail`; a timeout or a broken connection is `info` — the write may have happened.
+ */
+export class OrderClient {
+  private readonly agent: Agent;
+
+  constructor(
+    private readonly routerUrl: string,
+    private readonly timeoutMs = 5_000,
+  ) {
+    this.agent = new Agent({ connections: 64, keepAliveTimeout: 10_000 });
+  }
+
+  async create(geo: { lat: number; lng: number }, n: number): Promise<Op> {
+    const tag = `geo=${geo.lat},${geo.lng}`;
+    return this.call('create', 'POST', '/orders', tag, {
+      user: `u-${n}`,
+      merchant: `m-${n % 97}`,
+      amountCents: 1000 + (n % 5000),
+    });
+  }
+
+  async act(kind: Exclude<OpKind, 'create'>, orderId: string): Promise<Op> {
+    const body = kind === 'pickup' ? { rider: `r-${orderId.slice(-3)}` } : {};
+    return this.call(kind, 'POST', `/orders/${orderId}/${kind}`, `order=${orderId}`, body, orderId);
+  }
+
+  private async call(
+    kind: OpKind,
+    method: 'POST',
+    path: string,
+    tag: string,
+    body: object,
+    orderId?: string,
+  ): Promise<Op> {
+    const startedAt = Date.now();
+    const t0 = performance.now();
+    const op: Op = { kind, tag, orderId, result: 'info', startedAt, ms: 0 };
+    try {
+      const res = await request(`${this.routerUrl}${path}`, {
+        method,
+        dispatcher: this.agent,
+        headers: { 'content-type': 'application/json', 'x-ez-route': tag },
+        body: JSON.stringify(body),
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      const text = await res.body.text();
+      op.status = res.statusCode;
+      const h = (name: string) => {
+        const v = res.headers[name];
+        return typeof v === 'string' ? v : undefined;
+      };
+      op.zone = h('x-ez-zone');
+      if (h('x-ez-shard')) op.shard = Number(h('x-ez-shard'));
+      if (h('x-ez-epoch')) op.epoch = Number(h('x-ez-epoch'));
+      const json = safeJson(text);
+      if (res.statusCode >= 200 && res.statusCode < 300) {
+        op.result = 'ok';
+        const order = json?.order ?? json;
+        if (order?.id) op.orderId = String(order.id);
+        if (order?.state) op.state = String(order.state);
+      } else {
+        // a 4xx or a lock refusal was not done; any other 5xx (an unreachable or timed-out
+        // eZone) leaves the outcome unknown
+        const code = json?.error?.code;
+        op.result = res.statusCode < 500 || code === 'EZ_LOCKED' ? 'fail' : 'info';
+        op.error = code ?? `HTTP ${res.statusCode}`;
+      }
+    } catch (err) {
+      op.result = 'info';
+      op.error = (err as { code?: string }).code ?? (err as Error).message;
+    }
+    op.ms = performance.now() - t0;
+    return op;
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+function safeJson(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,53 @@
+import type { FenceIndex } from '../../src/routing/index.js';
+import type { Fence } from '../../src/topology/types.js';
+import type { OpKind } from './history.js';
+
+/** A small seeded PRNG (mulberry32) so a workload replays with the same seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random points inside the country: uniform over the fences' bounding box, kept when in a fence. */
+export function pointSampler(
+  fences: Fence[],
+  index: FenceIndex,
+  random: () => number,
+): () => { lat: number; lng: number } {
+  let minLat = 90;
+  let maxLat = -90;
+  let minLng = 180;
+  let maxLng = -180;
+  for (const f of fences) {
+    for (const poly of f.polygons) {
+      for (const [lng, lat] of poly[0]) {
+        if (lat < minLat) minLat = lat;
+        if (lat > maxLat) maxLat = lat;
+        if (lng < minLng) minLng = lng;
+        if (lng > maxLng) maxLng = lng;
+      }
+    }
+  }
+  return () => {
+    for (;;) {
+      const lat = minLat + random() * (maxLat - minLat);
+      const lng = minLng + random() * (maxLng - minLng);
+      if (index.lookup(lat, lng) >= 0) return { lat: Number(lat.toFixed(5)), lng: Number(lng.toFixed(5)) };
+    }
+  };
+}
+
+/**
+ * The steps of one order's life the client will try, in order: placed → accepted → picked up →
+ * delivered, or cancelled after placing or accepting (`cancelRate` of the orders).
+ */
+export function orderPlan(random: () => number, cancelRate = 0.1): OpKind[] {
+  if (random() < cancelRate) return random() < 0.5 ? ['create', 'cancel'] : ['create', 'accept', 'cancel'];
+  return ['create', 'accept', 'pickup', 'deliver'];
+}
