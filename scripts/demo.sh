@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
-# The ezctl demo on a fresh Debian machine: set up, then bring up the default two-zones cluster
-# (one MariaDB and one Redis per eZone) and show what runs where. Later parts add GZS, the
-# routers, DRC, DAL and a workload to this script.
+# The ezctl demo on a fresh Debian machine: set up, bring up the default two-zones cluster
+# (per eZone: MariaDB, Redis, DRC replicators, cache invalidator, order service, SOA Proxy; plus
+# GZS and APIRouter), show what runs where, run orders through it and check the result.
 #
 #   ./scripts/demo.sh                 # default topology, state in ./.ezctl
 #   EZCTL_TOPOLOGY=fixtures/topologies/three-zones.yaml ./scripts/demo.sh
+#   DEMO_ORDERS=2000 ./scripts/demo.sh
 #
 # Stop it with `node bin/run.js down` (add --purge to delete the data).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 ./scripts/setup.sh
+ezctl() { node bin/run.js "$@"; }
+
 echo
 echo "demo: ezctl up"
-node bin/run.js up
+ezctl up
 echo
-echo "demo: ezctl status"
-node bin/run.js status
+echo "demo: where two routing tags go (Beijing, Shanghai)"
+ezctl route --tag 'geo=39.9042,116.4074'
+ezctl route --tag 'geo=31.2304,121.4737'
 echo
-echo "demo: the cluster keeps running; stop it with: node bin/run.js down   (--purge also deletes its data)"
+echo "demo: ezctl workload — ${DEMO_ORDERS:-300} orders all over the country through APIRouter, then the checks"
+ezctl workload --orders "${DEMO_ORDERS:-300}" --concurrency 16
+echo
+echo "demo: ezctl drc status"
+ezctl drc status
+echo
+echo "demo: the cluster keeps running; try: ezctl status, ezctl gzs table, ezctl drc status --watch;"
+echo "      stop it with: node bin/run.js down   (--purge also deletes its data)"
