@@ -74,10 +74,16 @@ export async function startZoneCluster(
   const stateDir = join(dir, 'state');
   const { onProgress, ...upOpts } = opts;
   let started: ClusterStatus;
+  const failures: string[] = [];
   try {
-    started = await up(topology, { ...upOpts, stateDir }, onProgress);
+    started = await up(topology, { ...upOpts, stateDir }, (e) => {
+      if (e.type === 'failed') failures.push(`${e.name}: ${e.message ?? ''}\n${e.logTail ?? ''}`);
+      onProgress?.(e);
+    });
   } catch (err) {
     await down(topology, { stateDir }).catch(() => undefined); // whatever did start
+    // the test's failure names why each process failed, with its log tail
+    if (err instanceof Error && failures.length > 0) err.message += `\n${failures.join('\n')}`;
     throw err;
   }
   return {

@@ -12,7 +12,7 @@ import { loadTopology } from '../../src/topology/index.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const main = `${root}harness/links/main.ts`;
-const ezctl = `${root}bin/dev.js`;
+const ezctl = `${root}bin/run.js`; // the built CLI (npm test builds first)
 let proc: ResultPromise | undefined;
 let url: string;
 let echo: EchoServer;

@@ -60,6 +60,22 @@ const rootEnv = (): Record<string, string> | undefined => {
   return pw ? { MYSQL_PWD: pw } : undefined;
 };
 
+/**
+ * One install at a time per target database: the replicators into one eZone (two of them with
+ * three eZones) are prepared in parallel, and concurrent CREATE OR REPLACE TRIGGER / ALTER TABLE
+ * on the same tables race. `up` holds the cluster lock, so in-process ordering is enough.
+ */
+const installs = new Map<string, Promise<void>>();
+
+function installOnce(spec: InstanceSpec<DrcParams>, host: Host, topology: Topology): Promise<void> {
+  const key = spec.params.targetSocket;
+  const run = (installs.get(key) ?? Promise.resolve())
+    .catch(() => undefined)
+    .then(() => installDrcObjects(spec, host, topology));
+  installs.set(key, run);
+  return run;
+}
+
 /** Install DRC's tables, invisible column and triggers in the target eZone, as root (idempotent). */
 async function installDrcObjects(
   spec: InstanceSpec<DrcParams>,
@@ -133,7 +149,7 @@ export const drc: ProcessKind<DrcParams> = {
   async prepare(spec, host) {
     await host.mkdir(spec.dataDir);
     const { loadTopology } = await import('../../topology/index.js');
-    await installDrcObjects(spec, host, loadTopology(spec.params.topologyFile));
+    await installOnce(spec, host, loadTopology(spec.params.topologyFile));
   },
 
   async command(spec): Promise<LaunchCommand> {
