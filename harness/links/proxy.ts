@@ -169,7 +169,12 @@ export class LinkProxy {
     });
     server.on('error', (err) => this.log.error({ err }, 'listener error'));
     const addr = server.address();
-    if (addr && typeof addr === 'object') this.listen = joinHostPort(addr.address, addr.port);
+    if (addr && typeof addr === 'object') {
+      // like Toxiproxy (proxy.Listen = ln.Addr()): a proxy asked for port 0 keeps the port it got,
+      // so disabling and enabling it (a `refuse` partition and its heal) does not move it
+      this.listen = joinHostPort(addr.address, addr.port);
+      this.listenAddr = { host, port: addr.port };
+    }
     this.server = server;
     this.enabled = true;
     this.log.info({ listen: this.listen, upstream: this.upstream }, 'proxy started');

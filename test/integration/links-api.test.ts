@@ -139,6 +139,19 @@ describe('proxies through toxiproxy-node-client', () => {
     expect(await statusOf(client.getApi().post(`${server.url}/proxies/nope`, { enabled: true }))).toBe(404);
   });
 
+  it('keeps the port a proxy got for port 0 across disable and enable, as Toxiproxy does', async () => {
+    const before = (await raw('GET', '/proxies/raw')).json as { listen: string; enabled: boolean };
+    expect(before.enabled).toBe(false);
+    expect(before.listen).not.toBe('127.0.0.1:0');
+    const on = await raw('PATCH', '/proxies/raw', { enabled: true });
+    expect((on.json as { listen: string }).listen).toBe(before.listen);
+    expect(await echoOnce(before.listen, 'same port')).toBe('same port');
+    await raw('PATCH', '/proxies/raw', { enabled: false });
+    const again = await raw('PATCH', '/proxies/raw', { enabled: true });
+    expect((again.json as { listen: string }).listen).toBe(before.listen);
+    await raw('PATCH', '/proxies/raw', { enabled: false }); // as the test before left it
+  });
+
   it('addToxic: 200 with defaults (name <type>_<stream>, downstream, toxicity 1); 409 duplicate; 400 bad type', async () => {
     const r = await raw('POST', `/proxies/raw/toxics`, { type: 'latency', attributes: { latency: 5 } });
     expect(r.status).toBe(200);
