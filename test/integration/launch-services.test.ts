@@ -104,7 +104,16 @@ describe('test service helpers', () => {
     const zk = await startZooKeeper();
     started.push(zk);
     const client = zookeeperClient.createClient(zk.connectString, { sessionTimeout: 5000 });
-    const connected = new Promise<void>((resolve) => client.once('connected', () => resolve()));
+    const connected = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no ZooKeeper session within 20 s (${zk.connectString})`)),
+        20_000,
+      );
+      client.once('connected', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
     client.connect();
     try {
       await connected;

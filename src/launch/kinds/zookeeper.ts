@@ -88,8 +88,10 @@ export const zookeeper: ProcessKind<ZooKeeperParams> = {
   },
 
   async ready(spec, host) {
-    const reply = await host.probeTcp(spec.port, { send: 'ruok', until: 'imok', timeoutMs: 1000 });
-    return reply === 'imok';
+    // `ruok` answers imok as soon as the process runs; `srvr` names a Mode only once the server
+    // serves client sessions (before that: "not currently serving requests")
+    const reply = await host.probeTcp(spec.port, { send: 'srvr', until: 'Mode:', timeoutMs: 1000 });
+    return reply?.includes('Mode:') ?? false;
   },
 
   async stop(_spec, host, pid, startToken) {
