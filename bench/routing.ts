@@ -20,6 +20,7 @@ import type { Feature, MultiPolygon, Polygon } from 'geojson';
 import { DEFAULT_CELL_DEG, FenceIndex } from '../src/routing/fence-index.js';
 import { encodeOrderId, ORDER_ID_EPOCH_MS, Router, shardOfOrderId } from '../src/routing/index.js';
 import { loadTopology } from '../src/topology/index.js';
+import { seededRandom } from '../src/util/random.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,18 +35,6 @@ const { values } = parseArgs({
 const POINTS = Number(values.points);
 const NAIVE = Math.min(Number(values.naive), POINTS);
 const ROUNDS = Number(values.rounds);
-
-// mulberry32: seeded, so every run measures the same points
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // A real GC before and after the build, so the heap delta measures the index, not garbage.
 setFlagsFromString('--expose-gc');
@@ -80,7 +69,7 @@ for (const f of fences)
       minY = Math.min(minY, y);
       maxY = Math.max(maxY, y);
     }
-const rand = prng(Number(values.seed));
+const rand = seededRandom(Number(values.seed));
 const mixed = new Float64Array(NAIVE * 2);
 for (let i = 0; i < NAIVE; i++) {
   mixed[2 * i] = minY + rand() * (maxY - minY);

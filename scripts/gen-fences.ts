@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { Delaunay } from 'd3-delaunay';
 import { loadTopology } from '../src/topology/index.js';
 import { fixturesDir } from '../src/util/paths.js';
+import { seededRandom } from '../src/util/random.js';
 
 type Pt = [number, number]; // [lng, lat], as in GeoJSON
 type Zone2 = 'ez-bj' | 'ez-sh';
@@ -333,16 +334,6 @@ function fnv1a(text: string): number {
   }
   return h >>> 0;
 }
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // 1. The outline (counter-clockwise, as GeoJSON's right-hand rule wants) and sanity of the cities.
@@ -576,7 +567,7 @@ for (const e of edges.values()) {
   const q = rounded.get(e.to)!;
   const l = len(e);
   const n = Math.max(1, Math.round(l / step));
-  const rand = mulberry32(SEED ^ fnv1a(e.id));
+  const rand = seededRandom(SEED ^ fnv1a(e.id));
   const noise = fractalNoise(rand, n);
   // Near a node the displacement grows no faster than a cone that stays clear of the neighbouring
   // edges' cones: the two cones at a node together stay inside the angle between the edges.
@@ -710,7 +701,7 @@ const containing = (x: number, y: number): number => {
 const xs = outerRing.map((p) => p[0]);
 const ys = outerRing.map((p) => p[1]);
 const [minX, maxX, minY, maxY] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-const rand = mulberry32(SEED);
+const rand = seededRandom(SEED);
 let insidePoints = 0;
 let outsidePoints = 0;
 while (insidePoints < 100_000) {

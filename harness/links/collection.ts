@@ -1,7 +1,7 @@
 import type { Logger } from '../../src/util/log.js';
+import { deriveSeed } from '../../src/util/random.js';
 import { ApiError, badBody, checkName, missingField, proxyExists, proxyNotFound } from './errors.js';
 import { LinkProxy } from './proxy.js';
-import { deriveSeed } from './random.js';
 import { parseToxic, type ToxicSpec } from './toxic.js';
 
 /** When a proxy body has no `listen`: loopback, any free port (Toxiproxy would take every interface). */

@@ -1,5 +1,6 @@
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../src/util/log.js';
+import { deriveSeed, type Random, seededRandom } from '../../src/util/random.js';
 import {
   ApiError,
   type HostPort,
@@ -9,7 +10,6 @@ import {
   toxicNotFound,
 } from './errors.js';
 import { type ByteCounters, Link } from './link.js';
-import { deriveSeed, type Random, seededRandom } from './random.js';
 import { latencyDelay } from './stage.js';
 import { appliesTo, type Direction, type ToxicSpec, toxicJson } from './toxic.js';
 

@@ -2,18 +2,6 @@ import type { FenceIndex } from '../../src/routing/index.js';
 import type { Fence } from '../../src/topology/types.js';
 import type { OpKind } from './history.js';
 
-/** A small seeded PRNG (mulberry32) so a workload replays with the same seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Random points inside the country: uniform over the fences' bounding box, kept when in a fence. */
 export function pointSampler(
   fences: Fence[],

@@ -4,6 +4,7 @@ import { ownerAtEpoch } from '../../src/gzs/doc.js';
 import { mysqlAccount } from '../../src/launch/credentials.js';
 import { FenceIndex } from '../../src/routing/index.js';
 import type { Topology } from '../../src/topology/types.js';
+import { seededRandom } from '../../src/util/random.js';
 import {
   ackedOrders,
   type CheckResult,
@@ -15,7 +16,7 @@ import {
   type ZoneRows,
 } from './checker.js';
 import { OrderClient } from './client.js';
-import { orderPlan, pointSampler, prng } from './generator.js';
+import { orderPlan, pointSampler } from './generator.js';
 import { History, type Op } from './history.js';
 
 export interface WorkloadOptions {
@@ -54,7 +55,7 @@ export interface WorkloadReport {
  * checkers of DESIGN §7 read the history and every eZone's database.
  */
 export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadReport> {
-  const random = prng(opts.seed);
+  const random = seededRandom(opts.seed);
   const sample = pointSampler(opts.topology.fences, FenceIndex.build(opts.topology.fences), random);
   const client = new OrderClient(opts.routerUrl);
   const history = new History();

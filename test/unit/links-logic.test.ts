@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { ApiError, parseHostPort } from '../../harness/links/errors.js';
 import { parseFault } from '../../harness/links/fault.js';
 import { linkName, listenPort, parseLinkName, planLinks } from '../../harness/links/link-set.js';
-import { deriveSeed, seededRandom } from '../../harness/links/random.js';
 import { latencyDelay, sliceOffsets } from '../../harness/links/stage.js';
 import { parseToxic, parseToxicUpdate } from '../../harness/links/toxic.js';
 import { loadTopology } from '../../src/topology/index.js';
+import { deriveSeed, seededRandom } from '../../src/util/random.js';
 
 describe('fault grammar', () => {
   it('parses slow, partition and heal', () => {

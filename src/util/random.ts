@@ -1,5 +1,5 @@
 /**
- * Seeded randomness for jitter, toxicity and slicing, so a drill replays: the same seed, the same
+ * Seeded randomness (link jitter and toxicity, workload and benchmark points, fence generation), so a run replays: the same seed, the same
  * connections in the same order and the same chunks give the same delays and the same choices.
  *
  * Hand-written (mulberry32 + a string hash, ~15 lines) rather than a dependency: it is a tiny,
