@@ -7,6 +7,7 @@ import { projectRoot } from '../../util/paths.js';
 import { mysqlAccount } from '../credentials.js';
 import { type Host, terminate } from '../host.js';
 import { socketPathFor } from './mariadb.js';
+import { probeHealthz } from './probe.js';
 import type { InstanceSpec, LaunchCommand, ProcessKind } from './types.js';
 
 export interface DrcParams {
@@ -172,12 +173,8 @@ export const drc: ProcessKind<DrcParams> = {
   },
 
   async ready(spec, host) {
-    const reply = await host.probeTcp(spec.port, {
-      send: 'GET /healthz HTTP/1.0\r\n\r\n',
-      until: '"state"',
-      timeoutMs: 1000,
-    });
-    return reply?.includes('"state"') ?? false;
+    // answering at all is ready: a replicator still connecting to its source says so in /healthz (503)
+    return (await probeHealthz(host, spec.port))?.body.includes('"state"') ?? false;
   },
 
   async stop(_spec, host, pid, startToken) {

@@ -4,6 +4,7 @@ import type { Topology } from '../../topology/types.js';
 import { EzError, UsageError } from '../../util/errors.js';
 import { projectRoot } from '../../util/paths.js';
 import { terminate } from '../host.js';
+import { healthzOk } from './probe.js';
 import { type InstanceSpec, instanceName, type ProcessKind } from './types.js';
 
 export interface GzsParams {
@@ -88,12 +89,7 @@ export const gzs: ProcessKind<GzsParams> = {
   },
 
   async ready(spec, host) {
-    const reply = await host.probeTcp(spec.port, {
-      send: 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n',
-      until: '\r\n',
-      timeoutMs: 1000,
-    });
-    return reply?.startsWith('HTTP/1.1 200') ?? false;
+    return healthzOk(host, spec.port);
   },
 
   async stop(_spec, host, pid, startToken) {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { invalidatorInstanceName } from '../../drc/names.js';
 import { projectRoot } from '../../util/paths.js';
 import { terminate } from '../host.js';
+import { probeHealthz } from './probe.js';
 import type { LaunchCommand, ProcessKind } from './types.js';
 
 export interface InvalidatorParams {
@@ -52,12 +53,8 @@ export const invalidator: ProcessKind<InvalidatorParams> = {
   },
 
   async ready(spec, host) {
-    const reply = await host.probeTcp(spec.port, {
-      send: 'GET /healthz HTTP/1.0\r\n\r\n',
-      until: '"state"',
-      timeoutMs: 1000,
-    });
-    return reply?.includes('"state"') ?? false;
+    // answering at all is ready: a replicator still connecting to its source says so in /healthz (503)
+    return (await probeHealthz(host, spec.port))?.body.includes('"state"') ?? false;
   },
 
   async stop(_spec, host, pid, startToken) {

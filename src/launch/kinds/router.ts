@@ -4,6 +4,7 @@ import type { Topology } from '../../topology/types.js';
 import { EzError } from '../../util/errors.js';
 import { projectRoot } from '../../util/paths.js';
 import { terminate } from '../host.js';
+import { healthzOk } from './probe.js';
 import { type InstanceSpec, instanceName, type PlanContext, type ProcessKind } from './types.js';
 
 /** What a traffic part (router, soa, app) is started with: the topology, GZS and the SDK cache file. */
@@ -77,12 +78,7 @@ export function nodePartKind(o: {
     },
 
     async ready(spec, host) {
-      const reply = await host.probeTcp(spec.port, {
-        send: 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n',
-        until: '\r\n',
-        timeoutMs: 1000,
-      });
-      return reply?.startsWith('HTTP/1.1 200') ?? false;
+      return healthzOk(host, spec.port);
     },
 
     async stop(_spec, host, pid, startToken) {
