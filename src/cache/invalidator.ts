@@ -7,6 +7,7 @@
  * batch of transactions, together with its own position (so a restart re-invalidates from there;
  * invalidating twice is harmless).
  */
+
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import { Counter, Gauge, Histogram, type Registry, Summary } from 'prom-client';
@@ -17,6 +18,7 @@ import type { SourceTxn, TableSpec } from '../drc/types.js';
 import { formatVersion, nowUs, pkKey, updatedAtToUs, versionOf } from '../drc/version.js';
 import { type MysqlAccount, mysqlAccount } from '../launch/credentials.js';
 import type { Topology, ZoneId } from '../topology/types.js';
+import { backoffDelay } from '../util/backoff.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { createRegistry, type Health } from '../util/ops.js';
@@ -159,7 +161,7 @@ export class Invalidator {
         this.lastError = { at: new Date().toISOString(), message: errorMessage(err) };
         if (performance.now() - t0 > 10_000) attempt = 0;
         attempt++;
-        const delay = Math.min(5000, 100 * 2 ** (attempt - 1));
+        const delay = backoffDelay(attempt - 1);
         this.setState('reconnecting');
         this.o.log.warn(
           { attempt, delayMs: delay, kind, err: errorMessage(err) },

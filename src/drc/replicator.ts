@@ -5,10 +5,12 @@
  * everything in memory is dropped and a new session resumes from B's checkpoint after a backoff,
  * so a crash or a cut anywhere neither loses nor repeats a change.
  */
+
 import { createWriteStream, type WriteStream } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { type MysqlAccount, mysqlAccount } from '../launch/credentials.js';
 import type { Topology, ZoneId } from '../topology/types.js';
+import { backoffDelay } from '../util/backoff.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { Health } from '../util/ops.js';
@@ -193,7 +195,7 @@ export class Replicator {
         this.lastError = { at: new Date().toISOString(), message: errorMessage(err) };
         if (performance.now() - t0 > 10_000) attempt = 0;
         attempt++;
-        const delay = Math.min(5000, 100 * 2 ** (attempt - 1)) * (0.8 + Math.random() * 0.4);
+        const delay = backoffDelay(attempt - 1);
         this.metrics.reconnects.inc();
         this.setState('reconnecting');
         this.log.warn(

@@ -26,10 +26,10 @@ import { FenceIndex } from '../routing/fence-index.js';
 import { Router } from '../routing/resolve.js';
 import type { RoutingTable } from '../routing/table.js';
 import type { Topology } from '../topology/types.js';
+import { type BackoffOptions, backoffDelay } from '../util/backoff.js';
 import { EzError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { summarizeIssues } from '../util/validation.js';
-import { type BackoffOptions, backoffDelay } from './backoff.js';
 import { readCacheFile, writeCacheFile } from './cache.js';
 import {
   type Holder,

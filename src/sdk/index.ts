@@ -1,5 +1,5 @@
 // The SDK: what a part that routes imports (DESIGN §1). Construction: see client.ts's header.
-export { type BackoffOptions, backoffDelay } from './backoff.js';
+export { type BackoffOptions, backoffDelay } from '../util/backoff.js';
 export { readCacheFile, writeCacheFile } from './cache.js';
 export { type ClientState, defaultHolderId, RoutingClient, type RoutingClientOptions } from './client.js';
 export type { AckHolder, AckReport, CacheFile, Holder } from './protocol.js';

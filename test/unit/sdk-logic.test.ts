@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initialTable } from '../../src/routing/table.js';
-import { backoffDelay } from '../../src/sdk/backoff.js';
 import { readCacheFile, writeCacheFile } from '../../src/sdk/cache.js';
 import { looksLikeTable } from '../../src/sdk/protocol.js';
 import { loadTopology } from '../../src/topology/index.js';
+import { backoffDelay } from '../../src/util/backoff.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ez-sdk-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 /**
  * Reconnect delays: exponential with "equal jitter" (half fixed, half random), so many SDKs that
- * lost the same GZS do not come back in lockstep, and none retries in a tight loop. Hand-written:
+ * lost the same GZS (or replicators the same database) do not come back in lockstep, and none retries in a tight loop. Hand-written:
  * six lines, not worth a dependency.
  */
 export interface BackoffOptions {
