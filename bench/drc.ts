@@ -18,7 +18,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -33,6 +32,7 @@ import { hostFor, type Spawned } from '../src/launch/host.js';
 import { startInstance } from '../src/launch/instance.js';
 import { mariadb, mariadbSpec } from '../src/launch/kinds/mariadb.js';
 import { loadTopology, type Topology } from '../src/topology/index.js';
+import { freePort } from '../src/util/net.js';
 import { fixturesDir, projectRoot } from '../src/util/paths.js';
 
 const { values } = parseArgs({
@@ -57,17 +57,6 @@ const root = mkdtempSync(join(tmpdir(), 'ezb-'));
 const cleanups: (() => Promise<void>)[] = [];
 const say = (msg: string) => process.stderr.write(`[bench:drc] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Db {
   port: number;

@@ -4,12 +4,14 @@
  * recorded like every launcher process (EZ_TEST_PID_DIR), so a failed test's leftovers are reaped.
  */
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { hostFor, terminate, waitGone } from '../launch/host.js';
 import { EzError } from '../util/errors.js';
+import { freePort } from '../util/net.js';
 import { projectRoot } from '../util/paths.js';
 import { DEV_TOKEN } from './server.js';
+
+export { freePort };
 
 export interface GzsProcessOptions {
   /** `file:<path>` or `zk:<host:port>/<path>` */
@@ -42,18 +44,6 @@ export interface GzsProcess {
 }
 
 const host = hostFor('local');
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function healthy(port: number): Promise<boolean> {
   const reply = await host.probeTcp(port, {

@@ -4,7 +4,6 @@
  * EZ_TEST_PID_DIR, so test/global-setup.ts reaps whatever a failed test left running; still, stop
  * what you start in afterAll.
  */
-import { createServer } from 'node:net';
 import type { ConnectionOptions } from 'mysql2/promise';
 import { type MysqlRole, mysqlAccount } from '../../src/launch/credentials.js';
 import { hostFor, type Spawned, waitGone } from '../../src/launch/host.js';
@@ -13,38 +12,10 @@ import { type MariaDBParams, mariadb, mariadbSpec } from '../../src/launch/kinds
 import { redis, redisSpec } from '../../src/launch/kinds/redis.js';
 import type { InstanceSpec, ProcessKind } from '../../src/launch/kinds/types.js';
 import { zookeeper, zookeeperSpec } from '../../src/launch/kinds/zookeeper.js';
+import { freePort } from '../../src/util/net.js';
 import { tempDir } from './run-dir.js';
 
-/** A port nothing listens on right now (the kernel picks it: bind port 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** `n` distinct free ports (all held open until every one is picked, so they differ). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const srv = createServer();
-          srv.on('error', reject);
-          srv.listen(0, '127.0.0.1', () => resolve(srv));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+export { freePort, freePorts } from '../../src/util/net.js';
 
 export interface Service {
   name: string;
