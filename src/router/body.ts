@@ -1,52 +1,33 @@
-import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
+import type { BodyReader, FrontRequest } from './front.js';
+import type { UpstreamConn } from './upstream.js';
 
 /**
- * A request body on its way upstream, streamed chunk by chunk with backpressure (never buffered
+ * A request body on its way upstream, passed on chunk by chunk with backpressure (never buffered
  * as a whole), that also keeps a copy while the body stays within `limit` bytes, so the request
- * can be replayed once after a 421. Destroying it (undici does when the upstream answered before
- * the body was sent) never touches the client's request: the copy goes on filling from it.
+ * can be replayed once after a 421. When the upstream answers before the body was sent (it is
+ * detached), the copy goes on filling from the client.
  */
-export class BodyTee extends Readable {
-  private readonly src: IncomingMessage;
+export class RequestBody implements BodyReader {
+  private readonly req: FrontRequest;
   private readonly limit: number;
+  /** the client sent it chunked: it goes upstream chunked too (its length is not known) */
+  readonly chunked: boolean;
   private chunks: Buffer[] | null = [];
   private size = 0;
+  private sink: UpstreamConn | null = null;
+  private reading = false;
   /** the client's body has ended */
   ended = false;
-  /** undici has pulled at least once (so the body is no longer untouched) */
+  /** some of it went to an upstream (so it is no longer untouched) */
   started = false;
   private failed = false;
   private released = false;
   private waiters: ((complete: boolean) => void)[] = [];
 
-  constructor(src: IncomingMessage, limit: number) {
-    super();
-    this.src = src;
+  constructor(req: FrontRequest, limit: number, chunked: boolean) {
+    this.req = req;
     this.limit = limit;
-    src.on('data', (chunk: Buffer) => {
-      if (this.released) return;
-      if (this.chunks !== null) {
-        this.size += chunk.length;
-        if (this.size > this.limit) this.chunks = null;
-        else this.chunks.push(chunk);
-      }
-      if (!this.destroyed) {
-        if (!this.push(chunk)) src.pause();
-      } else if (this.chunks === null) {
-        src.pause(); // nobody needs the rest: node:http discards it when the answer ends
-      }
-    });
-    src.on('end', () => {
-      this.ended = true;
-      if (!this.destroyed) this.push(null);
-      this.settle();
-    });
-    src.on('error', (err) => this.fail(err));
-    src.on('close', () => {
-      if (!this.ended) this.fail(new Error('client closed the request body'));
-    });
-    src.pause();
+    this.chunked = chunked;
   }
 
   /** the copy is still whole (the body has not passed the limit) */
@@ -54,21 +35,59 @@ export class BodyTee extends Readable {
     return this.chunks !== null;
   }
 
-  override _read(): void {
+  /** Send the body to `conn` as it arrives (after the request head). */
+  attach(conn: UpstreamConn): void {
+    this.sink = conn;
     this.started = true;
-    this.src.resume();
+    if (!this.reading) {
+      this.reading = true;
+      this.req.readBody(this);
+    } else this.req.resumeBody();
   }
 
-  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // keep reading the client's body into the copy (a 421 retry needs all of it)
-    if (this.chunks !== null && !this.ended) this.src.resume();
-    cb(err);
+  /** The upstream answered or failed: stop sending; keep filling the copy while it can still serve a replay. */
+  detach(): void {
+    this.sink = null;
+  }
+
+  /** The upstream took what was queued: read on. */
+  drained(): void {
+    if (this.sink !== null) this.req.resumeBody();
+  }
+
+  onBodyData(chunk: Buffer): boolean {
+    if (this.released) return true;
+    if (this.chunks !== null) {
+      this.size += chunk.length;
+      if (this.size > this.limit) {
+        this.chunks = null;
+        this.settle(); // a replay waiting for the whole body gets its answer: too big
+      } else this.chunks.push(chunk);
+    }
+    if (this.sink !== null) return this.sink.writeBody(chunk, this.chunked);
+    // nobody to send to: read on only while the copy needs it
+    return this.chunks !== null;
+  }
+
+  onBodyEnd(): void {
+    this.ended = true;
+    this.sink?.endBody(this.chunked);
+    this.settle();
+  }
+
+  onBodyError(): void {
+    this.failed = true;
+    this.settle();
   }
 
   /** Resolves true once the whole body is in the copy; false if it passed the limit or the client failed. */
   whenComplete(): Promise<boolean> {
     if (this.ended || this.failed || this.chunks === null) return Promise.resolve(this.complete());
-    this.src.resume();
+    if (!this.reading) {
+      this.reading = true;
+      this.req.readBody(this);
+    } else this.req.resumeBody();
+    if (this.ended || this.failed) return Promise.resolve(this.complete());
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -77,22 +96,15 @@ export class BodyTee extends Readable {
     return Buffer.concat(this.chunks ?? []);
   }
 
-  /** The exchange is over: drop the copy and let node:http discard whatever the client still sends. */
+  /** The exchange is over: drop the copy (the front discards whatever the client still sends). */
   release(): void {
     this.released = true;
+    this.sink = null;
     this.chunks = null;
-    if (!this.ended) this.src.resume();
   }
 
   private complete(): boolean {
     return this.ended && !this.failed && this.chunks !== null;
-  }
-
-  private fail(err: Error): void {
-    if (this.failed) return;
-    this.failed = true;
-    if (!this.destroyed) this.destroy(err);
-    this.settle();
   }
 
   private settle(): void {

@@ -1,32 +1,37 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { Dispatcher } from 'undici';
 import { type RouteDecision, RouteError, type RouteTag, routeTagFrom } from '../routing/index.js';
 import type { RoutingSource } from '../sdk/types.js';
 import type { AccessEntry, AccessLog } from './access-log.js';
-import { BodyTee } from './body.js';
+import { RequestBody } from './body.js';
+import type { FrontHandler, FrontRequest } from './front.js';
 import {
   DROP_REQUEST,
   DROP_RESPONSE,
   H_EPOCH,
   H_ROUTE,
-  H_SHARD,
   H_SOA_PATH,
   H_VIA,
-  H_ZONE,
-  SHARD_TEXT,
+  REQUEST_NAME_LENGTHS,
+  RESPONSE_NAME_LENGTHS,
+  SHARD_LINE,
 } from './headers.js';
 import type { GatewayMetrics, TargetStats } from './metrics.js';
-import { ErrorCode, sendError } from './reply.js';
-import type { Upstream, UpstreamGroup } from './upstream.js';
+import { ErrorCode, errorBody } from './reply.js';
+import {
+  type Upstream,
+  type UpstreamConn,
+  UpstreamFailure,
+  type UpstreamGroup,
+  type UpstreamHandler,
+} from './upstream.js';
 
 /**
  * The request path shared by APIRouter and the SOA Proxy (DESIGN §3): routing tag → decision
  * (the routing core's Router, through a RoutingSource) → hold while the shard is locked → target
- * (an eZone's services, a peer SOA Proxy) → stream the request and the answer through an undici
- * keep-alive Pool → one retry after a 421. No framework: one Exchange object per request is also
- * the undici dispatch handler, so the hot path allocates no closures.
+ * (an eZone's services, a peer SOA Proxy) → stream the request and the answer through a keep-alive
+ * connection → one retry after a 421. No framework: one Exchange object per request is the front's
+ * handler and the upstream's handler at once, so the hot path allocates no closures; headers are
+ * copied as `name: value\r\n` text straight into the outgoing heads.
  */
 
 /** Where a decision is sent. Built once per eZone (and route) by the part, reused for every request. */
@@ -37,8 +42,10 @@ export interface Target {
   route: string;
   group: UpstreamGroup;
   stats: TargetStats;
-  /** extra request headers, flat `[name, value, …]` (e.g. X-Ez-Via) */
-  headers: readonly string[];
+  /** extra request header lines (`x-ez-via: ez-bj\r\n`), built once */
+  headerLines: string;
+  /** `x-ez-zone: <zone>\r\n`, built once */
+  zoneLine: string;
 }
 
 /** An answer the gateway gives itself instead of forwarding. */
@@ -68,59 +75,55 @@ export interface GatewayOptions {
 export const DEFAULT_LOCK_WAIT_MS = 500;
 export const DEFAULT_REPLAY_LIMIT = 64 * 1024;
 
-type DispatchHandler = Dispatcher.DispatchHandler;
-
 /** Connection failures: nothing reached the instance, so another instance of the same eZone may be tried. */
 const CONNECT_ERRORS = new Set([
   'ECONNREFUSED',
-  'UND_ERR_CONNECT_TIMEOUT',
+  UpstreamFailure.connectTimeout,
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EADDRNOTAVAIL',
 ]);
 
-/** DROP_LENGTHS[n] = 1 when some response header to drop is n characters long */
-const DROP_LENGTHS = new Uint8Array(64);
-for (const name of DROP_RESPONSE) DROP_LENGTHS[name.length] = 1;
+const RETRY_AFTER = 'retry-after: 1\r\n';
+/** `Expect` values node:http accepts (RFC 9110 §10.1.1) */
+const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+/** A tag taken from a cookie or the query is copied into a header: it must hold no control characters. */
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
 
 const isRefusal = (t: Target | Refusal): t is Refusal => (t as Refusal).code !== undefined;
 
 export class Gateway {
   readonly opts: GatewayOptions;
   private epochShown = -1;
-  private epochString = '';
+  private epochHeader = '';
   private closing = false;
 
   constructor(opts: GatewayOptions) {
     this.opts = opts;
   }
 
-  /** X-Ez-Epoch text, rebuilt only when the epoch changes. */
-  epochText(epoch: number): string {
+  /** `x-ez-epoch: N\r\n`, rebuilt only when the epoch changes. */
+  epochLine(epoch: number): string {
     if (epoch !== this.epochShown) {
       this.epochShown = epoch;
-      this.epochString = String(epoch);
+      this.epochHeader = `${H_EPOCH}: ${epoch}\r\n`;
     }
-    return this.epochString;
-  }
-
-  /** Watch a client connection once (not every request): its close aborts the exchange in flight. */
-  watch(socket: Socket): void {
-    (socket as WatchedSocket)[EXCHANGE] = undefined;
-    socket.on('close', onSocketClose);
+    return this.epochHeader;
   }
 
   /** The request listener (after the part's own /healthz and /metrics). */
-  handle(req: IncomingMessage, res: ServerResponse): void {
-    const ex = new Exchange(this, req, res);
-    (req.socket as WatchedSocket)[EXCHANGE] = ex;
+  handle(req: FrontRequest): void {
+    const ex = new Exchange(this, req);
+    req.handler = ex;
     if (this.closing) {
-      ex.refuse(
-        503,
-        ErrorCode.shuttingDown,
-        `${this.opts.part} is shutting down; retry on another instance`,
-        ['connection', 'close'],
-      );
+      req.keepAlive = false;
+      ex.refuse(503, ErrorCode.shuttingDown, `${this.opts.part} is shutting down; retry on another instance`);
       return;
     }
     ex.start();
@@ -138,30 +141,14 @@ export class Gateway {
   }
 }
 
-const EXCHANGE = Symbol('exchange');
-type WatchedSocket = Socket & { [EXCHANGE]?: Exchange };
-type ResponseWithExchange = ServerResponse & { [EXCHANGE]?: Exchange };
-
-/** The client connection closed: if an exchange was still in flight, the client went away (abort upstream). */
-function onSocketClose(this: WatchedSocket): void {
-  this[EXCHANGE]?.responseClosed();
-}
-
-/** `res` 'drain' while an upstream answer is paused for backpressure. */
-function onResponseDrain(this: ResponseWithExchange): void {
-  this[EXCHANGE]?.resumeUpstream();
-}
-
-/** One request through the gateway; also its undici dispatch handler (legacy callback form, what undici calls natively). */
-class Exchange implements DispatchHandler {
+/** One request through the gateway: the front's handler (client side) and the upstream's (service side). */
+class Exchange implements FrontHandler, UpstreamHandler {
   private readonly gw: Gateway;
-  private readonly req: IncomingMessage;
-  private readonly res: ServerResponse;
+  private readonly req: FrontRequest;
   private readonly t0: number;
-  /** client headers to pass on, flat, without hop-by-hop and X-Ez decision headers */
-  private fwd: string[] = [];
-  /** how many entries of `fwd` are the client's (-1 until the first dispatch) */
-  private fwdLength = -1;
+  /** client headers to pass on as `name: value\r\n` lines, without hop-by-hop and X-Ez decision headers */
+  private fwd = '';
+  private hasHost = false;
   private routeHeader: string | undefined;
   private cookie: string | undefined;
   private via: string | undefined;
@@ -176,12 +163,15 @@ class Exchange implements DispatchHandler {
   private decision: RouteDecision | undefined;
   private target: Target | undefined;
   private upstream: Upstream | undefined;
-  private tee: BodyTee | undefined;
+  private conn: UpstreamConn | null = null;
+  /** waiting in the upstream's queue for a free connection */
+  private queued = false;
+  private body: RequestBody | undefined;
+  /** the body to send again after a 421, whole */
+  private replay: Buffer | undefined;
   private connectAttempts = 0;
   private heldMs = 0;
 
-  private abortUpstream: ((err?: Error) => void) | undefined;
-  private resume: (() => void) | undefined;
   private status = 0;
   /** swallowing a 421 answer that will be retried */
   private swallow = false;
@@ -190,44 +180,65 @@ class Exchange implements DispatchHandler {
   private done = false;
   private clientGone = false;
 
-  constructor(gw: Gateway, req: IncomingMessage, res: ServerResponse) {
+  constructor(gw: Gateway, req: FrontRequest) {
     this.gw = gw;
     this.req = req;
-    this.res = res;
     this.t0 = performance.now();
     gw.opts.metrics.begin();
   }
 
   start(): void {
-    const raw = this.req.rawHeaders;
-    const fwd = this.fwd;
+    const req = this.req;
+    const raw = req.rawHeaders;
+    const soa = this.gw.opts.soaZone !== undefined;
+    let fwd = '';
+    let chunked = false;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i];
-      const lower = name.toLowerCase();
-      if (lower === H_ROUTE) {
-        if (this.routeHeader !== undefined) {
-          this.refuse(400, ErrorCode.badRoute, '2 X-Ez-Route header values (expected one)');
-          return;
+      const value = raw[i + 1];
+      if (REQUEST_NAME_LENGTHS[name.length] === 1) {
+        const lower = name.toLowerCase();
+        if (lower === H_ROUTE) {
+          if (this.routeHeader !== undefined) {
+            this.refuse(400, ErrorCode.badRoute, '2 X-Ez-Route header values (expected one)');
+            return;
+          }
+          this.routeHeader = value;
+        } else if (lower === 'host') {
+          this.hasHost = true;
+        } else if (lower === 'content-length') {
+          this.contentLength = Number(value);
+          if (this.contentLength > 0) this.hasBody = true;
+        } else if (lower === 'cookie') {
+          this.cookie = this.cookie === undefined ? value : `${this.cookie}; ${value}`;
+        } else if (DROP_REQUEST.has(lower)) {
+          if (lower === 'transfer-encoding') chunked = true;
+          else if (lower === 'expect' && req.httpMinor === 1) {
+            if (!CONTINUE.test(value)) {
+              this.refuse(
+                417,
+                ErrorCode.badRequest,
+                `Expect: "${value}" is not supported (only 100-continue)`,
+              );
+              return;
+            }
+            req.expectContinue = true;
+          } else if (soa && lower === H_VIA) this.via = value;
+          else if (soa && lower === H_EPOCH) this.peerEpoch = Number(value) || 0;
+          continue;
         }
-        this.routeHeader = raw[i + 1];
-        fwd.push(name, raw[i + 1]);
-        continue;
       }
-      if (lower === 'content-length') {
-        this.contentLength = Number(raw[i + 1]);
-        if (this.contentLength > 0) this.hasBody = true;
-      } else if (lower === 'transfer-encoding') {
-        this.hasBody = true;
-        this.contentLength = -1;
-      } else if (lower === 'cookie') {
-        this.cookie = this.cookie === undefined ? raw[i + 1] : `${this.cookie}; ${raw[i + 1]}`;
-      } else if (lower === H_VIA && this.gw.opts.soaZone !== undefined) {
-        this.via = raw[i + 1];
-      } else if (lower === H_EPOCH && this.gw.opts.soaZone !== undefined) {
-        this.peerEpoch = Number(raw[i + 1]) || 0;
-      }
-      if (DROP_REQUEST.has(lower)) continue;
-      fwd.push(name, raw[i + 1]);
+      fwd += `${name}: ${value}\r\n`;
+    }
+    this.fwd = fwd;
+    if (chunked) {
+      this.hasBody = true;
+      this.contentLength = -1;
+    }
+    if (!this.hasHost && req.httpMinor === 1) {
+      // RFC 9112 §3.2 (node:http answers the same)
+      this.refuse(400, ErrorCode.badRequest, 'HTTP/1.1 request without a Host header');
+      return;
     }
     if (this.via === undefined) this.peerEpoch = 0; // only a peer SOA Proxy's epoch counts
 
@@ -244,15 +255,18 @@ class Exchange implements DispatchHandler {
   }
 
   private route(): void {
+    if (this.clientGone) return;
     let decision: RouteDecision;
     try {
-      const url = this.req.url ?? '/';
+      const url = this.req.url;
       const q = this.routeHeader === undefined ? url.indexOf('?') : -1;
       const found = routeTagFrom(
         this.routeHeader !== undefined
           ? { header: this.routeHeader }
           : { cookie: this.cookie, query: q >= 0 ? url.slice(q + 1) : undefined },
       );
+      if (found.source !== 'header' && hasControl(found.text))
+        throw new RouteError(`${found.source} ez_route: control characters in the routing tag`);
       this.tag = found.tag;
       this.tagSource = found.source;
       this.tagText = found.text;
@@ -275,7 +289,7 @@ class Exchange implements DispatchHandler {
         503,
         ErrorCode.zoneUnavailable,
         `eZone ${d.zone} (owner of shard ${d.shard}) is down at epoch ${d.epoch}; not sent to another eZone`,
-        ['retry-after', '1'],
+        RETRY_AFTER,
       );
       return;
     }
@@ -285,7 +299,7 @@ class Exchange implements DispatchHandler {
     }
     const t = this.gw.opts.target(d, this.via);
     if (isRefusal(t)) {
-      this.refuse(t.status, t.code, t.message, t.status === 503 ? ['retry-after', '1'] : []);
+      this.refuse(t.status, t.code, t.message, t.status === 503 ? RETRY_AFTER : '');
       return;
     }
     this.target = t;
@@ -325,130 +339,161 @@ class Exchange implements DispatchHandler {
       503,
       ErrorCode.locked,
       `shard ${d.shard} is locked (switch under way, epoch ${d.epoch}); held ${this.heldMs} ms, retry shortly`,
-      ['retry-after', '1'],
+      RETRY_AFTER,
     );
   }
 
   private dispatch(): void {
-    const t = this.target!;
+    const u = this.target!.group.pick();
+    this.upstream = u;
+    this.queued = true;
+    u.acquire(this); // → onUpstreamConn, now or once a connection is free
+  }
+
+  // ---- upstream handler ----------------------------------------------------------------------
+
+  onUpstreamConn(conn: UpstreamConn): void {
+    this.queued = false;
+    this.conn = conn;
     const d = this.decision!;
-    this.upstream = t.group.pick();
-    // the client's headers, then the decision: appended in place (a retry cuts back to the client's)
-    const headers = this.fwd;
-    if (this.fwdLength < 0) this.fwdLength = headers.length;
-    else headers.length = this.fwdLength;
-    if (this.routeHeader === undefined && this.tagText !== undefined) headers.push(H_ROUTE, this.tagText);
-    headers.push(H_ZONE, d.zone, H_SHARD, SHARD_TEXT[d.shard], H_EPOCH, this.gw.epochText(d.epoch));
-    for (let i = 0; i < t.headers.length; i++) headers.push(t.headers[i]);
-
-    let body: BodyTee | Buffer | null = null;
-    if (this.hasBody) {
-      if (this.tee === undefined) {
-        this.tee = new BodyTee(this.req, this.gw.opts.replayLimitBytes);
-        body = this.tee;
-      } else {
-        body = this.tee.copy(); // a retry: the first attempt's body, kept whole (see retryAfter421)
-      }
+    const t = this.target!;
+    const req = this.req;
+    // the client's headers, then the decision
+    let head = `${req.method} ${req.url} HTTP/1.1\r\n${this.fwd}`;
+    if (!this.hasHost) head += `host: ${this.upstream!.hostHeader}\r\n`;
+    if (this.routeHeader === undefined && this.tagText !== undefined)
+      head += `${H_ROUTE}: ${this.tagText}\r\n`;
+    head += t.zoneLine + SHARD_LINE[d.shard] + this.gw.epochLine(d.epoch) + t.headerLines;
+    const isHead = req.method === 'HEAD';
+    if (!this.hasBody) {
+      conn.sendHead(`${head}\r\n`, isHead, true);
+    } else if (this.replay !== undefined) {
+      // a retry: the first attempt's body, kept whole (see retryAfter421)
+      if (this.contentLength < 0) head += `content-length: ${this.replay.length}\r\n`;
+      conn.sendHead(`${head}\r\n`, isHead, false);
+      conn.writeBody(this.replay, false);
+      conn.endBody(false);
+    } else {
+      if (this.contentLength < 0) head += 'transfer-encoding: chunked\r\n';
+      conn.sendHead(`${head}\r\n`, isHead, false);
+      this.body ??= new RequestBody(req, this.gw.opts.replayLimitBytes, this.contentLength < 0);
+      this.body.attach(conn);
     }
-    this.upstream.pool.dispatch(
-      { path: this.req.url ?? '/', method: this.req.method ?? 'GET', headers, body },
-      this,
-    );
   }
 
-  // ---- undici handler ----------------------------------------------------------------------
-
-  onConnect(abort: (err?: Error) => void): void {
-    this.abortUpstream = abort;
-    if (this.clientGone) abort(new Error('client closed the request'));
-  }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true; // informational answers are node:http's business
-    this.resume = resume;
+  onUpstreamHeaders(statusCode: number, headers: string[]): void {
     if (statusCode === 421 && !this.retried && this.replayable()) {
       this.swallow = true;
       this.status = 421;
-      for (let i = 0; i < rawHeaders.length; i += 2) {
-        if (rawHeaders[i].length === 10 && rawHeaders[i].toString('latin1').toLowerCase() === H_EPOCH)
-          this.peerEpoch = Number(rawHeaders[i + 1].toString('latin1')) || 0;
+      for (let i = 0; i < headers.length; i += 2) {
+        if (headers[i].length === 10 && headers[i].toLowerCase() === H_EPOCH)
+          this.peerEpoch = Number(headers[i + 1]) || 0;
       }
-      return true;
+      return;
     }
     this.status = statusCode;
-    if (this.clientGone) return true;
+    if (this.clientGone) return;
     const t = this.target!;
     const d = this.decision!;
-    const out: string[] = [];
-    for (let i = 0; i < rawHeaders.length; i += 2) {
-      const raw = rawHeaders[i];
-      const name = raw.toString('latin1');
-      // only names as long as one to drop need the lower-case test (content-type, date, … do not)
-      if (DROP_LENGTHS[raw.length] === 1) {
+    let lines = '';
+    let length = -1;
+    let hasDate = false;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      // only names as long as one to look at need the lower-case test (content-type, … do not)
+      if (RESPONSE_NAME_LENGTHS[name.length] === 1) {
         const lower = name.toLowerCase();
-        if (DROP_RESPONSE.has(lower)) {
-          if (lower === H_SOA_PATH) this.peerPath = rawHeaders[i + 1].toString('latin1');
+        if (lower === 'content-length') {
+          length = Number(headers[i + 1]);
+          continue;
+        }
+        if (lower === 'date') hasDate = true;
+        else if (DROP_RESPONSE.has(lower)) {
+          if (lower === H_SOA_PATH) this.peerPath = headers[i + 1];
           continue;
         }
       }
-      out.push(name, rawHeaders[i + 1].toString('latin1'));
+      lines += `${name}: ${headers[i + 1]}\r\n`;
     }
-    out.push(H_ZONE, t.zone, H_SHARD, SHARD_TEXT[d.shard], H_EPOCH, this.gw.epochText(d.epoch));
+    lines += t.zoneLine + SHARD_LINE[d.shard] + this.gw.epochLine(d.epoch);
     const soa = this.gw.opts.soaZone;
     if (soa !== undefined)
-      out.push(H_SOA_PATH, t.route === 'remote' ? `${soa}>${this.peerPath ?? t.zone}` : soa);
-    this.res.writeHead(statusCode, out);
-    return true;
+      lines += `${H_SOA_PATH}: ${t.route === 'remote' ? `${soa}>${this.peerPath ?? t.zone}` : soa}\r\n`;
+    this.req.writeHead(statusCode, lines, length, hasDate);
   }
 
-  onData(chunk: Buffer): boolean {
+  onUpstreamData(chunk: Buffer): boolean {
     if (this.swallow || this.clientGone) return true;
-    if (this.res.write(chunk)) return true;
-    (this.res as ResponseWithExchange)[EXCHANGE] = this;
-    this.res.once('drain', onResponseDrain);
-    return false;
+    return this.req.write(chunk);
   }
 
-  onComplete(): void {
+  onUpstreamComplete(): void {
+    this.conn = null;
+    this.body?.detach();
     if (this.swallow) {
       this.swallow = false;
       void this.retryAfter421();
       return;
     }
-    this.res.end();
+    this.req.end();
     this.finish(this.status);
   }
 
-  onError(err: Error): void {
+  onUpstreamError(reason: string, message: string): void {
+    this.conn = null;
+    this.queued = false;
+    this.body?.detach();
     const t = this.target!;
     if (this.clientGone) {
       this.finish(499);
       return;
     }
-    const code = (err as NodeJS.ErrnoException).code ?? err.name;
-    this.gw.opts.metrics.upstreamErrors.labels(t.zone, this.upstream!.origin, code).inc();
-    if (this.res.headersSent) {
+    this.gw.opts.metrics.upstreamErrors.labels(t.zone, this.upstream!.origin, reason).inc();
+    if (this.req.headersSent) {
       // the answer already started: cut it so the client sees a broken answer, not a short one
       this.gw.opts.log.warn(
-        { err: err.message, upstream: this.upstream!.origin },
+        { err: message, reason, upstream: this.upstream!.origin },
         'upstream failed mid-answer',
       );
-      this.res.destroy(err);
+      this.req.destroy();
       this.finish(this.status);
       return;
     }
     this.swallow = false;
-    const untouched = this.tee === undefined || (this.tee.started === false && !this.retried);
-    if (CONNECT_ERRORS.has(code) && untouched && ++this.connectAttempts < t.group.instances.length) {
+    const untouched = this.body === undefined || (!this.body.started && !this.retried);
+    if (CONNECT_ERRORS.has(reason) && untouched && ++this.connectAttempts < t.group.instances.length) {
       this.dispatch(); // another instance of the same eZone; never another eZone
       return;
     }
     this.refuse(
       503,
       ErrorCode.zoneUnavailable,
-      `eZone ${t.zone} unreachable: ${this.upstream!.origin}: ${err.message || code}; not sent to another eZone`,
-      ['retry-after', '1'],
+      `eZone ${t.zone} unreachable: ${this.upstream!.origin}: ${message || reason}; not sent to another eZone`,
+      RETRY_AFTER,
     );
+  }
+
+  onUpstreamDrain(): void {
+    this.body?.drained();
+  }
+
+  // ---- front handler -------------------------------------------------------------------------
+
+  clientClosed(): void {
+    if (this.done) return;
+    // closed before the answer was complete: the client went away
+    this.clientGone = true;
+    if (this.conn !== null)
+      this.conn.abort(); // → onUpstreamError → finish(499)
+    else if (this.queued) {
+      this.queued = false;
+      this.upstream!.cancel(this);
+      this.finish(499);
+    } else if (this.target === undefined) this.finish(499); // held or routing: nothing upstream yet
+  }
+
+  clientDrained(): void {
+    this.conn?.resume();
   }
 
   // ---- 421 ----------------------------------------------------------------------------------
@@ -460,10 +505,10 @@ class Exchange implements DispatchHandler {
    */
   private replayable(): boolean {
     if (!this.hasBody) return true;
-    const tee = this.tee;
-    if (tee === undefined || !tee.keeping) return false;
+    const body = this.body;
+    if (body === undefined || !body.keeping) return false;
     if (this.contentLength >= 0) return this.contentLength <= this.gw.opts.replayLimitBytes;
-    return tee.ended;
+    return body.ended;
   }
 
   private async retryAfter421(): Promise<void> {
@@ -477,9 +522,12 @@ class Exchange implements DispatchHandler {
       this.finish(499);
       return;
     }
-    if (this.tee !== undefined && !(await this.tee.whenComplete())) {
-      this.finish(499); // the client stopped sending its body
-      return;
+    if (this.body !== undefined) {
+      if (!(await this.body.whenComplete())) {
+        this.finish(499); // the client stopped sending its body
+        return;
+      }
+      this.replay = this.body.copy();
     }
     metrics.retries.labels('retried').inc();
     this.gw.opts.log.debug(
@@ -498,33 +546,28 @@ class Exchange implements DispatchHandler {
 
   // ---- endings ------------------------------------------------------------------------------
 
-  /** Answer with a JSON error from the gateway itself. */
-  refuse(status: number, code: string, message: string, extra: string[] = []): void {
+  /** Answer with a JSON error from the gateway itself; `extra`: more header lines. */
+  refuse(status: number, code: string, message: string, extra = ''): void {
     if (this.done) return;
+    const req = this.req;
+    if (req.headersSent) {
+      req.destroy();
+      this.finish(status, code);
+      return;
+    }
     const d = this.decision;
-    const headers = extra;
-    if (d !== undefined) headers.push(H_SHARD, SHARD_TEXT[d.shard], H_EPOCH, this.gw.epochText(d.epoch));
-    sendError(this.res, status, code, message, headers);
+    let lines = extra;
+    if (d !== undefined) lines += SHARD_LINE[d.shard] + this.gw.epochLine(d.epoch);
+    lines += 'content-type: application/json\r\ncache-control: no-store\r\n';
+    const body = Buffer.from(errorBody(code, message));
+    req.writeHead(status, lines, body.length);
+    req.end(body);
     this.finish(status, code);
-  }
-
-  responseClosed(): void {
-    if (this.done) return;
-    // closed before the answer was complete: the client went away
-    this.clientGone = true;
-    if (this.abortUpstream !== undefined) this.abortUpstream(new Error('client closed the request'));
-    else if (this.target === undefined) this.finish(499); // held or routing: nothing upstream yet
-  }
-
-  resumeUpstream(): void {
-    this.resume?.();
   }
 
   private finish(status: number, code?: string): void {
     if (this.done) return;
     this.done = true;
-    const socket = this.req.socket as WatchedSocket;
-    if (socket[EXCHANGE] === this) socket[EXCHANGE] = undefined;
     const { metrics, accessLog } = this.gw.opts;
     metrics.end();
     const ms = performance.now() - this.t0;
@@ -532,11 +575,11 @@ class Exchange implements DispatchHandler {
     const t = this.target;
     const stats = t !== undefined && code === undefined ? t.stats : metrics.stats(d?.zone ?? '', 'none');
     stats.count(d === undefined ? -1 : d.shard, status, ms / 1000);
-    if (this.tee !== undefined) this.tee.release();
+    if (this.body !== undefined) this.body.release();
     if (accessLog.wants(status)) {
       const entry: AccessEntry = {
-        method: this.req.method ?? '',
-        path: this.req.url ?? '',
+        method: this.req.method,
+        path: this.req.url,
         status,
         ms: Math.round(ms * 1000) / 1000,
       };

@@ -1,6 +1,6 @@
 /**
  * Header names the gateway treats specially, lower-case. Hop-by-hop headers (RFC 9110 §7.6.1)
- * never cross a proxy; `expect` is answered by node:http itself (undici refuses to send it);
+ * never cross a proxy; `expect` is answered by the gateway's front itself (100 Continue);
  * the X-Ez-* decision headers are always set by the proxy, never taken from the client (a client
  * must not be able to claim a shard, an epoch or to be a peer SOA Proxy).
  */
@@ -31,3 +31,15 @@ export const DROP_RESPONSE = new Set([...HOP_BY_HOP, H_ZONE, H_SHARD, H_EPOCH, H
 
 /** Shard ids as strings, built once (0..1023): the hot path sets X-Ez-Shard on every request. */
 export const SHARD_TEXT: readonly string[] = Array.from({ length: 1024 }, (_, i) => String(i));
+
+/** `x-ez-shard: N\r\n` request/answer header lines, built once. */
+export const SHARD_LINE: readonly string[] = SHARD_TEXT.map((s) => `${H_SHARD}: ${s}\r\n`);
+
+/** Names the gateway must look at, by length: a header whose name has another length is passed on untouched. */
+function lengths(names: Iterable<string>): Uint8Array {
+  const out = new Uint8Array(64);
+  for (const n of names) out[n.length] = 1;
+  return out;
+}
+export const REQUEST_NAME_LENGTHS = lengths([...DROP_REQUEST, H_ROUTE, 'content-length', 'cookie', 'host']);
+export const RESPONSE_NAME_LENGTHS = lengths([...DROP_RESPONSE, 'content-length', 'date']);

@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http';
  */
 export const ErrorCode = {
   badRoute: 'EZ_BAD_ROUTE',
+  badRequest: 'EZ_BAD_REQUEST',
   locked: 'EZ_LOCKED',
   zoneUnavailable: 'EZ_ZONE_UNAVAILABLE',
   wrongZone: 'EZ_WRONG_ZONE',

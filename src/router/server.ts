@@ -1,11 +1,11 @@
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RoutingSource } from '../sdk/types.js';
 import { createLogger } from '../util/log.js';
-import { createRegistry, type Health, handleOps } from '../util/ops.js';
+import { createRegistry, type Health } from '../util/ops.js';
 import { AccessLog, type AccessLogOptions, DEFAULT_ACCESS_LOG } from './access-log.js';
+import { DEFAULT_FRONT, type FrontRequest, FrontServer } from './front.js';
 import {
   DEFAULT_LOCK_WAIT_MS,
   DEFAULT_REPLAY_LIMIT,
@@ -13,6 +13,7 @@ import {
   type GatewayOptions,
   type Target,
 } from './gateway.js';
+import { H_ZONE } from './headers.js';
 import { GatewayMetrics } from './metrics.js';
 import { DEFAULT_POOL, type PoolOptions, Upstream, UpstreamGroup } from './upstream.js';
 
@@ -81,7 +82,16 @@ export async function startGatewayServer(
         return u;
       });
       const group = new UpstreamGroup(`${route} ${zone}`, instances);
-      return { zone, route, group, stats: metrics.stats(zone, route), headers };
+      let headerLines = '';
+      for (let i = 0; i < headers.length; i += 2) headerLines += `${headers[i]}: ${headers[i + 1]}\r\n`;
+      return {
+        zone,
+        route,
+        group,
+        stats: metrics.stats(zone, route),
+        headerLines,
+        zoneLine: `${H_ZONE}: ${zone}\r\n`,
+      };
     },
   };
   const gateway = new Gateway({
@@ -104,29 +114,18 @@ export async function startGatewayServer(
     ...setup.health(),
   });
 
-  const server = createServer((req, res) => {
+  const front = new FrontServer(DEFAULT_FRONT, (req) => {
     const url = req.url;
     // only /healthz and /metrics are the gateway's own; every other path belongs to the services
-    if (url !== undefined && (url.startsWith('/healthz') || url.startsWith('/metrics'))) {
-      if (handleOps(req, res, registry, health)) return;
-    }
-    gateway.handle(req, res);
+    if ((url.startsWith('/healthz') || url.startsWith('/metrics')) && serveOps(req, registry, health)) return;
+    gateway.handle(req);
   });
-  server.on('connection', (socket) => gateway.watch(socket));
-  server.on('clientError', (err, socket) => {
-    // malformed HTTP from a client: answer 400 if the socket still takes it, never crash
-    if (socket.writable)
-      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    else socket.destroy(err);
-  });
-  server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
-  await once(server, 'listening');
-  const addr = server.address() as { address: string; port: number };
+  const addr = await front.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
   const url = `http://${addr.address}:${addr.port}`;
 
   let closed: Promise<void> | undefined;
   return {
-    server,
+    server: front.server,
     url,
     port: addr.port,
     gateway,
@@ -134,14 +133,44 @@ export async function startGatewayServer(
     registry,
     close(timeoutMs = 8000) {
       closed ??= (async () => {
-        server.close(); // stop accepting (node 20 also closes idle keep-alive connections)
+        front.close(); // stop accepting; idle keep-alive connections close now
         const drained = await gateway.drain(timeoutMs);
         if (!drained) log.warn({ inFlight: metrics.inFlightCount }, 'in-flight requests cut at shutdown');
-        server.closeAllConnections();
-        await Promise.all([...upstreams.values()].map((u) => u.pool.close().catch(() => undefined)));
+        front.closeAll();
+        await Promise.all([...upstreams.values()].map((u) => u.close()));
         accessLog.flush();
       })();
       return closed;
     },
   };
+}
+
+/**
+ * `GET /healthz` (200 when ok, else 503, JSON) and `GET /metrics` (Prometheus text) on the gateway's
+ * own front (what src/util/ops.ts handleOps does for node:http parts). true when it answered.
+ */
+function serveOps(req: FrontRequest, registry: Registry, health: () => Health): boolean {
+  const q = req.url.indexOf('?');
+  const path = q < 0 ? req.url : req.url.slice(0, q);
+  if (req.method !== 'GET' || (path !== '/healthz' && path !== '/metrics')) return false;
+  req.handler = { clientClosed() {}, clientDrained() {} };
+  const done = (status: number, type: string, body: string): void => {
+    const bytes = Buffer.from(body);
+    req.writeHead(status, `content-type: ${type}\r\n`, bytes.length);
+    req.end(bytes);
+  };
+  if (path === '/healthz') {
+    Promise.resolve()
+      .then(health)
+      .then(
+        (h) => done(h.ok ? 200 : 503, 'application/json', JSON.stringify(h)),
+        (err) => done(503, 'application/json', JSON.stringify({ ok: false, error: String(err) })),
+      );
+  } else {
+    registry.metrics().then(
+      (text) => done(200, registry.contentType, text),
+      (err) => done(500, 'text/plain', String(err)),
+    );
+  }
+  return true;
 }

@@ -1,14 +1,24 @@
-import { Pool } from 'undici';
+import { connect, type Socket } from 'node:net';
 import { UsageError } from '../util/errors.js';
+import { clock, onTick } from './clock.js';
+import {
+  HTTPParser,
+  type HttpParser,
+  kOnBody,
+  kOnHeaders,
+  kOnHeadersComplete,
+  kOnMessageComplete,
+} from './llhttp.js';
+import { Outbox } from './outbox.js';
 
 export interface PoolOptions {
-  /** max keep-alive connections per upstream instance (undici `connections`) */
+  /** max keep-alive connections per upstream instance */
   connections: number;
   /** TCP connect timeout: past it the instance counts as unreachable */
   connectTimeoutMs: number;
-  /** time to the response headers: past it the call fails with EZ_ZONE_UNAVAILABLE */
+  /** time from the end of the request to the response head: past it the call fails */
   headersTimeoutMs: number;
-  /** max idle time between body chunks, either direction */
+  /** max idle time between response body chunks */
   bodyTimeoutMs: number;
 }
 
@@ -19,22 +29,361 @@ export const DEFAULT_POOL: PoolOptions = {
   bodyTimeoutMs: 30_000,
 };
 
-/** One upstream instance (`http://127.0.0.1:27204`) and its keep-alive connection pool. */
+/** An idle keep-alive connection is closed after this long (services keep theirs 5 s: close first). */
+const IDLE_MS = 4000;
+
+/** Failure reasons (metrics label `reason`, error messages) besides socket error codes (ECONNREFUSED, …). */
+export const UpstreamFailure = {
+  connectTimeout: 'CONNECT_TIMEOUT',
+  headersTimeout: 'HEADERS_TIMEOUT',
+  bodyTimeout: 'BODY_TIMEOUT',
+  closed: 'UPSTREAM_CLOSED',
+  badResponse: 'BAD_RESPONSE',
+  aborted: 'ABORTED',
+} as const;
+
+/** The gateway's side of one call to an upstream. */
+export interface UpstreamHandler {
+  /** a connection is ready: send the request through it (UpstreamConn.send…) */
+  onUpstreamConn(conn: UpstreamConn): void;
+  /** the answer's status and headers (flat `[name, value, …]`); 1xx answers are skipped */
+  onUpstreamHeaders(status: number, headers: string[]): void;
+  /** false: pause the answer until conn.resume() */
+  onUpstreamData(chunk: Buffer): boolean;
+  onUpstreamComplete(): void;
+  /** the call failed: `reason` is an UpstreamFailure or a socket error code */
+  onUpstreamError(reason: string, message: string): void;
+  /** the connection took the request bytes queued so far, after writeBody() returned false */
+  onUpstreamDrain(): void;
+}
+
+type ParserWithConn = HttpParser & { conn: UpstreamConn };
+
+/**
+ * One keep-alive connection to an upstream instance, one request at a time (no pipelining: one slow
+ * answer must not hold others). Hand-written instead of undici's Pool (llhttp.ts says why): the
+ * request goes out as one write (head and the body's first bytes), the answer is parsed by llhttp.
+ */
+export class UpstreamConn {
+  readonly socket: Socket;
+  readonly out: Outbox;
+  private readonly parser: HttpParser;
+  handler: UpstreamHandler | null;
+  private connected = false;
+  private isHead = false;
+  /** the whole request is written */
+  private requestDone = false;
+  private gotHead = false;
+  private informational = false;
+  private reusable = true;
+  private paused = false;
+  private slowHeaders: string[] = [];
+  /** clock.now of: connect start, end of request, last answer bytes, becoming idle */
+  private since: number;
+  /** idle this long → closed (IDLE_MS, or less when the service said so) */
+  private idleMs = IDLE_MS;
+  private closed = false;
+
+  constructor(
+    readonly upstream: Upstream,
+    handler: UpstreamHandler,
+  ) {
+    this.handler = handler;
+    this.since = clock.now;
+    const parser = new HTTPParser();
+    parser.initialize(HTTPParser.RESPONSE, {}, 0, HTTPParser.kLenientNone);
+    (parser as ParserWithConn).conn = this;
+    parser[kOnHeaders] = onHeaders;
+    parser[kOnHeadersComplete] = onHeadersComplete;
+    parser[kOnBody] = onBody;
+    parser[kOnMessageComplete] = onMessageComplete;
+    this.parser = parser;
+    const socket = connect({ host: upstream.host, port: upstream.port, noDelay: true });
+    this.socket = socket;
+    this.out = new Outbox(socket);
+    socket.on('connect', () => {
+      this.connected = true;
+      this.since = clock.now;
+      const h = this.handler;
+      if (h !== null) h.onUpstreamConn(this);
+      else this.upstream.release(this);
+    });
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.fail(err.code ?? UpstreamFailure.closed, err.message || String(err)),
+    );
+    socket.on('close', () => this.onClose());
+    socket.on('drain', () => this.handler?.onUpstreamDrain());
+  }
+
+  /** (re)used for a new call */
+  assign(handler: UpstreamHandler): void {
+    this.handler = handler;
+    this.requestDone = false;
+    this.gotHead = false;
+    this.informational = false;
+    handler.onUpstreamConn(this);
+  }
+
+  /** Send a request head (`METHOD path HTTP/1.1\r\n…\r\n\r\n`); `done`: it has no body to follow. */
+  sendHead(head: string, isHead: boolean, done: boolean): void {
+    this.isHead = isHead;
+    this.out.text(head);
+    if (done) this.requestSent();
+  }
+
+  /** A piece of the request body (re-framed as a chunk when `chunked`); false: wait for onUpstreamDrain. */
+  writeBody(chunk: Buffer, chunked: boolean): boolean {
+    if (chunked) {
+      this.out.text(`${chunk.length.toString(16)}\r\n`);
+      this.out.bytes(chunk);
+      this.out.text('\r\n');
+    } else this.out.bytes(chunk);
+    return this.out.writable;
+  }
+
+  endBody(chunked: boolean): void {
+    if (chunked) this.out.text('0\r\n\r\n');
+    this.requestSent();
+  }
+
+  private requestSent(): void {
+    this.requestDone = true;
+    if (!this.gotHead) this.since = clock.now;
+  }
+
+  /** Continue reading an answer paused by onUpstreamData() returning false. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.since = clock.now;
+    this.socket.resume();
+  }
+
+  /** The caller gives up on the call (its client went away): the connection is closed. */
+  abort(): void {
+    const h = this.handler;
+    this.handler = null;
+    this.destroy();
+    h?.onUpstreamError(UpstreamFailure.aborted, 'the client closed the request');
+  }
+
+  private onData(d: Buffer): void {
+    if (this.closed) return;
+    this.since = clock.now;
+    const ret = this.parser.execute(d);
+    if (typeof ret !== 'number') this.fail(UpstreamFailure.badResponse, `malformed answer: ${ret.message}`);
+    else if (ret < d.length && this.handler !== null)
+      this.fail(UpstreamFailure.badResponse, 'the upstream switched protocols');
+  }
+
+  private onEnd(): void {
+    // the end of a close-delimited answer completes it; anything else was cut short
+    const ret = this.parser.finish();
+    if (ret instanceof Error) this.fail(UpstreamFailure.closed, `the answer was cut short: ${ret.message}`);
+    else this.fail(UpstreamFailure.closed, 'the upstream closed the connection before answering');
+  }
+
+  private fail(reason: string, message: string): void {
+    const h = this.handler;
+    this.handler = null;
+    this.destroy();
+    h?.onUpstreamError(reason, message);
+  }
+
+  private onClose(): void {
+    this.fail(UpstreamFailure.closed, 'the upstream closed the connection');
+    setImmediate(closeParser, this.parser);
+  }
+
+  private destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    this.upstream.removed(this);
+  }
+
+  /** @internal parser callbacks */
+  slowHead(headers: string[]): void {
+    for (let i = 0; i < headers.length; i++) this.slowHeaders.push(headers[i]);
+  }
+
+  headersComplete(headers: string[] | undefined, status: number, keepAlive: boolean): number {
+    if (headers === undefined) {
+      headers = this.slowHeaders;
+      this.slowHeaders = [];
+    }
+    if (status < 200) {
+      this.informational = true; // 100 Continue, 103 Early Hints: not passed on
+      return 1;
+    }
+    this.gotHead = true;
+    if (!keepAlive) this.reusable = false;
+    else {
+      // `Keep-Alive: timeout=N`: close an idle connection a second before the service does
+      for (let i = 0; i < headers.length; i += 2) {
+        if (headers[i].length === 10 && headers[i].toLowerCase() === 'keep-alive') {
+          const m = /timeout=(\d+)/i.exec(headers[i + 1]);
+          if (m) this.idleMs = Math.min(IDLE_MS, Math.max(0, Number(m[1]) * 1000 - 1000));
+        }
+      }
+    }
+    this.handler?.onUpstreamHeaders(status, headers);
+    return this.isHead || status === 204 || status === 304 ? 1 : 0;
+  }
+
+  body(chunk: Buffer): void {
+    const h = this.handler;
+    if (h !== null && !h.onUpstreamData(chunk) && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  messageComplete(): void {
+    if (this.informational) {
+      this.informational = false;
+      return;
+    }
+    const h = this.handler;
+    this.handler = null;
+    // reusable only when the request was all sent (an early answer leaves the body half-sent);
+    // an answer nobody asked for means the connection is out of step
+    if (h !== null && this.reusable && this.requestDone) {
+      this.since = clock.now;
+      if (this.paused) {
+        this.paused = false;
+        this.socket.resume();
+      }
+      this.upstream.release(this);
+    } else this.destroy();
+    h?.onUpstreamComplete();
+  }
+
+  /** @internal Upstream's sweep */
+  sweep(now: number): void {
+    const o = this.upstream.opts;
+    if (!this.connected) {
+      if (now - this.since > o.connectTimeoutMs)
+        this.fail(UpstreamFailure.connectTimeout, `no connection within ${o.connectTimeoutMs} ms`);
+    } else if (this.handler === null) {
+      if (now - this.since > this.idleMs) this.destroy();
+    } else if (!this.requestDone || this.paused) {
+      // the client is still sending its body, or not reading the answer: not the upstream's fault
+    } else if (!this.gotHead) {
+      if (now - this.since > o.headersTimeoutMs)
+        this.fail(UpstreamFailure.headersTimeout, `no answer within ${o.headersTimeoutMs} ms`);
+    } else if (now - this.since > o.bodyTimeoutMs) {
+      this.fail(UpstreamFailure.bodyTimeout, `no answer bytes for ${o.bodyTimeoutMs} ms`);
+    }
+  }
+}
+
+function onHeaders(this: ParserWithConn, headers: string[]): void {
+  this.conn.slowHead(headers);
+}
+
+function onHeadersComplete(
+  this: ParserWithConn,
+  _major: number,
+  _minor: number,
+  headers: string[] | undefined,
+  _method: number,
+  _url: string | undefined,
+  status: number,
+  _statusMessage: string,
+  _upgrade: boolean,
+  keepAlive: boolean,
+): number {
+  return this.conn.headersComplete(headers, status, keepAlive);
+}
+
+function onBody(this: ParserWithConn, chunk: Buffer): void {
+  this.conn.body(chunk);
+}
+
+function onMessageComplete(this: ParserWithConn): void {
+  this.conn.messageComplete();
+}
+
+function closeParser(parser: HttpParser): void {
+  parser.close();
+}
+
+/** One upstream instance (`http://127.0.0.1:27204`) and its keep-alive connections. */
 export class Upstream {
   readonly origin: string;
-  readonly pool: Pool;
+  readonly host: string;
+  readonly port: number;
+  /** `host:port`, the Host header of a request whose client sent none */
+  readonly hostHeader: string;
+  readonly opts: PoolOptions;
+  private readonly idle: UpstreamConn[] = [];
+  private readonly all = new Set<UpstreamConn>();
+  private waiting: UpstreamHandler[] = [];
+  private closed = false;
+  private readonly stopSweep: () => void;
 
   constructor(origin: string, opts: PoolOptions) {
     this.origin = origin;
-    this.pool = new Pool(origin, {
-      connections: opts.connections,
-      // one request at a time per connection: pipelining would let one slow answer hold others
-      pipelining: 1,
-      connectTimeout: opts.connectTimeoutMs,
-      headersTimeout: opts.headersTimeoutMs,
-      bodyTimeout: opts.bodyTimeoutMs,
-      keepAliveTimeout: 4000,
+    const url = new URL(origin);
+    this.host = url.hostname.replace(/^\[|\]$/g, '');
+    this.port = Number(url.port || 80);
+    this.hostHeader = url.host;
+    this.opts = opts;
+    this.stopSweep = onTick(() => {
+      const now = clock.now;
+      for (const c of this.all) c.sweep(now);
     });
+  }
+
+  /** A connection for `h` now (idle, or a new one) or once one is free. */
+  acquire(h: UpstreamHandler): void {
+    if (this.closed) {
+      h.onUpstreamError(UpstreamFailure.closed, 'the gateway is shutting down');
+      return;
+    }
+    const c = this.idle.pop();
+    if (c !== undefined) c.assign(h);
+    else if (this.all.size < this.opts.connections) this.all.add(new UpstreamConn(this, h));
+    else this.waiting.push(h);
+  }
+
+  /** `h` no longer wants a connection (its client went away while it waited). */
+  cancel(h: UpstreamHandler): void {
+    const i = this.waiting.indexOf(h);
+    if (i >= 0) this.waiting.splice(i, 1);
+  }
+
+  /** @internal a connection finished a call and can take another */
+  release(c: UpstreamConn): void {
+    if (this.closed) {
+      c.socket.destroy();
+      return;
+    }
+    const h = this.waiting.shift();
+    if (h !== undefined) c.assign(h);
+    else this.idle.push(c);
+  }
+
+  /** @internal a connection closed */
+  removed(c: UpstreamConn): void {
+    this.all.delete(c);
+    const i = this.idle.indexOf(c);
+    if (i >= 0) this.idle.splice(i, 1);
+    if (!this.closed && this.waiting.length > 0 && this.all.size < this.opts.connections)
+      this.all.add(new UpstreamConn(this, this.waiting.shift()!));
+  }
+
+  /** Close idle connections now and busy ones as their calls end. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stopSweep();
+    for (const c of [...this.idle]) c.socket.destroy();
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const h of waiting) h.onUpstreamError(UpstreamFailure.closed, 'the gateway is shutting down');
   }
 }
 
@@ -57,7 +406,7 @@ export class UpstreamGroup {
   }
 }
 
-/** `http://host:port` with no path: what a Pool takes; a UsageError naming `what` otherwise. */
+/** `http://host:port` with no path: what an Upstream takes; a UsageError naming `what` otherwise. */
 export function parseOrigin(text: string, what: string): string {
   let url: URL;
   try {

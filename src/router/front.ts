@@ -1,0 +1,564 @@
+import { STATUS_CODES } from 'node:http';
+import { createServer, type Server, type Socket } from 'node:net';
+import { clock, onTick } from './clock.js';
+import {
+  HTTPParser,
+  type HttpParser,
+  kOnBody,
+  kOnHeaders,
+  kOnHeadersComplete,
+  kOnMessageComplete,
+  METHODS,
+  type ParseError,
+} from './llhttp.js';
+import { Outbox } from './outbox.js';
+
+/**
+ * The gateway's HTTP/1.1 server side: plain `net` sockets parsed by llhttp (llhttp.ts says why not
+ * node:http). It keeps node:http's behaviour where a client can see it:
+ * - keep-alive (HTTP/1.1 default, HTTP/1.0 with `Connection: keep-alive`), `Connection: close`;
+ * - pipelined requests are answered one at a time, in order (later ones wait, reading stops);
+ * - request bodies (Content-Length or chunked) are handed over as they arrive, with backpressure;
+ *   a body nobody read is discarded after the answer, so the connection stays usable;
+ * - `Expect: 100-continue` gets `100 Continue` when the body is first read (the gateway checks the
+ *   value; node:http sends it at once);
+ * - answers: Content-Length when known, else chunked (HTTP/1.1) or close-delimited (HTTP/1.0);
+ *   no body for HEAD, 204, 304; a `Date` header unless the answer has one;
+ * - malformed heads → 400, heads over maxHeaderSize (16 KB) → 431, oversized chunk extensions → 413,
+ *   each with `Connection: close`; a head not complete within headersTimeoutMs → 408;
+ * - idle keep-alive connections close after keepAliveTimeoutMs (5 s);
+ * - a client that half-closes its side is gone (the answer in flight is cut, as nginx and node:http do).
+ */
+export interface FrontOptions {
+  maxHeaderSize: number;
+  keepAliveTimeoutMs: number;
+  headersTimeoutMs: number;
+  /** a request body still arriving after this long: the connection is closed */
+  requestTimeoutMs: number;
+}
+
+export const DEFAULT_FRONT: FrontOptions = {
+  maxHeaderSize: 16 * 1024,
+  keepAliveTimeoutMs: 5000,
+  headersTimeoutMs: 60_000,
+  requestTimeoutMs: 300_000,
+};
+
+/** The gateway's side of a request in progress. */
+export interface FrontHandler {
+  /** the connection closed before the answer was complete */
+  clientClosed(): void;
+  /** the socket took what was queued, after write() returned false */
+  clientDrained(): void;
+}
+
+/** Who reads a request body: chunks as they arrive, with backpressure. */
+export interface BodyReader {
+  /** false: stop until resumeBody() */
+  onBodyData(chunk: Buffer): boolean;
+  onBodyEnd(): void;
+  /** the connection closed before the body was complete */
+  onBodyError(err: Error): void;
+}
+
+const STATUS_LINES: string[] = [];
+function statusLine(status: number): string {
+  let line = STATUS_LINES[status];
+  if (line === undefined) {
+    line = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+    if (status >= 100 && status < 600) STATUS_LINES[status] = line;
+  }
+  return line;
+}
+
+const CANNED: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: statusLine(431),
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: statusLine(413),
+  timeout: statusLine(408),
+};
+
+/** One request on a client connection, and its answer. */
+export class FrontRequest {
+  readonly method: string;
+  readonly url: string;
+  /** flat `[name, value, …]` as the client sent them */
+  readonly rawHeaders: string[];
+  readonly httpMajor: number;
+  readonly httpMinor: number;
+  /** the connection stays open after this answer */
+  keepAlive: boolean;
+  /** set by the gateway when the client sent `Expect: 100-continue` */
+  expectContinue = false;
+  handler: FrontHandler | null = null;
+  /** clock.now when the head was complete */
+  readonly startedAt: number;
+
+  // ---- request body
+  /** the parser has seen the whole request message */
+  bodyComplete = false;
+  private held: Buffer[] | null = null;
+  private reader: BodyReader | null = null;
+  private bodyPaused = false;
+  private endDelivered = false;
+  discarding = false;
+  private continueSent = false;
+
+  // ---- answer
+  headersSent = false;
+  finished = false;
+  /** write() returned false: clientDrained() is due */
+  wantsDrain = false;
+  private noBody = false;
+  private chunked = false;
+
+  constructor(
+    readonly conn: ClientConnection,
+    method: string,
+    url: string,
+    rawHeaders: string[],
+    major: number,
+    minor: number,
+    keepAlive: boolean,
+  ) {
+    this.method = method;
+    this.url = url;
+    this.rawHeaders = rawHeaders;
+    this.httpMajor = major;
+    this.httpMinor = minor;
+    this.keepAlive = keepAlive;
+    this.startedAt = clock.now;
+  }
+
+  // ---- request body ---------------------------------------------------------------------
+
+  /** Start reading the body into `reader` (chunks that came with the head first). */
+  readBody(reader: BodyReader): void {
+    this.reader = reader;
+    if (this.expectContinue && !this.continueSent && !this.headersSent && !this.bodyComplete) {
+      this.continueSent = true;
+      this.conn.out.text('HTTP/1.1 100 Continue\r\n\r\n');
+    }
+    this.resumeBody();
+  }
+
+  pauseBody(): void {
+    this.bodyPaused = true;
+    this.conn.updateReading();
+  }
+
+  resumeBody(): void {
+    this.bodyPaused = false;
+    const reader = this.reader;
+    if (reader === null || this.discarding) return;
+    while (this.held !== null && !this.bodyPaused) {
+      const chunk = this.held.shift()!;
+      if (this.held.length === 0) this.held = null;
+      if (!reader.onBodyData(chunk)) this.bodyPaused = true;
+    }
+    if (this.held === null && !this.bodyPaused && this.bodyComplete && !this.endDelivered) {
+      this.endDelivered = true;
+      reader.onBodyEnd();
+    }
+    this.conn.updateReading();
+  }
+
+  /** Nobody wants the rest of the body: drop it as it arrives (the connection stays in sync). */
+  discardBody(): void {
+    this.discarding = true;
+    this.held = null;
+    this.conn.updateReading();
+  }
+
+  /** whether the parser may read more of this request's body now */
+  get bodyFlowing(): boolean {
+    return this.discarding || (this.reader !== null && !this.bodyPaused && this.held === null);
+  }
+
+  /** @internal parser: a piece of the body */
+  bodyChunk(chunk: Buffer): void {
+    if (this.discarding) return;
+    if (this.reader !== null && !this.bodyPaused && this.held === null) {
+      if (!this.reader.onBodyData(chunk)) {
+        this.bodyPaused = true;
+        this.conn.updateReading();
+      }
+      return;
+    }
+    if (this.held === null) this.held = [chunk];
+    else this.held.push(chunk);
+    this.conn.updateReading();
+  }
+
+  /** @internal parser: the request message is complete */
+  messageComplete(): void {
+    this.bodyComplete = true;
+    if (this.discarding || this.endDelivered) return;
+    if (this.reader !== null && !this.bodyPaused && this.held === null) {
+      this.endDelivered = true;
+      this.reader.onBodyEnd();
+    }
+  }
+
+  /** @internal the connection closed */
+  closed(): void {
+    if (!this.bodyComplete && this.reader !== null && !this.endDelivered) {
+      this.endDelivered = true;
+      this.reader.onBodyError(new Error('client closed the connection before the end of its request body'));
+    }
+    if (!this.finished) this.handler?.clientClosed();
+  }
+
+  // ---- answer -------------------------------------------------------------------------------
+
+  /**
+   * Send the status line and headers: `lines` are `name: value\r\n` lines without framing
+   * headers; `length` the body length (-1: unknown, then chunked or close-delimited).
+   */
+  writeHead(status: number, lines: string, length: number, hasDate = false): void {
+    if (this.headersSent) return;
+    this.headersSent = true;
+    let head = statusLine(status) + lines;
+    if (!hasDate) head += `date: ${clock.date}\r\n`;
+    this.noBody = this.method === 'HEAD' || status === 204 || status === 304 || status < 200;
+    if (length >= 0 && status !== 204 && status >= 200) head += `content-length: ${length}\r\n`;
+    else if (!this.noBody) {
+      if (this.httpMajor === 1 && this.httpMinor >= 1) {
+        this.chunked = true;
+        head += 'transfer-encoding: chunked\r\n';
+      } else this.keepAlive = false; // HTTP/1.0: the end of the body is the end of the connection
+    }
+    if (this.conn.lastOne) this.keepAlive = false;
+    if (!this.keepAlive) head += 'connection: close\r\n\r\n';
+    else if (this.httpMinor === 0) head += 'connection: keep-alive\r\n\r\n';
+    else head += '\r\n';
+    this.conn.out.text(head);
+  }
+
+  /** A piece of the body; false when the client is not keeping up (clientDrained() follows). */
+  write(chunk: Buffer): boolean {
+    if (this.finished || this.noBody || chunk.length === 0) return true;
+    const out = this.conn.out;
+    if (this.chunked) {
+      out.text(`${chunk.length.toString(16)}\r\n`);
+      out.bytes(chunk);
+      out.text('\r\n');
+    } else out.bytes(chunk);
+    if (out.writable) return true;
+    this.wantsDrain = true;
+    return false;
+  }
+
+  /** The end of the answer (with a last piece of body, e.g. a JSON error). */
+  end(body?: Buffer): void {
+    if (this.finished) return;
+    if (body !== undefined) this.write(body);
+    this.finished = true;
+    if (this.chunked) this.conn.out.text('0\r\n\r\n');
+    this.conn.answered(this);
+  }
+
+  /** Cut the connection: an answer that cannot be completed must not look complete. */
+  destroy(): void {
+    this.finished = true;
+    this.conn.socket.destroy();
+  }
+}
+
+/** One client connection: parser, requests in order, answers. */
+export class ClientConnection {
+  readonly out: Outbox;
+  private readonly parser: HttpParser;
+  /** the request being answered */
+  current: FrontRequest | null = null;
+  /** the request whose message the parser is in (head seen, message not complete) */
+  private parsing: FrontRequest | null = null;
+  /** pipelined requests waiting for `current` to be answered */
+  private queue: FrontRequest[] = [];
+  private slowHeaders: string[] = [];
+  private slowUrl = '';
+  private paused = false;
+  /** no request after the current one: close once it is answered */
+  closing = false;
+  isClosed = false;
+  /** clock.now when the bytes of a head started arriving (0: not in a head) */
+  headSince = 0;
+  /** clock.now when the connection last became idle */
+  idleSince: number;
+
+  constructor(
+    readonly front: FrontServer,
+    readonly socket: Socket,
+  ) {
+    this.out = new Outbox(socket);
+    this.idleSince = clock.now;
+    const parser = new HTTPParser();
+    parser.initialize(HTTPParser.REQUEST, {}, front.opts.maxHeaderSize, HTTPParser.kLenientNone);
+    (parser as ParserWithConn).conn = this;
+    parser[kOnHeaders] = onHeaders;
+    parser[kOnHeadersComplete] = onHeadersComplete;
+    parser[kOnBody] = onBody;
+    parser[kOnMessageComplete] = onMessageComplete;
+    this.parser = parser;
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', () => {}); // 'close' follows
+    socket.on('close', () => this.onClose());
+    socket.on('drain', () => {
+      const c = this.current;
+      if (c?.wantsDrain) {
+        c.wantsDrain = false;
+        c.handler?.clientDrained();
+      }
+    });
+  }
+
+  private onData(d: Buffer): void {
+    if (this.isClosed) return;
+    if (this.parsing === null && this.headSince === 0) this.headSince = clock.now;
+    let ret = this.parser.execute(d);
+    // a request with an Upgrade header stops llhttp at its end (we do not upgrade): go on after it
+    while (typeof ret === 'number' && ret > 0 && ret < d.length && !this.isClosed) {
+      d = d.subarray(ret);
+      ret = this.parser.execute(d);
+    }
+    if (typeof ret !== 'number') this.parseError(ret);
+  }
+
+  private parseError(err: ParseError): void {
+    // answer with the error only if no answer is under way on this connection
+    if (this.current === null) {
+      this.out.text(`${CANNED[err.code] ?? statusLine(400)}connection: close\r\n\r\n`);
+      this.close();
+    } else this.socket.destroy();
+  }
+
+  /** Flush and half-close; the socket is destroyed when the peer closes (or by the sweep). */
+  private close(): void {
+    this.closing = true;
+    this.isClosed = true;
+    this.out.end();
+    this.socket.destroySoon();
+  }
+
+  private onEnd(): void {
+    // A client that half-closes is taken as gone, as nginx (499) and node:http do: an answer in
+    // flight is cut and its upstream call aborted, instead of holding it for a reader that left.
+    this.socket.destroy();
+  }
+
+  private onClose(): void {
+    if (this.front.conns.delete(this)) {
+      this.isClosed = true;
+      const current = this.current;
+      this.current = null;
+      this.queue.length = 0;
+      current?.closed();
+      if (this.parsing !== null && this.parsing !== current) this.parsing.closed();
+      // the parser's C++ side goes once no execute() is on the stack
+      setImmediate(closeParser, this.parser);
+    }
+  }
+
+  /** @internal parser callbacks */
+  headersComplete(
+    major: number,
+    minor: number,
+    headers: string[] | undefined,
+    method: number,
+    url: string | undefined,
+    keepAlive: boolean,
+  ): number {
+    if (headers === undefined) {
+      headers = this.slowHeaders;
+      this.slowHeaders = [];
+    }
+    if (url === undefined) {
+      url = this.slowUrl;
+      this.slowUrl = '';
+    }
+    this.headSince = 0;
+    const name = METHODS[method];
+    if (name === 'CONNECT' || name === 'PRI') {
+      // no tunnels through the gateway (node:http without a 'connect' listener does the same)
+      this.socket.destroy();
+      return 0;
+    }
+    const req = new FrontRequest(this, name, url, headers, major, minor, keepAlive);
+    this.parsing = req;
+    if (this.current === null) {
+      this.current = req;
+      this.front.onRequest(req);
+    } else {
+      this.queue.push(req);
+      this.updateReading();
+    }
+    return 0;
+  }
+
+  slowHead(headers: string[], url: string): void {
+    for (let i = 0; i < headers.length; i++) this.slowHeaders.push(headers[i]);
+    this.slowUrl += url;
+  }
+
+  body(chunk: Buffer): void {
+    this.parsing?.bodyChunk(chunk);
+  }
+
+  messageComplete(): void {
+    const req = this.parsing;
+    if (req === null) return;
+    this.parsing = null;
+    req.messageComplete();
+    if (req.finished && req === this.current) this.next();
+    this.updateReading();
+  }
+
+  /** @internal FrontRequest.end(): the answer is written */
+  answered(req: FrontRequest): void {
+    if (req !== this.current) return;
+    if (!req.keepAlive) {
+      this.current = null;
+      this.close();
+      return;
+    }
+    if (!req.bodyComplete) {
+      if (req.expectContinue) {
+        // the client may still hold its body back or send it: the stream is ambiguous, close it
+        this.current = null;
+        this.close();
+        return;
+      }
+      req.discardBody(); // next() once its message is complete
+      return;
+    }
+    this.next();
+  }
+
+  /** this is the last request the connection will answer (closing, none pipelined behind it) */
+  get lastOne(): boolean {
+    return this.closing && this.queue.length === 0;
+  }
+
+  private next(): void {
+    this.current = null;
+    this.idleSince = clock.now;
+    const req = this.queue.shift();
+    if (req !== undefined) {
+      this.current = req;
+      this.front.onRequest(req);
+    } else if (this.closing) {
+      this.close();
+      return;
+    }
+    this.updateReading();
+  }
+
+  /** Read from the socket only when the parser's output has somewhere to go. */
+  updateReading(): void {
+    if (this.isClosed) return;
+    const p = this.parsing;
+    const want = this.queue.length === 0 && (p === null || p.bodyComplete || p.bodyFlowing);
+    if (want && this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    } else if (!want && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  /** @internal FrontServer's sweep */
+  sweep(now: number): void {
+    const o = this.front.opts;
+    if (this.current === null && this.parsing === null) {
+      if (this.headSince !== 0) {
+        if (now - this.headSince > o.headersTimeoutMs) {
+          this.out.text(`${CANNED.timeout}connection: close\r\n\r\n`);
+          this.close();
+          this.socket.destroy();
+        }
+      } else if (now - this.idleSince > o.keepAliveTimeoutMs) this.socket.destroy();
+    } else if (this.parsing !== null && now - this.parsing.startedAt > o.requestTimeoutMs) {
+      this.socket.destroy();
+    }
+  }
+}
+
+type ParserWithConn = HttpParser & { conn: ClientConnection };
+
+function onHeaders(this: ParserWithConn, headers: string[], url: string): void {
+  this.conn.slowHead(headers, url);
+}
+
+function onHeadersComplete(
+  this: ParserWithConn,
+  major: number,
+  minor: number,
+  headers: string[] | undefined,
+  method: number,
+  url: string | undefined,
+  _status: number,
+  _statusMessage: string,
+  _upgrade: boolean,
+  keepAlive: boolean,
+): number {
+  return this.conn.headersComplete(major, minor, headers, method, url, keepAlive);
+}
+
+function onBody(this: ParserWithConn, chunk: Buffer): void {
+  this.conn.body(chunk);
+}
+
+function onMessageComplete(this: ParserWithConn): void {
+  this.conn.messageComplete();
+}
+
+function closeParser(parser: HttpParser): void {
+  parser.close();
+}
+
+/** The listening socket and its connections. */
+export class FrontServer {
+  readonly server: Server;
+  readonly conns = new Set<ClientConnection>();
+  private stopSweep: (() => void) | undefined;
+
+  constructor(
+    readonly opts: FrontOptions,
+    readonly onRequest: (req: FrontRequest) => void,
+  ) {
+    // allowHalfOpen: the connection decides itself what a client's FIN means (onEnd)
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      this.conns.add(new ClientConnection(this, socket));
+    });
+    this.stopSweep = onTick(() => {
+      const now = clock.now;
+      for (const c of this.conns) c.sweep(now);
+    });
+  }
+
+  listen(port: number, host: string): Promise<{ address: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as { address: string; port: number });
+      });
+    });
+  }
+
+  /** Stop accepting; idle keep-alive connections close now, busy ones after their answer. */
+  close(): void {
+    this.server.close();
+    for (const c of this.conns) {
+      c.closing = true;
+      if (c.current === null) c.socket.destroy();
+    }
+  }
+
+  closeAll(): void {
+    for (const c of this.conns) c.socket.destroy();
+    this.stopSweep?.();
+    this.stopSweep = undefined;
+  }
+}
