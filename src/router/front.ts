@@ -11,7 +11,7 @@ import {
   METHODS,
   type ParseError,
 } from './llhttp.js';
-import { Outbox } from './outbox.js';
+import { beginTurn, endTurn, Outbox } from './outbox.js';
 
 /**
  * The gateway's HTTP/1.1 server side: plain `net` sockets parsed by llhttp (llhttp.ts says why not
@@ -299,7 +299,14 @@ export class ClientConnection {
     parser[kOnBody] = onBody;
     parser[kOnMessageComplete] = onMessageComplete;
     this.parser = parser;
-    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('data', (d: Buffer) => {
+      beginTurn();
+      try {
+        this.onData(d);
+      } finally {
+        endTurn();
+      }
+    });
     socket.on('end', () => this.onEnd());
     socket.on('error', () => {}); // 'close' follows
     socket.on('close', () => this.onClose());
@@ -307,7 +314,12 @@ export class ClientConnection {
       const c = this.current;
       if (c?.wantsDrain) {
         c.wantsDrain = false;
-        c.handler?.clientDrained();
+        beginTurn();
+        try {
+          c.handler?.clientDrained();
+        } finally {
+          endTurn();
+        }
       }
     });
   }

@@ -3,25 +3,54 @@ import type { Socket } from 'node:net';
 /** Chunks up to this size are copied into the pending text; bigger ones are written as they are. */
 const SMALL = 16 * 1024;
 
+/** Outboxes with pending bytes, flushed at the end of the current turn. */
+let dirty: Outbox[] = [];
+let depth = 0;
+let tickScheduled = false;
+
 /**
- * What a gateway socket is to send, coalesced: everything written during one turn of the event
- * loop (an answer's head and its body, a request's head and the first bytes of its body) leaves in
- * one `write` — one syscall, one segment — at the end of the turn. Small chunks are kept as latin1
- * text (a lossless byte-for-byte copy) so the turn's output is a single string; node:http writes
- * head and body as separate chunks of a writev.
+ * An I/O callback begins (socket data, connect, drain): what it writes is sent when it ends
+ * (endTurn), one write per socket. Outside such a callback (a promise continuation, a timer) the
+ * pending bytes go at process.nextTick. Explicit turns avoid a nextTick per write: on Node 20 each
+ * nextTick round allocates in processPromiseRejections, ~0.5 KB per request.
+ */
+export function beginTurn(): void {
+  depth++;
+}
+
+export function endTurn(): void {
+  if (--depth === 0 && dirty.length > 0) flushDirty();
+}
+
+function flushDirty(): void {
+  tickScheduled = false;
+  const list = dirty;
+  dirty = [];
+  for (let i = 0; i < list.length; i++) list[i].flushQueued();
+}
+
+/**
+ * What a gateway socket is to send, coalesced: everything written during one turn (an answer's
+ * head and its body, a request's head and the first bytes of its body) leaves in one `write` — one
+ * syscall, one segment. Small chunks are kept as latin1 text (a lossless byte-for-byte copy) so the
+ * turn's output is a single string; node:http writes head and body as separate chunks of a writev.
  */
 export class Outbox {
   private pending = '';
-  private scheduled = false;
+  private queued = false;
 
   constructor(readonly socket: Socket) {}
 
   /** Queue latin1 text (HTTP heads, chunk framing). */
   text(s: string): void {
     this.pending += s;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      process.nextTick(flushOutbox, this);
+    if (!this.queued) {
+      this.queued = true;
+      dirty.push(this);
+      if (depth === 0 && !tickScheduled) {
+        tickScheduled = true;
+        process.nextTick(flushDirty);
+      }
     }
   }
 
@@ -41,9 +70,9 @@ export class Outbox {
     return !this.socket.writableNeedDrain;
   }
 
-  /** the end of the turn (process.nextTick) */
-  flushScheduled(): void {
-    this.scheduled = false;
+  /** the end of the turn */
+  flushQueued(): void {
+    this.queued = false;
     this.flush();
   }
 
@@ -63,8 +92,4 @@ export class Outbox {
   discard(): void {
     this.pending = '';
   }
-}
-
-function flushOutbox(o: Outbox): void {
-  o.flushScheduled();
 }

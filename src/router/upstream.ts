@@ -9,7 +9,7 @@ import {
   kOnHeadersComplete,
   kOnMessageComplete,
 } from './llhttp.js';
-import { Outbox } from './outbox.js';
+import { beginTurn, endTurn, Outbox } from './outbox.js';
 
 export interface PoolOptions {
   /** max keep-alive connections per upstream instance */
@@ -28,6 +28,9 @@ export const DEFAULT_POOL: PoolOptions = {
   headersTimeoutMs: 30_000,
   bodyTimeoutMs: 30_000,
 };
+
+/** Every upstream socket reads into this one buffer: reads are handled one at a time, synchronously. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /** An idle keep-alive connection is closed after this long (services keep theirs 5 s: close first). */
 const IDLE_MS = 4000;
@@ -98,23 +101,41 @@ export class UpstreamConn {
     parser[kOnBody] = onBody;
     parser[kOnMessageComplete] = onMessageComplete;
     this.parser = parser;
-    const socket = connect({ host: upstream.host, port: upstream.port, noDelay: true });
+    // `onread`: answers are read into one shared buffer and parsed in place (llhttp copies what it
+    // hands on), without a Buffer and a stream 'data' event per read
+    const socket = connect({
+      host: upstream.host,
+      port: upstream.port,
+      noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: (n: number) => this.onRead(n) },
+    });
     this.socket = socket;
     this.out = new Outbox(socket);
     socket.on('connect', () => {
       this.connected = true;
       this.since = clock.now;
-      const h = this.handler;
-      if (h !== null) h.onUpstreamConn(this);
-      else this.upstream.release(this);
+      beginTurn();
+      try {
+        const h = this.handler;
+        if (h !== null) h.onUpstreamConn(this);
+        else this.upstream.release(this);
+      } finally {
+        endTurn();
+      }
     });
-    socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('end', () => this.onEnd());
     socket.on('error', (err: NodeJS.ErrnoException) =>
       this.fail(err.code ?? UpstreamFailure.closed, err.message || String(err)),
     );
     socket.on('close', () => this.onClose());
-    socket.on('drain', () => this.handler?.onUpstreamDrain());
+    socket.on('drain', () => {
+      beginTurn();
+      try {
+        this.handler?.onUpstreamDrain();
+      } finally {
+        endTurn();
+      }
+    });
   }
 
   /** (re)used for a new call */
@@ -169,13 +190,19 @@ export class UpstreamConn {
     h?.onUpstreamError(UpstreamFailure.aborted, 'the client closed the request');
   }
 
-  private onData(d: Buffer): void {
-    if (this.closed) return;
+  private onRead(n: number): boolean {
+    if (this.closed) return false;
     this.since = clock.now;
-    const ret = this.parser.execute(d);
-    if (typeof ret !== 'number') this.fail(UpstreamFailure.badResponse, `malformed answer: ${ret.message}`);
-    else if (ret < d.length && this.handler !== null)
-      this.fail(UpstreamFailure.badResponse, 'the upstream switched protocols');
+    beginTurn();
+    try {
+      const ret = this.parser.execute(READ_BUFFER.subarray(0, n));
+      if (typeof ret !== 'number') this.fail(UpstreamFailure.badResponse, `malformed answer: ${ret.message}`);
+      else if (ret < n && this.handler !== null)
+        this.fail(UpstreamFailure.badResponse, 'the upstream switched protocols');
+    } finally {
+      endTurn();
+    }
+    return !this.paused;
   }
 
   private onEnd(): void {

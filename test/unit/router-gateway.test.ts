@@ -429,7 +429,7 @@ describe('APIRouter streaming and ops', () => {
       /ez_router_requests_total\{zone="",shard="",code="400",route="none",part="router"\} \d+/,
     );
     expect(m.text).toMatch(
-      /ez_router_request_duration_seconds_bucket\{le="0.001",part="router",zone="ez-bj",route="zone"\} \d+/,
+      /ez_router_request_duration_seconds_bucket\{le="0.001",zone="ez-bj",route="zone",part="router"\} \d+/,
     );
     expect(m.text).toMatch(/ez_router_routing_epoch\{part="router"\} \d+/);
     expect(m.text).toMatch(/ez_router_in_flight_requests\{part="router"\} 0/);
