@@ -5,6 +5,7 @@ import {
   HTTPParser,
   type HttpParser,
   kOnBody,
+  kOnExecute,
   kOnHeaders,
   kOnHeadersComplete,
   kOnMessageComplete,
@@ -284,6 +285,10 @@ export class ClientConnection {
   headSince = 0;
   /** clock.now when the connection last became idle */
   idleSince: number;
+  /** the socket's libuv handle, read by the parser itself (null: 'data' events feed the parser) */
+  private readonly handle: StreamHandle | null;
+  /** inside a read (beginTurn() done) */
+  private inTurn = false;
 
   constructor(
     readonly front: FrontServer,
@@ -299,14 +304,17 @@ export class ClientConnection {
     parser[kOnBody] = onBody;
     parser[kOnMessageComplete] = onMessageComplete;
     this.parser = parser;
-    socket.on('data', (d: Buffer) => {
-      beginTurn();
-      try {
-        this.onData(d);
-      } finally {
-        endTurn();
-      }
-    });
+    const handle = (socket as unknown as { _handle?: StreamHandle | null })._handle;
+    if (handle?.isStreamBase === true) {
+      // node:http's own fast path: libuv reads go straight into llhttp (no Buffer, no stream
+      // 'data' event per read); kOnExecute follows each read
+      parser.consume(handle);
+      parser[kOnExecute] = onExecute;
+      this.handle = handle;
+    } else {
+      this.handle = null;
+      socket.on('data', (d: Buffer) => this.onData(d));
+    }
     socket.on('end', () => this.onEnd());
     socket.on('error', () => {}); // 'close' follows
     socket.on('close', () => this.onClose());
@@ -324,16 +332,65 @@ export class ClientConnection {
     });
   }
 
+  /** Writes made while a read is handled leave together at its end (outbox.ts). */
+  private enterTurn(): void {
+    if (!this.inTurn) {
+      this.inTurn = true;
+      beginTurn();
+    }
+  }
+
+  private leaveTurn(): void {
+    if (this.inTurn) {
+      this.inTurn = false;
+      endTurn();
+    }
+  }
+
+  /** 'data' event (a socket the parser cannot read itself) */
   private onData(d: Buffer): void {
     if (this.isClosed) return;
-    if (this.parsing === null && this.headSince === 0) this.headSince = clock.now;
-    let ret = this.parser.execute(d);
-    // a request with an Upgrade header stops llhttp at its end (we do not upgrade): go on after it
-    while (typeof ret === 'number' && ret > 0 && ret < d.length && !this.isClosed) {
-      d = d.subarray(ret);
-      ret = this.parser.execute(d);
+    this.enterTurn();
+    try {
+      let ret = this.parser.execute(d);
+      // a request with an Upgrade header stops llhttp at its end (we do not upgrade): go on after it
+      while (typeof ret === 'number' && ret > 0 && ret < d.length && !this.isClosed) {
+        d = d.subarray(ret);
+        ret = this.parser.execute(d);
+      }
+      this.afterRead(ret);
+    } finally {
+      this.leaveTurn();
     }
+  }
+
+  /** @internal kOnExecute: the parser read and parsed `ret` bytes (or failed) */
+  executed(ret: number | ParseError): void {
+    this.enterTurn();
+    try {
+      if (typeof ret === 'number' && !this.isClosed) {
+        // after a request with an Upgrade header llhttp stops at its end: go on with the rest
+        const buf = this.parser.getCurrentBuffer();
+        if (ret > 0 && ret < buf.length) {
+          let d = buf.subarray(ret);
+          ret = this.parser.execute(d);
+          while (typeof ret === 'number' && ret > 0 && ret < d.length && !this.isClosed) {
+            d = d.subarray(ret);
+            ret = this.parser.execute(d);
+          }
+        }
+      }
+      this.afterRead(ret);
+    } finally {
+      this.leaveTurn();
+    }
+  }
+
+  private afterRead(ret: number | ParseError): void {
     if (typeof ret !== 'number') this.parseError(ret);
+    // bytes of a head that is not complete yet: the headers timeout runs
+    else if (this.parsing === null && this.current === null && this.headSince === 0)
+      this.headSince = clock.now;
   }
 
   private parseError(err: ParseError): void {
@@ -367,6 +424,7 @@ export class ClientConnection {
       current?.closed();
       if (this.parsing !== null && this.parsing !== current) this.parsing.closed();
       // the parser's C++ side goes once no execute() is on the stack
+      if (this.handle !== null) this.parser.unconsume();
       setImmediate(closeParser, this.parser);
     }
   }
@@ -388,6 +446,7 @@ export class ClientConnection {
       url = this.slowUrl;
       this.slowUrl = '';
     }
+    this.enterTurn();
     this.headSince = 0;
     const name = METHODS[method];
     if (name === 'CONNECT' || name === 'PRI') {
@@ -413,10 +472,12 @@ export class ClientConnection {
   }
 
   body(chunk: Buffer): void {
+    this.enterTurn();
     this.parsing?.bodyChunk(chunk);
   }
 
   messageComplete(): void {
+    this.enterTurn();
     const req = this.parsing;
     if (req === null) return;
     this.parsing = null;
@@ -470,12 +531,21 @@ export class ClientConnection {
     if (this.isClosed) return;
     const p = this.parsing;
     const want = this.queue.length === 0 && (p === null || p.bodyComplete || p.bodyFlowing);
+    const h = this.handle;
     if (want && this.paused) {
       this.paused = false;
-      this.socket.resume();
+      if (h === null) this.socket.resume();
+      else if (!h.reading) {
+        h.reading = true;
+        h.readStart();
+      }
     } else if (!want && !this.paused) {
       this.paused = true;
-      this.socket.pause();
+      if (h === null) this.socket.pause();
+      else if (h.reading) {
+        h.reading = false;
+        h.readStop();
+      }
     }
   }
 
@@ -497,6 +567,18 @@ export class ClientConnection {
 }
 
 type ParserWithConn = HttpParser & { conn: ClientConnection };
+
+/** the socket's libuv stream handle (net.Socket#_handle), what node:http hands to parser.consume() */
+interface StreamHandle {
+  isStreamBase?: boolean;
+  reading: boolean;
+  readStart(): number;
+  readStop(): number;
+}
+
+function onExecute(this: ParserWithConn, ret: number | ParseError): void {
+  this.conn.executed(ret);
+}
 
 function onHeaders(this: ParserWithConn, headers: string[], url: string): void {
   this.conn.slowHead(headers, url);

@@ -19,6 +19,11 @@ export interface HttpParser {
   close(): void;
   free(): void;
   remove(): void;
+  /** read a libuv stream handle directly (node:http's server does this) */
+  consume(handle: object): void;
+  unconsume(): void;
+  /** the bytes of the read being parsed (after a consume()d read) */
+  getCurrentBuffer(): Buffer;
   // callbacks, keyed by the HTTPParser.kOn… constants
   [key: number]: unknown;
 }
@@ -58,3 +63,4 @@ export const kOnHeaders = HTTPParser.kOnHeaders | 0;
 export const kOnHeadersComplete = HTTPParser.kOnHeadersComplete | 0;
 export const kOnBody = HTTPParser.kOnBody | 0;
 export const kOnMessageComplete = HTTPParser.kOnMessageComplete | 0;
+export const kOnExecute = HTTPParser.kOnExecute | 0;
