@@ -21,11 +21,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Dispatcher, Pool, request } from 'undici';
+import { freePorts } from '../src/util/net.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -44,17 +44,6 @@ const s = createServer((req, res) => {
 s.keepAliveTimeout = 65000;
 s.listen(Number(process.argv[1]), '127.0.0.1');
 `;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -251,7 +240,7 @@ const start = (cmd: string, args: string[], logName: string): ChildProcess => {
 };
 
 try {
-  const [upPort, nginxPort, routerPort] = [await freePort(), await freePort(), await freePort()];
+  const [upPort, nginxPort, routerPort, fullLogPort] = await freePorts(4);
   const upstream = start(
     process.execPath,
     ['--input-type=module', '-e', UPSTREAM, String(upPort)],
@@ -273,7 +262,6 @@ try {
   const viaRouter = `http://127.0.0.1:${routerPort}/`;
   await waitHttp(viaRouter, 'APIRouter', router);
   // the same router logging every request (default: every error, 1% of successes): its cost
-  const fullLogPort = await freePort();
   const fullLogArgs = routerArgs.map((a) => (a === String(routerPort) ? String(fullLogPort) : a));
   const fullLog = start(
     process.execPath,
