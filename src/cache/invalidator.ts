@@ -22,6 +22,7 @@ import { backoffDelay } from '../util/backoff.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { createRegistry, type Health } from '../util/ops.js';
+import { Wakeable } from '../util/wakeable.js';
 import { INVALIDATED_PREFIX, INVALIDATED_TTL_MS, versionKey } from './cache-aside.js';
 import { compileKeyPattern } from './key-pattern.js';
 
@@ -49,7 +50,7 @@ export class Invalidator {
   readonly registry: Registry;
   state: State = 'starting';
   private stopping = false;
-  private wake: (() => void) | null = null;
+  private readonly idle = new Wakeable();
   private loop: Promise<void> | null = null;
   private readonly cached: Map<string, { spec: TableSpec; key: ReturnType<typeof compileKeyPattern> }>;
   private readonly serverId: number;
@@ -143,7 +144,7 @@ export class Invalidator {
   async stop(): Promise<void> {
     this.stopping = true;
     this.setState('stopping');
-    this.wake?.();
+    this.idle.wake();
     await this.loop;
   }
 
@@ -167,13 +168,7 @@ export class Invalidator {
           { attempt, delayMs: delay, kind, err: errorMessage(err) },
           'session failed: reconnecting after backoff',
         );
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, delay);
-          this.wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
+        await this.idle.sleep(delay);
       }
     }
   }
@@ -218,11 +213,11 @@ export class Invalidator {
         from,
         onTxn: (t) => {
           queue.push(t);
-          this.wake?.();
+          this.idle.wake();
         },
         onError: (err) => {
           failure = this.tag(err, 'binlog');
-          this.wake?.();
+          this.idle.wake();
         },
       });
       src.start();
@@ -235,13 +230,7 @@ export class Invalidator {
         if (queue.length === 0) {
           if (performance.now() - src.lastEventAt > stallMs)
             throw this.tag(new Error(`no binlog event for ${stallMs / 1000} s`), 'stall');
-          await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, 250);
-            this.wake = () => {
-              clearTimeout(t);
-              resolve();
-            };
-          });
+          await this.idle.sleep(250);
           continue;
         }
         const batch = queue.splice(0, 1000);

@@ -14,6 +14,7 @@ import { backoffDelay } from '../util/backoff.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { Health } from '../util/ops.js';
+import { Wakeable } from '../util/wakeable.js';
 import { Applier, type Checkpoint } from './applier.js';
 import { BinlogSource } from './binlog.js';
 import { purgeOldTombstones, verifyDrc } from './install.js';
@@ -83,7 +84,7 @@ export class Replicator {
   readonly metrics: DrcMetrics;
   state: DrcState = 'starting';
   private stopping = false;
-  private wake: (() => void) | null = null;
+  private readonly idle = new Wakeable();
   private loop: Promise<void> | null = null;
   private readonly tables: Map<string, TableSpec>;
   private readonly originId: number;
@@ -168,7 +169,7 @@ export class Replicator {
     this.stopping = true;
     this.setState('stopping');
     if (this.purgeTimer) clearInterval(this.purgeTimer);
-    this.wake?.();
+    this.idle.wake();
     await this.heartbeat?.stop();
     await this.loop;
     await new Promise<void>((r) => (this.lagLog ? this.lagLog.end(r) : r()));
@@ -202,19 +203,9 @@ export class Replicator {
           { attempt, delayMs: Math.round(delay), kind, err: errorMessage(err) },
           'session failed: reconnecting after backoff',
         );
-        await this.sleepUnlessStopping(delay);
+        await this.idle.sleep(delay);
       }
     }
-  }
-
-  private sleepUnlessStopping(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
   }
 
   private tag(err: unknown, kind: string): Error {
@@ -302,11 +293,11 @@ export class Replicator {
           queue.push(t);
           this.queueRows += t.changes.length;
           if (this.queueRows > maxQueue) src.pause();
-          this.wake?.();
+          this.idle.wake();
         },
         onError: (err) => {
           failure = this.tag(err, 'source');
-          this.wake?.();
+          this.idle.wake();
         },
       });
       reader = src;
@@ -359,13 +350,7 @@ export class Replicator {
             );
           }
           if (this.state === 'catching-up' && this.lagSeconds() < 1) this.setState('running');
-          await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, 250);
-            this.wake = () => {
-              clearTimeout(t);
-              resolve();
-            };
-          });
+          await this.idle.sleep(250);
           continue;
         }
         const g = prefetched?.group ?? takeGroup();
@@ -557,7 +542,7 @@ export class Replicator {
   private async waitForResume(): Promise<void> {
     this.setState('stopped');
     while (!this.stopping) {
-      await this.sleepUnlessStopping(1000);
+      await this.idle.sleep(1000);
       if (this.stopping) return;
       const applier = this.applierFor();
       try {
