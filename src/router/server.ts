@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RoutingSource } from '../sdk/types.js';
 import { createLogger } from '../util/log.js';
-import { createRegistry, type Health } from '../util/ops.js';
+import { answerOps, createRegistry, type Health } from '../util/ops.js';
 import { AccessLog, type AccessLogOptions, DEFAULT_ACCESS_LOG } from './access-log.js';
 import { DEFAULT_FRONT, type FrontRequest, FrontServer } from './front.js';
 import {
@@ -150,27 +150,14 @@ export async function startGatewayServer(
  * own front (what src/util/ops.ts handleOps does for node:http parts). true when it answered.
  */
 function serveOps(req: FrontRequest, registry: Registry, health: () => Health): boolean {
+  // every proxied request passes here: no allocation unless the URL has a query
   const q = req.url.indexOf('?');
   const path = q < 0 ? req.url : req.url.slice(0, q);
   if (req.method !== 'GET' || (path !== '/healthz' && path !== '/metrics')) return false;
   req.handler = { clientClosed() {}, clientDrained() {} };
-  const done = (status: number, type: string, body: string): void => {
+  return answerOps(req.method, req.url, registry, health, (status, type, body) => {
     const bytes = Buffer.from(body);
     req.writeHead(status, `content-type: ${type}\r\n`, bytes.length);
     req.end(bytes);
-  };
-  if (path === '/healthz') {
-    Promise.resolve()
-      .then(health)
-      .then(
-        (h) => done(h.ok ? 200 : 503, 'application/json', JSON.stringify(h)),
-        (err) => done(503, 'application/json', JSON.stringify({ ok: false, error: String(err) })),
-      );
-  } else {
-    registry.metrics().then(
-      (text) => done(200, registry.contentType, text),
-      (err) => done(500, 'text/plain', String(err)),
-    );
-  }
-  return true;
+  });
 }

@@ -25,23 +25,36 @@ export function handleOps(
   registry: Registry,
   health: () => Health | Promise<Health>,
 ): boolean {
-  const path = req.url?.split('?')[0];
-  if (req.method !== 'GET' || (path !== '/healthz' && path !== '/metrics')) return false;
-  const done = (status: number, type: string, body: string): void => {
+  return answerOps(req.method, req.url, registry, health, (status, type, body) => {
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
     res.end(body);
-  };
+  });
+}
+
+/**
+ * `/healthz` and `/metrics` over any HTTP server: `send` writes the answer (node:http above, the
+ * gateway's own front in src/router/server.ts). true when the request was one of them.
+ */
+export function answerOps(
+  method: string | undefined,
+  url: string | undefined,
+  registry: Registry,
+  health: () => Health | Promise<Health>,
+  send: (status: number, type: string, body: string) => void,
+): boolean {
+  const path = url?.split('?')[0];
+  if (method !== 'GET' || (path !== '/healthz' && path !== '/metrics')) return false;
   if (path === '/healthz') {
     Promise.resolve()
       .then(health)
       .then(
-        (h) => done(h.ok ? 200 : 503, 'application/json', JSON.stringify(h)),
-        (err) => done(503, 'application/json', JSON.stringify({ ok: false, error: String(err) })),
+        (h) => send(h.ok ? 200 : 503, 'application/json', JSON.stringify(h)),
+        (err) => send(503, 'application/json', JSON.stringify({ ok: false, error: String(err) })),
       );
   } else {
     registry.metrics().then(
-      (text) => done(200, registry.contentType, text),
-      (err) => done(500, 'text/plain', String(err)),
+      (text) => send(200, registry.contentType, text),
+      (err) => send(500, 'text/plain', String(err)),
     );
   }
   return true;
