@@ -15,7 +15,7 @@ import { zookeeper, zookeeperSpec } from '../../src/launch/kinds/zookeeper.js';
 import { freePort } from '../../src/util/net.js';
 import { tempDir } from './run-dir.js';
 
-export { freePort, freePorts } from '../../src/util/net.js';
+export { freePort, freePortRun, freePorts } from '../../src/util/net.js';
 
 export interface Service {
   name: string;

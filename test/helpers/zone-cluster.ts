@@ -13,7 +13,7 @@ import {
 import { loadTopology, type Topology, ZONE_PORT_OFFSETS } from '../../src/topology/index.js';
 import { defaultTopologyPath } from '../../src/util/paths.js';
 import { tempDir } from './run-dir.js';
-import { freePorts } from './services.js';
+import { freePortRun, freePorts } from './services.js';
 
 /**
  * Copy a topology file into `outDir` with every port replaced by a free one (explicit per-eZone
@@ -36,7 +36,10 @@ export async function writeFreePortTopology(
     for (const name of endpoints) doc.deployment[name] = { ...doc.deployment[name], port: ports.pop() };
     for (const z of zones) {
       const { portBase: _ignored, ...rest } = doc.deployment.zones[z];
-      doc.deployment.zones[z] = { ...rest, ports: Object.fromEntries(kinds.map((k) => [k, ports.pop()])) };
+      const zonePorts = Object.fromEntries(kinds.map((k) => [k, ports.pop()]));
+      // the eZone's replicators listen on ports.drc + k, one per other eZone: all of them free
+      zonePorts.drc = await freePortRun(zones.length - 1);
+      doc.deployment.zones[z] = { ...rest, ports: zonePorts };
     }
     const out = join(outDir, 'topology.yaml');
     writeFileSync(out, stringify(doc));
