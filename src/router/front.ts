@@ -289,6 +289,8 @@ export class ClientConnection {
   private readonly handle: StreamHandle | null;
   /** inside a read (beginTurn() done) */
   private inTurn = false;
+  /** the request just parsed had an Upgrade header: llhttp stopped after it */
+  private upgradeStop = false;
 
   constructor(
     readonly front: FrontServer,
@@ -352,13 +354,7 @@ export class ClientConnection {
     if (this.isClosed) return;
     this.enterTurn();
     try {
-      let ret = this.parser.execute(d);
-      // a request with an Upgrade header stops llhttp at its end (we do not upgrade): go on after it
-      while (typeof ret === 'number' && ret > 0 && ret < d.length && !this.isClosed) {
-        d = d.subarray(ret);
-        ret = this.parser.execute(d);
-      }
-      this.afterRead(ret);
+      this.afterRead(this.parseRest(d, this.parser.execute(d)));
     } finally {
       this.leaveTurn();
     }
@@ -368,22 +364,27 @@ export class ClientConnection {
   executed(ret: number | ParseError): void {
     this.enterTurn();
     try {
-      if (typeof ret === 'number' && !this.isClosed) {
-        // after a request with an Upgrade header llhttp stops at its end: go on with the rest
-        const buf = this.parser.getCurrentBuffer();
-        if (ret > 0 && ret < buf.length) {
-          let d = buf.subarray(ret);
-          ret = this.parser.execute(d);
-          while (typeof ret === 'number' && ret > 0 && ret < d.length && !this.isClosed) {
-            d = d.subarray(ret);
-            ret = this.parser.execute(d);
-          }
-        }
-      }
+      // only an Upgrade request stops llhttp short of a read's end; getCurrentBuffer() copies the read
+      if (this.upgradeStop && typeof ret === 'number' && !this.isClosed)
+        ret = this.parseRest(this.parser.getCurrentBuffer(), ret);
       this.afterRead(ret);
     } finally {
       this.leaveTurn();
     }
+  }
+
+  /**
+   * A request with an Upgrade header stops llhttp at its end (we do not upgrade: it was proxied as a
+   * plain request): parse what follows it in `d`, after the `ret` bytes already parsed.
+   */
+  private parseRest(d: Buffer, ret: number | ParseError): number | ParseError {
+    while (this.upgradeStop && typeof ret === 'number' && ret > 0 && ret < d.length && !this.isClosed) {
+      this.upgradeStop = false;
+      d = d.subarray(ret);
+      ret = this.parser.execute(d);
+    }
+    this.upgradeStop = false;
+    return ret;
   }
 
   private afterRead(ret: number | ParseError): void {
@@ -436,8 +437,10 @@ export class ClientConnection {
     headers: string[] | undefined,
     method: number,
     url: string | undefined,
+    upgrade: boolean,
     keepAlive: boolean,
   ): number {
+    if (upgrade) this.upgradeStop = true;
     if (headers === undefined) {
       headers = this.slowHeaders;
       this.slowHeaders = [];
@@ -593,10 +596,10 @@ function onHeadersComplete(
   url: string | undefined,
   _status: number,
   _statusMessage: string,
-  _upgrade: boolean,
+  upgrade: boolean,
   keepAlive: boolean,
 ): number {
-  return this.conn.headersComplete(major, minor, headers, method, url, keepAlive);
+  return this.conn.headersComplete(major, minor, headers, method, url, upgrade, keepAlive);
 }
 
 function onBody(this: ParserWithConn, chunk: Buffer): void {
