@@ -24,13 +24,13 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import mysql, { type Connection } from 'mysql2/promise';
 import { parse, stringify } from 'yaml';
-import { LinkSet } from '../harness/links/link-set.js';
 import { installDrc } from '../src/drc/install.js';
 import { drcPort, tableSpecs } from '../src/drc/names.js';
-import { mysqlAccount } from '../src/launch/credentials.js';
 import { hostFor, type Spawned } from '../src/launch/host.js';
 import { startInstance } from '../src/launch/instance.js';
 import { mariadb, mariadbSpec } from '../src/launch/kinds/mariadb.js';
+import { LinkSet } from '../src/links/link-set.js';
+import { mysqlAccount } from '../src/shared/mysql-accounts.js';
 import { loadTopology, type Topology } from '../src/topology/index.js';
 import { freePort } from '../src/util/net.js';
 import { fixturesDir, projectRoot } from '../src/util/paths.js';
@@ -135,7 +135,7 @@ const health = async (port: number) =>
 async function startLinkServer(): Promise<string> {
   const p = startNode(
     'links',
-    [join(projectRoot(), 'dist', 'harness', 'links', 'main.js'), '--port', '0', '--seed', '1'],
+    [join(projectRoot(), 'dist', 'src', 'links', 'main.js'), '--port', '0', '--seed', '1'],
     [],
     'info', // its "ready" line carries the URL
   );
@@ -157,7 +157,7 @@ async function writeTopology(dir: string, dbs: Record<string, Db>): Promise<Topo
     if (doc.deployment[k]) doc.deployment[k].port = await freePort();
   for (const z of Object.keys(doc.deployment.zones)) {
     const ports: Record<string, number> = {};
-    for (const k of ['redis', 'dal', 'soa', 'app', 'invalidator', 'drc']) ports[k] = await freePort();
+    for (const k of ['redis', 'dal', 'soa', 'orders', 'invalidator', 'drc']) ports[k] = await freePort();
     ports.mysql = dbs[z].port;
     doc.deployment.zones[z] = { host: 'local', ports };
   }

@@ -47,7 +47,7 @@ async function send(port: number): Promise<number> {
 }
 
 async function startLinkServer(): Promise<{ url: string; stop: () => void }> {
-  const main = fileURLToPath(new URL('../harness/links/main.js', import.meta.url));
+  const main = fileURLToPath(new URL('../src/links/main.js', import.meta.url));
   const child = spawn(process.execPath, [main, '--port', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, EZ_LOG_LEVEL: 'info' },

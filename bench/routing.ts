@@ -18,7 +18,7 @@ import { booleanPointInPolygon } from '@turf/boolean-point-in-polygon';
 // GeoJSON types come with @turf/boolean-point-in-polygon (its dependency @types/geojson).
 import type { Feature, MultiPolygon, Polygon } from 'geojson';
 import { DEFAULT_CELL_DEG, FenceIndex } from '../src/routing/fence-index.js';
-import { encodeOrderId, ORDER_ID_EPOCH_MS, Router, shardOfOrderId } from '../src/routing/index.js';
+import { encodeOrderId, ORDER_ID_EPOCH_MS, Resolver, shardOfOrderId } from '../src/routing/index.js';
 import { loadTopology } from '../src/topology/index.js';
 import { seededRandom } from '../src/util/random.js';
 
@@ -177,7 +177,7 @@ const orderShardBigIntPerSec = rate(ORDERS, () => {
 });
 
 // The whole path APIRouter runs per request: parse an X-Ez-Route geo tag, resolve it.
-const router = Router.fromTopology(topology);
+const router = Resolver.fromTopology(topology);
 const TAGS = 200_000;
 const tags = Array.from(
   { length: TAGS },

@@ -30,12 +30,12 @@ export default class Route extends EzCommand {
 
   async run(): Promise<RouteDecision> {
     const { flags } = await this.parse(Route);
-    const [{ loadTopology }, { Router, formatDecision, parseRouteTag }] = await Promise.all([
+    const [{ loadTopology }, { Resolver, formatDecision, parseRouteTag }] = await Promise.all([
       import('../src/topology/index.js'),
       import('../src/routing/index.js'),
     ]);
     const tag = parseRouteTag(flags.tag); // a malformed tag fails before the topology is loaded
-    const router = Router.fromTopology(loadTopology(flags.topology));
+    const router = Resolver.fromTopology(loadTopology(flags.topology));
     if (flags.gzs) {
       const { GzsApi } = await import('../src/gzs/api.js');
       router.setTable((await new GzsApi(flags.gzs).table()).table);

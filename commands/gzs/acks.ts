@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core';
 import { EzCommand } from '../../src/cli/command.js';
 import { parseDuration } from '../../src/cli/flags.js';
 import { gzsFlags } from '../../src/gzs/flags.js';
-import type { AckReport } from '../../src/sdk/protocol.js';
+import type { AckReport } from '../../src/shared/gzs-protocol.js';
 
 export default class GzsAcks extends EzCommand {
   static override summary =

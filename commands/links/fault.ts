@@ -1,8 +1,8 @@
 import { Args } from '@oclif/core';
-import { linksContext, toxiproxyFlag } from '../../harness/links/cli.js';
-import { FAULT_GRAMMAR, parseFault } from '../../harness/links/fault.js';
-import { checkPair, type FaultResult, LinkSet } from '../../harness/links/link-set.js';
 import { EzCommand } from '../../src/cli/command.js';
+import { linksContext, toxiproxyFlag } from '../../src/links/cli.js';
+import { FAULT_GRAMMAR, parseFault } from '../../src/links/fault.js';
+import { checkPair, type FaultResult, LinkSet } from '../../src/links/link-set.js';
 import { UsageError } from '../../src/util/errors.js';
 
 export default class LinksFault extends EzCommand {

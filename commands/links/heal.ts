@@ -1,7 +1,7 @@
 import { Args } from '@oclif/core';
-import { linksContext, toxiproxyFlag } from '../../harness/links/cli.js';
-import { checkPair, type FaultResult, LinkSet } from '../../harness/links/link-set.js';
 import { EzCommand } from '../../src/cli/command.js';
+import { linksContext, toxiproxyFlag } from '../../src/links/cli.js';
+import { checkPair, type FaultResult, LinkSet } from '../../src/links/link-set.js';
 
 export default class LinksHeal extends EzCommand {
   static override summary =

@@ -1,11 +1,5 @@
-import {
-  describeToxic,
-  type LinkRow,
-  linksContext,
-  listLinks,
-  toxiproxyFlag,
-} from '../../harness/links/cli.js';
 import { EzCommand } from '../../src/cli/command.js';
+import { describeToxic, type LinkRow, linksContext, listLinks, toxiproxyFlag } from '../../src/links/cli.js';
 
 export default class LinksList extends EzCommand {
   static override summary = 'List the links (proxies) on the link server, with their faults (toxics)';

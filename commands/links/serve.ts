@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
-import { serveLinks } from '../../harness/links/serve.js';
 import { EzCommand } from '../../src/cli/command.js';
+import { serveLinks } from '../../src/links/serve.js';
 import { loadTopology } from '../../src/topology/index.js';
 
 export default class LinksServe extends EzCommand {

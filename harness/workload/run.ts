@@ -1,8 +1,8 @@
 import mysql from 'mysql2/promise';
 import { GzsApi } from '../../src/gzs/api.js';
 import { ownerAtEpoch } from '../../src/gzs/doc.js';
-import { mysqlAccount } from '../../src/launch/credentials.js';
 import { FenceIndex } from '../../src/routing/index.js';
+import { mysqlAccount } from '../../src/shared/mysql-accounts.js';
 import type { Topology } from '../../src/topology/types.js';
 import { seededRandom } from '../../src/util/random.js';
 import {

@@ -19,7 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { atKey, type Version } from '../drc/version.js';
+import { atKey, type Version } from '../shared/row-version.js';
 
 export const LEASE_PREFIX = '\u0000lease:';
 export const INVALIDATED_PREFIX = '\u0000inv:';

@@ -1,4 +1,4 @@
-import type { Row } from '../drc/version.js';
+import type { Row } from '../shared/row-version.js';
 
 /**
  * A table's Redis key pattern from the topology (`cacheKey: "order:{id}"`): each `{column}` is

@@ -11,11 +11,11 @@
 import mysql from 'mysql2';
 import type { Connection } from 'mysql2/promise';
 import { createConnection } from 'mysql2/promise';
+import { atKey, ORIGIN_COLUMN, pkKey, type Row, type Version } from '../shared/row-version.js';
 import { type IllegalWrite, illegalWrites, type OwnershipSource } from './ownership.js';
 import { type Conflict, type GroupOutcome, keysOf, resolveGroup, type TargetRows } from './resolve.js';
 import { DRC, TOMBSTONE_UPSERT_TAIL } from './schema.js';
 import type { SourcePosition, SourceTxn, TableSpec } from './types.js';
-import { atKey, ORIGIN_COLUMN, pkKey, type Row, type Version } from './version.js';
 
 export interface ApplierOptions {
   host: string;

@@ -5,8 +5,8 @@
  * (every origin).
  */
 import ZongJi from '@vlasky/zongji';
+import { nowUs, type Row } from '../shared/row-version.js';
 import type { RowChange, SourcePosition, SourceTxn } from './types.js';
-import { nowUs, type Row } from './version.js';
 
 export interface BinlogSourceOptions {
   host: string;

@@ -4,8 +4,8 @@
  * account; resume as the applier).
  */
 import mysql from 'mysql2/promise';
-import { mysqlAccount } from '../launch/credentials.js';
 import { table } from '../launch/format.js';
+import { mysqlAccount } from '../shared/mysql-accounts.js';
 import type { Topology, ZoneId } from '../topology/types.js';
 import { EzError, errorMessage } from '../util/errors.js';
 import { checkDirection, directions, drcPort } from './names.js';

@@ -97,7 +97,7 @@ if (viaLinks) {
   // the link `B->A:mysql`: clients in B reach A's MariaDB through it (harness/links naming)
   const url = /^https?:\/\//.test(viaLinks) ? viaLinks : `http://${viaLinks}`;
   source = async () => {
-    const { LinkSet } = await import('../../harness/links/link-set.js');
+    const { LinkSet } = await import('../links/link-set.js');
     const set = await LinkSet.attach({ toxiproxy: url, topology });
     const address = set.address(to, from, 'mysql');
     const i = address.lastIndexOf(':');

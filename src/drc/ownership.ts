@@ -4,9 +4,10 @@
  * switch grace windows) can replace the topology's static assignment without touching the
  * replicator.
  */
+
+import { pkKey } from '../shared/row-version.js';
 import type { Topology, ZoneId } from '../topology/types.js';
 import type { SourceTxn, TableSpec } from './types.js';
-import { pkKey } from './version.js';
 
 export interface Ownership {
   zone: ZoneId;

@@ -8,7 +8,8 @@
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import mysql from 'mysql2/promise';
-import { type MysqlAccount, mysqlAccount } from '../launch/credentials.js';
+import { type MysqlAccount, mysqlAccount } from '../shared/mysql-accounts.js';
+import { nowUs, updatedAtToUs } from '../shared/row-version.js';
 import type { Topology, ZoneId } from '../topology/types.js';
 import { backoffDelay } from '../util/backoff.js';
 import { errorMessage } from '../util/errors.js';
@@ -24,7 +25,6 @@ import type { OwnershipSource } from './ownership.js';
 import type { TargetRows } from './resolve.js';
 import { DRC } from './schema.js';
 import type { SourcePosition, SourceTxn, TableSpec } from './types.js';
-import { nowUs, updatedAtToUs } from './version.js';
 
 export interface Endpoint {
   host: string;

@@ -9,7 +9,7 @@
  * nothing. Every rule below keeps that invariant, whatever the delivery order, so eZones that
  * received the same changes hold the same rows.
  */
-import type { Op, RowChange, SourceTxn, TableSpec } from './types.js';
+
 import {
   compareVersions,
   formatVersion,
@@ -18,7 +18,8 @@ import {
   sameVersion,
   type Version,
   versionOf,
-} from './version.js';
+} from '../shared/row-version.js';
+import type { Op, RowChange, SourceTxn, TableSpec } from './types.js';
 
 export type ConflictReason =
   /** incoming is older than the target's row: the target keeps its row */

@@ -19,8 +19,8 @@
  * installs them as root (launch/kinds/drc.ts); the replicator only verifies.
  */
 import mysql from 'mysql2';
+import { ORIGIN_COLUMN } from '../shared/row-version.js';
 import type { TableSpec } from './types.js';
-import { ORIGIN_COLUMN } from './version.js';
 
 export const DRC = {
   checkpoint: 'drc_checkpoint',

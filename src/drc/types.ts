@@ -1,4 +1,4 @@
-import type { Row } from './version.js';
+import type { Row } from '../shared/row-version.js';
 
 /** A replicated table as DRC needs it (from the topology's `tables`). */
 export interface TableSpec {

@@ -8,7 +8,7 @@
  * and reads the others' (see ZkStore); `merge` keeps, per holder, the newest heartbeat seen by any
  * instance. Lease times are wall-clock ms, so the instances' clocks must agree (same host or NTP).
  */
-import type { AckHolder, AckReport, Holder } from '../sdk/protocol.js';
+import type { AckHolder, AckReport, Holder } from '../shared/gzs-protocol.js';
 
 export interface AckEntry {
   id: string;

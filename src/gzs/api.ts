@@ -6,7 +6,7 @@
 import { userInfo } from 'node:os';
 import { request } from 'undici';
 import type { RoutingTable } from '../routing/table.js';
-import type { AckReport } from '../sdk/protocol.js';
+import type { AckReport } from '../shared/gzs-protocol.js';
 import { EzError, errorMessage } from '../util/errors.js';
 import type { AppliedChange, Change } from './changes.js';
 import type { HistoryEntry, OwnerAt } from './doc.js';

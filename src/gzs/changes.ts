@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { RoutingTable, ShardState, ZoneState } from '../routing/table.js';
-import { OrderId } from '../sdk/protocol.js';
+import { OrderId } from '../shared/gzs-protocol.js';
 import { ShardId, ZoneId } from '../topology/schema.js';
 import { summarizeIssues } from '../util/validation.js';
 import { badRequest, notFound } from './errors.js';

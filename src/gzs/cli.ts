@@ -1,6 +1,6 @@
 /** What the `ezctl gzs …` commands share: flags, where GZS is, and how results read on a terminal. */
 import type { RoutingTable } from '../routing/table.js';
-import type { AckReport } from '../sdk/protocol.js';
+import type { AckReport } from '../shared/gzs-protocol.js';
 import { loadTopology } from '../topology/index.js';
 import { MAX_SHARD } from '../topology/schema.js';
 import type { Topology } from '../topology/types.js';

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { initialTable, type RoutingTable } from '../routing/table.js';
-import { RoutingTableSchema } from '../sdk/protocol.js';
+import { RoutingTableSchema } from '../shared/gzs-protocol.js';
 import type { Topology } from '../topology/types.js';
 import { summarizeIssues } from '../util/validation.js';
 import { type AppliedChange, applyChanges, type Change } from './changes.js';

@@ -16,7 +16,7 @@ import {
   type Holder,
   OrderId,
   type ServerMessage,
-} from '../sdk/protocol.js';
+} from '../shared/gzs-protocol.js';
 import { ShardId, ZoneId } from '../topology/schema.js';
 import type { Topology } from '../topology/types.js';
 import { createLogger, type Logger } from '../util/log.js';

@@ -1,3 +1,4 @@
+export * from '../shared/mysql-accounts.js';
 export {
   type ClusterOptions,
   type ClusterStatus,
@@ -13,7 +14,6 @@ export {
   type UpOptions,
   up,
 } from './cluster.js';
-export * from './credentials.js';
 export { type Host, hostFor, LocalHost, terminate, waitGone } from './host.js';
 export { LaunchError, startInstance } from './instance.js';
 export { KINDS, kindOf, optionalKinds, selectKinds } from './kinds/index.js';

@@ -2,13 +2,13 @@
 /**
  * The sample order service of one eZone: `node dist/src/orders/main.js --topology FILE --zone ez-bj
  * [--port N] [--gzs URL]… [--mysql HOST:PORT] [--redis HOST:PORT|off] [--static] [--cache-file F]`.
- * Defaults from the topology: port `ports.app`, the eZone's MariaDB (`ports.mysql`, app account from
+ * Defaults from the topology: port `ports.orders`, the eZone's MariaDB (`ports.mysql`, app account from
  * src/launch/credentials.ts) and Redis (`ports.redis`). JSON logs, exit 0 on SIGTERM, 2 on bad flags.
  */
 import { Redis } from 'ioredis';
-import { APP_PASSWORD, APP_USER } from '../launch/credentials.js';
 import { failAndExit, int, parsePartArgs, zoneArg } from '../router/args.js';
 import { openRoutingSource } from '../router/source.js';
+import { APP_PASSWORD, APP_USER } from '../shared/mysql-accounts.js';
 import { UsageError } from '../util/errors.js';
 import { createLogger } from '../util/log.js';
 import { createRegistry, onShutdown } from '../util/ops.js';
@@ -38,9 +38,9 @@ async function main(): Promise<void> {
   const redisAt = redisArg === 'off' ? null : hostPort('redis', redisArg);
   const cacheKey = topology.tables.find((t) => t.name === 'orders')?.cacheKey ?? 'order:{id}';
 
-  const log = createLogger('app', { zone });
-  const registry = createRegistry('app');
-  const source = await openRoutingSource({ ...common, holder: { kind: 'app', zone }, registry, log });
+  const log = createLogger('orders', { zone });
+  const registry = createRegistry('orders');
+  const source = await openRoutingSource({ ...common, holder: { kind: 'orders', zone }, registry, log });
   const store = new OrderStore({
     ...mysqlAt,
     user: APP_USER,
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     log,
     registry,
     host: common.host,
-    port: common.port ?? ports.app,
+    port: common.port ?? ports.orders,
     epochWaitMs: common.lockWaitMs,
   });
   onShutdown(log, async () => {
@@ -78,4 +78,4 @@ async function main(): Promise<void> {
   log.info({ url: service.url, epoch: source.epoch, mysql: mysqlAt, redis: redisAt }, 'ready');
 }
 
-main().catch((err) => failAndExit('app', err));
+main().catch((err) => failAndExit('orders', err));

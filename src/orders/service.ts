@@ -84,38 +84,38 @@ const publicOrder = ({ origin: _origin, ...o }: Order) => o;
 
 export async function startOrderService(opts: OrderServiceOptions): Promise<OrderService> {
   const { zone, source, store, log } = opts;
-  const registry = opts.registry ?? createRegistry('app');
+  const registry = opts.registry ?? createRegistry('orders');
   const epochWaitMs = opts.epochWaitMs ?? 500;
   const cache = opts.redis ? new CacheAside(opts.redis, { ttlMs: opts.cacheTtlMs ?? 300_000 }) : null;
   const generators = new Map<number, OrderIdGenerator>();
   const registers = [registry];
   const requests = new Counter({
-    name: 'ez_app_requests_total',
+    name: 'ez_orders_requests_total',
     help: 'requests answered, by operation and HTTP status',
     labelNames: ['op', 'code'],
     registers,
   });
   const duration = new Histogram({
-    name: 'ez_app_request_duration_seconds',
+    name: 'ez_orders_request_duration_seconds',
     help: 'time to answer, by operation',
     labelNames: ['op'],
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers,
   });
   const cacheReads = new Counter({
-    name: 'ez_app_cache_reads_total',
+    name: 'ez_orders_cache_reads_total',
     help: 'order reads by cache outcome (hit, miss, error: Redis unavailable, read from MariaDB)',
     labelNames: ['result'],
     registers,
   });
   const writes = new Counter({
-    name: 'ez_app_writes_total',
+    name: 'ez_orders_writes_total',
     help: 'accepted order writes, by operation and shard',
     labelNames: ['op', 'shard'],
     registers,
   });
   new Gauge({
-    name: 'ez_app_routing_epoch',
+    name: 'ez_orders_routing_epoch',
     help: 'epoch of the routing table this service judges ownership with',
     registers,
     collect() {
@@ -188,7 +188,7 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
         'no shard: send X-Ez-Route (e.g. geo=31.2304,121.4737) or X-Ez-Shard',
       );
     try {
-      return source.router.route(tag).shard;
+      return source.resolver.route(tag).shard;
     } catch (err) {
       if (err instanceof RouteError) throw new HttpError(400, ErrorCode.badRoute, err.message);
       throw err;
@@ -370,7 +370,7 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
       checks.mysql = (err as Error).message;
     }
     if (opts.redis) checks.redis = opts.redis.status; // a cache outage degrades reads, never health
-    return { ok, part: 'app', ...checks };
+    return { ok, part: 'orders', ...checks };
   };
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {

@@ -1,5 +1,5 @@
 import mysql, { type Pool, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
-import { ORIGIN_COLUMN, type Version } from '../drc/version.js';
+import { ORIGIN_COLUMN, type Version } from '../shared/row-version.js';
 import { type OrderAction, TRANSITIONS } from './lifecycle.js';
 
 /** An order as the API shows it (ids as strings: they exceed 2^53). */

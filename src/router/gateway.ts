@@ -27,7 +27,7 @@ import {
 
 /**
  * The request path shared by APIRouter and the SOA Proxy (DESIGN §3): routing tag → decision
- * (the routing core's Router, through a RoutingSource) → hold while the shard is locked → target
+ * (the routing core's Resolver, through a RoutingSource) → hold while the shard is locked → target
  * (an eZone's services, a peer SOA Proxy) → stream the request and the answer through a keep-alive
  * connection → one retry after a 421. No framework: one Exchange object per request is the front's
  * handler and the upstream's handler at once, so the hot path allocates no closures; headers are
@@ -270,7 +270,7 @@ class Exchange implements FrontHandler, UpstreamHandler {
       this.tag = found.tag;
       this.tagSource = found.source;
       this.tagText = found.text;
-      decision = this.gw.opts.source.router.resolve(found.tag);
+      decision = this.gw.opts.source.resolver.resolve(found.tag);
     } catch (err) {
       if (err instanceof RouteError) {
         this.refuse(400, ErrorCode.badRoute, err.message);
@@ -318,7 +318,7 @@ class Exchange implements FrontHandler, UpstreamHandler {
       const newer = await source.waitForEpoch(d.epoch + 1, left);
       if (!newer || this.clientGone) break;
       try {
-        d = source.router.resolve(this.tag!);
+        d = source.resolver.resolve(this.tag!);
       } catch (err) {
         this.heldMs = Math.round(performance.now() - started);
         this.refuse(400, ErrorCode.badRoute, (err as Error).message);
@@ -536,7 +536,7 @@ class Exchange implements FrontHandler, UpstreamHandler {
     );
     let d: RouteDecision;
     try {
-      d = source.router.resolve(this.tag!);
+      d = source.resolver.resolve(this.tag!);
     } catch (err) {
       this.refuse(400, ErrorCode.badRoute, (err as Error).message);
       return;

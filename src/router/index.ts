@@ -34,9 +34,9 @@ export function startApiRouter(opts: ApiRouterOptions): Promise<GatewayServer> {
   });
 }
 
-/** Every eZone's order service (`deployment.zones.<id>.ports.app`) as that eZone's one upstream. */
+/** Every eZone's order service (`deployment.zones.<id>.ports.orders`) as that eZone's one upstream. */
 export function upstreamsFromTopology(topology: Topology): Record<string, string[]> {
   return Object.fromEntries(
-    topology.zones.map((z) => [z.id, [`http://127.0.0.1:${topology.deployment.zones[z.id].ports.app}`]]),
+    topology.zones.map((z) => [z.id, [`http://127.0.0.1:${topology.deployment.zones[z.id].ports.orders}`]]),
   );
 }

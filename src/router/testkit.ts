@@ -9,7 +9,7 @@ import { EzError } from '../util/errors.js';
 export const PART_ENTRIES = {
   router: 'src/router/main.js',
   soa: 'src/soa/main.js',
-  app: 'src/orders/main.js',
+  orders: 'src/orders/main.js',
 } as const;
 export type PartName = keyof typeof PART_ENTRIES;
 

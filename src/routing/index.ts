@@ -23,9 +23,9 @@ export {
 export {
   type LayerOutcome,
   type ResolveOptions,
+  Resolver,
   type RouteDecision,
   type RouteLayer,
-  Router,
   resolveRoute,
 } from './resolve.js';
 export * from './table.js';

@@ -154,7 +154,7 @@ export function resolveRoute(
  * One routing path for every part (APIRouter, SOA Proxy, DAL, SDK): the current table and the
  * fence index, built once. `setTable` swaps in a newer table (the SDK does when GZS pushes one).
  */
-export class Router {
+export class Resolver {
   private current: RoutingTable;
   readonly fences: FenceIndex;
 
@@ -164,8 +164,8 @@ export class Router {
   }
 
   /** The epoch-1 table of a topology and an index of its fences. */
-  static fromTopology(topology: Topology): Router {
-    return new Router(initialTable(topology), FenceIndex.build(topology.fences));
+  static fromTopology(topology: Topology): Resolver {
+    return new Resolver(initialTable(topology), FenceIndex.build(topology.fences));
   }
 
   get table(): RoutingTable {

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { CACHE_FORMAT, type CacheFile, CacheFileSchema } from '../shared/gzs-protocol.js';
 import { summarizeIssues } from '../util/validation.js';
-import { CACHE_FORMAT, type CacheFile, CacheFileSchema } from './protocol.js';
 
 /** Write `data` to `path` so that a crash leaves the old or the new content, never a mix. */
 export async function writeFileDurably(path: string, data: string | Buffer): Promise<void> {

@@ -8,7 +8,7 @@
  *     holder: { id: 'router@host-1:4711', kind: 'router', zone: null }, // acknowledges epochs
  *     registry,                                   // ez_sdk_epoch, ez_sdk_stale_seconds, ez_sdk_connected
  *   });
- *   source.router.route('geo=31.23,121.47');       // always the newest table held
+ *   source.resolver.route('geo=31.23,121.47');       // always the newest table held
  *   await source.close();
  *
  * `start` resolves once a table is held: GZS's, or (when no GZS answers in one round of
@@ -23,21 +23,21 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { request } from 'undici';
 import WebSocket from 'ws';
 import { FenceIndex } from '../routing/fence-index.js';
-import { Router } from '../routing/resolve.js';
+import { Resolver } from '../routing/resolve.js';
 import type { RoutingTable } from '../routing/table.js';
-import type { Topology } from '../topology/types.js';
-import { type BackoffOptions, backoffDelay } from '../util/backoff.js';
-import { EzError, errorMessage } from '../util/errors.js';
-import type { Logger } from '../util/log.js';
-import { summarizeIssues } from '../util/validation.js';
-import { readCacheFile, writeCacheFile } from './cache.js';
 import {
   type Holder,
   HolderSchema,
   looksLikeTable,
   RoutingTableSchema,
   type ServerMessage,
-} from './protocol.js';
+} from '../shared/gzs-protocol.js';
+import type { Topology } from '../topology/types.js';
+import { type BackoffOptions, backoffDelay } from '../util/backoff.js';
+import { EzError, errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { summarizeIssues } from '../util/validation.js';
+import { readCacheFile, writeCacheFile } from './cache.js';
 import type { RoutingSource } from './types.js';
 
 export interface RoutingClientOptions {
@@ -69,7 +69,7 @@ export class RoutingClient implements RoutingSource {
   readonly urls: readonly string[];
   private readonly opts: RoutingClientOptions;
   private readonly fences: FenceIndex;
-  private _router: Router | undefined;
+  private _resolver: Resolver | undefined;
   private _generation = '';
   private _state: ClientState = 'connecting';
   private _source: 'gzs' | 'cache' | 'none' = 'none';
@@ -118,7 +118,7 @@ export class RoutingClient implements RoutingSource {
         help: 'Epoch of the routing table this process holds',
         registers,
         collect() {
-          this.set(self._router?.epoch ?? 0);
+          this.set(self._resolver?.epoch ?? 0);
         },
       });
       new Gauge({
@@ -170,17 +170,17 @@ export class RoutingClient implements RoutingSource {
 
   // ---- RoutingSource -----------------------------------------------------------------------
 
-  get router(): Router {
-    if (!this._router) throw new Error('RoutingClient: no table yet (use RoutingClient.start)');
-    return this._router;
+  get resolver(): Resolver {
+    if (!this._resolver) throw new Error('RoutingClient: no table yet (use RoutingClient.start)');
+    return this._resolver;
   }
 
   get table(): RoutingTable {
-    return this.router.table;
+    return this.resolver.table;
   }
 
   get epoch(): number {
-    return this._router?.epoch ?? 0;
+    return this._resolver?.epoch ?? 0;
   }
 
   staleMs(): number {
@@ -437,7 +437,7 @@ export class RoutingClient implements RoutingSource {
 
   /** Take `table` if it is newer (or of another generation: a re-created store). */
   private apply(generation: string, table: RoutingTable, from: 'gzs' | 'cache', heardAt: number): boolean {
-    const current = this._router;
+    const current = this._resolver;
     if (current && generation === this._generation && table.epoch <= current.epoch) {
       if (table.epoch < current.epoch && from === 'gzs' && Date.now() - this.warnedOlder > 60_000) {
         this.warnedOlder = Date.now();
@@ -457,7 +457,7 @@ export class RoutingClient implements RoutingSource {
       );
     }
     if (current) current.setTable(table);
-    else this._router = new Router(table, this.fences);
+    else this._resolver = new Resolver(table, this.fences);
     this._generation = generation;
     this._source = from;
     if (from === 'cache') this.heardAt = heardAt;
@@ -503,7 +503,7 @@ export class RoutingClient implements RoutingSource {
         const res = await request(`${base}/table`, {
           headersTimeout: 2000,
           bodyTimeout: 2000,
-          headers: this._router ? { 'if-none-match': `"${this._generation}.${this.epoch}"` } : {},
+          headers: this._resolver ? { 'if-none-match': `"${this._generation}.${this.epoch}"` } : {},
         });
         if (res.statusCode === 304) {
           await res.body.dump();

@@ -1,27 +1,27 @@
-import { Router, type RoutingTable } from '../routing/index.js';
+import { Resolver, type RoutingTable } from '../routing/index.js';
 import type { Topology } from '../topology/types.js';
 import type { RoutingSource } from './types.js';
 
 /** A RoutingSource over a table that changes only when told (`setTable`): tests and offline tools. */
 export class StaticRoutingSource implements RoutingSource {
-  readonly router: Router;
+  readonly resolver: Resolver;
   private readonly listeners = new Set<(t: RoutingTable) => void>();
   private readonly waiters = new Set<{ epoch: number; done: (ok: boolean) => void }>();
 
-  constructor(router: Router) {
-    this.router = router;
+  constructor(resolver: Resolver) {
+    this.resolver = resolver;
   }
 
   static fromTopology(topology: Topology): StaticRoutingSource {
-    return new StaticRoutingSource(Router.fromTopology(topology));
+    return new StaticRoutingSource(Resolver.fromTopology(topology));
   }
 
   get table(): RoutingTable {
-    return this.router.table;
+    return this.resolver.table;
   }
 
   get epoch(): number {
-    return this.router.epoch;
+    return this.resolver.epoch;
   }
 
   staleMs(): number {
@@ -29,7 +29,7 @@ export class StaticRoutingSource implements RoutingSource {
   }
 
   setTable(table: RoutingTable): void {
-    this.router.setTable(table);
+    this.resolver.setTable(table);
     for (const l of this.listeners) l(table);
     for (const w of this.waiters) if (table.epoch >= w.epoch) w.done(true);
   }

@@ -3,7 +3,7 @@
  * SOA Proxy process (one per eZone): `node dist/src/soa/main.js --topology FILE --zone ez-bj
  * [--port N] [--gzs URL]… [--service URL[,URL]] [--peer ZONE=URL]… [--lock-wait-ms 500]
  * [--access-log all|errors|off] [--static] [--cache-file F]`. Defaults from the topology: port
- * `ports.soa`, the local service at `ports.app`, each peer eZone's SOA Proxy directly at its
+ * `ports.soa`, the local service at `ports.orders`, each peer eZone's SOA Proxy directly at its
  * `ports.soa` (`--peer ez-sh=http://127.0.0.1:<link listen port>` sends it through the link
  * `ez-bj->ez-sh:soa` instead). JSON logs on stdout, exit 0 on SIGTERM, 2 on bad flags.
  */
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const { topology } = common;
   const zone = zoneArg(values.zone, topology);
   const ports = topology.deployment.zones[zone].ports;
-  const service = ((values.service as string | undefined) ?? `http://127.0.0.1:${ports.app}`)
+  const service = ((values.service as string | undefined) ?? `http://127.0.0.1:${ports.orders}`)
     .split(',')
     .filter(Boolean)
     .map((u) => parseOrigin(u, '--service'));

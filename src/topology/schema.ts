@@ -42,7 +42,7 @@ export const ZONE_PORT_OFFSETS = {
   redis: 1,
   dal: 2,
   soa: 3,
-  app: 4,
+  orders: 4,
   invalidator: 5,
   /** replicators into this eZone: drc + index of the source eZone (up to 10 sources) */
   drc: 10,

@@ -9,7 +9,7 @@
  * connection is up, then {"ok":K,"bad":M} when all streams ended, and exits.
  */
 import { createInterface } from 'node:readline';
-import { dial, readBytes, startEcho } from '../../harness/links/testkit.js';
+import { dial, readBytes, startEcho } from '../../src/links/testkit.js';
 
 function pattern(conn: number, length: number): Buffer {
   const b = Buffer.alloc(length);

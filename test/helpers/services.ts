@@ -5,13 +5,13 @@
  * what you start in afterAll.
  */
 import type { ConnectionOptions } from 'mysql2/promise';
-import { type MysqlRole, mysqlAccount } from '../../src/launch/credentials.js';
 import { hostFor, type Spawned, waitGone } from '../../src/launch/host.js';
 import { LaunchError, startInstance } from '../../src/launch/instance.js';
 import { type MariaDBParams, mariadb, mariadbSpec } from '../../src/launch/kinds/mariadb.js';
 import { redis, redisSpec } from '../../src/launch/kinds/redis.js';
 import type { InstanceSpec, ProcessKind } from '../../src/launch/kinds/types.js';
 import { zookeeper, zookeeperSpec } from '../../src/launch/kinds/zookeeper.js';
+import { type MysqlRole, mysqlAccount } from '../../src/shared/mysql-accounts.js';
 import { freePort } from '../../src/util/net.js';
 import { tempDir } from './run-dir.js';
 

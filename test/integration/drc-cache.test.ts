@@ -8,7 +8,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheAside } from '../../src/cache/cache-aside.js';
-import { compareVersions, nowUs, type Version } from '../../src/drc/version.js';
+import { compareVersions, nowUs, type Version } from '../../src/shared/row-version.js';
 import { type DrcLab, quantile, startDrcLab } from '../helpers/drc.js';
 
 interface OrderRow {

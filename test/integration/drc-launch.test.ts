@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { directions } from '../../src/drc/names.js';
-import { mysqlAccount } from '../../src/launch/credentials.js';
+import { mysqlAccount } from '../../src/shared/mysql-accounts.js';
 import { fixturesDir, projectRoot } from '../../src/util/paths.js';
 import { digestTable, drainDirections, ensureBuilt, retryDeadlock } from '../helpers/drc.js';
 import { startZoneCluster, type ZoneCluster } from '../helpers/services.js';

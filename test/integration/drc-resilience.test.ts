@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LinkSet } from '../../harness/links/link-set.js';
-import { LinkServer } from '../../harness/links/server.js';
+import { LinkSet } from '../../src/links/link-set.js';
+import { LinkServer } from '../../src/links/server.js';
 import { type DrcLab, type ProcHandle, retryDeadlock, startDrcLab } from '../helpers/drc.js';
 
 describe('DRC resilience through links', () => {

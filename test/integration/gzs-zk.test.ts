@@ -64,7 +64,7 @@ describe('GZS over ZooKeeper (two instances)', () => {
     const onB = await client({ gzs: [b.url] });
     const r = await apiA.lock(9, { reason: 'zk test' });
     expect(await onB.waitForEpoch(r.epoch, 3000)).toBe(true);
-    expect(onB.router.route('shard=9')).toMatchObject({ shardState: 'locked', epoch: r.epoch });
+    expect(onB.resolver.route('shard=9')).toMatchObject({ shardState: 'locked', epoch: r.epoch });
     const t = await tableOf(b);
     expect(t.table.epoch).toBe(r.epoch);
     expect(t.table.shards['9'].state).toBe('locked');
@@ -159,7 +159,7 @@ describe('GZS over ZooKeeper (two instances)', () => {
     await zk.stop();
     await expect(apiB.lock(16)).rejects.toMatchObject({ status: 503, code: 'EZ_STORE_UNAVAILABLE' });
     expect((await tableOf(b)).status).toBe(200);
-    expect(sub.router.route('shard=16')).toMatchObject({ epoch: before });
+    expect(sub.resolver.route('shard=16')).toMatchObject({ epoch: before });
     await zk.restart();
     // retried with ifEpoch, as docs/gzs.md advises: a 503 after a ZooKeeper timeout may still have
     // landed, and the compare-and-set keeps a retry from applying it twice

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import mysql, { type Connection, type ConnectionOptions, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClusterStatus, down, type ProgressEvent, status, up } from '../../src/launch/cluster.js';
-import { mysqlAccount } from '../../src/launch/credentials.js';
+import { mysqlAccount } from '../../src/shared/mysql-accounts.js';
 import { loadTopology } from '../../src/topology/index.js';
 import { projectRoot } from '../../src/util/paths.js';
 import { tempDir } from '../helpers/run-dir.js';
@@ -285,7 +285,7 @@ describe('ezctl CLI end to end', () => {
     for (const n of ['mariadb@ez-bj', 'mariadb@ez-sh', 'redis@ez-bj', 'redis@ez-sh'])
       expect(names).toContain(n);
     // and the parts on top of it: GZS, one replicator per direction, per-eZone services, one router
-    for (const kind of ['gzs', 'drc', 'invalidator', 'app', 'soa', 'router']) {
+    for (const kind of ['gzs', 'drc', 'invalidator', 'orders', 'soa', 'router']) {
       expect(
         started.processes.some((p) => p.kind === kind),
         kind,

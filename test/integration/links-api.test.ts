@@ -4,9 +4,9 @@
  */
 import { type Proxy as ClientProxy, Toxiproxy } from 'toxiproxy-node-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LinkServer } from '../../harness/links/server.js';
-import { startLinkServer } from '../../harness/links/server.js';
-import { dial, type EchoServer, readBytes, startEcho } from '../../harness/links/testkit.js';
+import type { LinkServer } from '../../src/links/server.js';
+import { startLinkServer } from '../../src/links/server.js';
+import { dial, type EchoServer, readBytes, startEcho } from '../../src/links/testkit.js';
 
 process.env.EZ_LOG_LEVEL ??= 'warn';
 

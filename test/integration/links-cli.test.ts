@@ -6,12 +6,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LinkSet } from '../../harness/links/link-set.js';
-import { type EchoServer, startEcho } from '../../harness/links/testkit.js';
+import { LinkSet } from '../../src/links/link-set.js';
+import { type EchoServer, startEcho } from '../../src/links/testkit.js';
 import { loadTopology } from '../../src/topology/index.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const main = `${root}harness/links/main.ts`;
+const main = `${root}src/links/main.ts`;
 const ezctl = `${root}bin/run.js`; // the built CLI (npm test builds first)
 let proc: ResultPromise | undefined;
 let url: string;

@@ -6,16 +6,9 @@
 import mysql from 'mysql2/promise';
 import { Toxiproxy } from 'toxiproxy-node-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HIGH_WATER } from '../../harness/links/link.js';
-import { type LinkServer, startLinkServer } from '../../harness/links/server.js';
-import {
-  dial,
-  type EchoServer,
-  median,
-  readBytes,
-  roundTrips,
-  startEcho,
-} from '../../harness/links/testkit.js';
+import { HIGH_WATER } from '../../src/links/link.js';
+import { type LinkServer, startLinkServer } from '../../src/links/server.js';
+import { dial, type EchoServer, median, readBytes, roundTrips, startEcho } from '../../src/links/testkit.js';
 import { type MariaDBService, startMariaDB } from '../helpers/services.js';
 
 process.env.EZ_LOG_LEVEL ??= 'warn';

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type LinkServer, startLinkServer } from '../../harness/links/server.js';
+import { type LinkServer, startLinkServer } from '../../src/links/server.js';
 
 process.env.EZ_LOG_LEVEL ??= 'fatal';
 

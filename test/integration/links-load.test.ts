@@ -31,7 +31,7 @@ function jsonLines(child: ResultPromise): () => Promise<Record<string, unknown>>
 }
 
 beforeAll(async () => {
-  const main = fileURLToPath(new URL('../../harness/links/main.ts', import.meta.url));
+  const main = fileURLToPath(new URL('../../src/links/main.ts', import.meta.url));
   proc = execa(process.execPath, ['--import', 'tsx', main, '--port', '0', '--seed', '9'], {
     env: { EZ_LOG_LEVEL: 'info' },
     reject: false,

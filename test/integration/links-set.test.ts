@@ -3,16 +3,9 @@
  * links per directed path and kind, faults on a pair or a whole eZone in one step, heal.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LinkSet } from '../../harness/links/link-set.js';
-import { type LinkServer, startLinkServer } from '../../harness/links/server.js';
-import {
-  dial,
-  type EchoServer,
-  median,
-  readBytes,
-  roundTrips,
-  startEcho,
-} from '../../harness/links/testkit.js';
+import { LinkSet } from '../../src/links/link-set.js';
+import { type LinkServer, startLinkServer } from '../../src/links/server.js';
+import { dial, type EchoServer, median, readBytes, roundTrips, startEcho } from '../../src/links/testkit.js';
 import { loadTopology } from '../../src/topology/index.js';
 
 process.env.EZ_LOG_LEVEL ??= 'warn';

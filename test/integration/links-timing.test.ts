@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { Toxiproxy } from 'toxiproxy-node-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LinkServer, startLinkServer } from '../../harness/links/server.js';
+import { type LinkServer, startLinkServer } from '../../src/links/server.js';
 import {
   dial,
   type EchoServer,
@@ -15,7 +15,7 @@ import {
   roundTrips,
   splitAddress,
   startEcho,
-} from '../../harness/links/testkit.js';
+} from '../../src/links/testkit.js';
 
 process.env.EZ_LOG_LEVEL ??= 'warn';
 

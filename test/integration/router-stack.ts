@@ -33,7 +33,7 @@ export interface TrafficStack {
   router: PartProcess;
   /** start one more part process with the stack's defaults plus `extra` args */
   startPart(
-    part: 'router' | 'soa' | 'app',
+    part: 'router' | 'soa' | 'orders',
     zone: string | undefined,
     port: number,
     extra?: string[],
@@ -80,7 +80,7 @@ export async function startTrafficStack(opts: StackOptions = {}): Promise<Traffi
     const api = new GzsApi(gzs.url, { token: gzs.token, actor: 'router-test' });
 
     const startPart = async (
-      part: 'router' | 'soa' | 'app',
+      part: 'router' | 'soa' | 'orders',
       zone: string | undefined,
       port: number,
       extra: string[] = [],
@@ -101,7 +101,7 @@ export async function startTrafficStack(opts: StackOptions = {}): Promise<Traffi
     const apps: Record<string, PartProcess> = {};
     await Promise.all(
       zones.map(async (z) => {
-        apps[z] = await startPart('app', z, topology.deployment.zones[z].ports.app, [
+        apps[z] = await startPart('orders', z, topology.deployment.zones[z].ports.orders, [
           '--mysql',
           `127.0.0.1:${dbs[z].port}`,
           '--redis',

@@ -92,13 +92,13 @@ describe('APIRouter with real order services', () => {
   });
 
   it('answers 400 EZ_BAD_ROUTE for bad tags, without reaching a service', async () => {
-    const before = metric(await metricsOf(s.apps['ez-bj']), 'ez_app_requests_total');
+    const before = metric(await metricsOf(s.apps['ez-bj']), 'ez_orders_requests_total');
     for (const tag of [undefined, 'geo=91,0', 'geo=0,0', 'order=abc', 'shard=1;shard=2', 'nope=1']) {
       const r = await viaRouter('/orders', tag, newOrder);
       expect(r.status, String(tag)).toBe(400);
       expect(r.json.error.code).toBe('EZ_BAD_ROUTE');
     }
-    expect(metric(await metricsOf(s.apps['ez-bj']), 'ez_app_requests_total')).toBe(before);
+    expect(metric(await metricsOf(s.apps['ez-bj']), 'ez_orders_requests_total')).toBe(before);
   });
 
   it('holds a request while GZS has the shard locked, then 503 EZ_LOCKED with Retry-After', async () => {
@@ -154,7 +154,7 @@ describe('APIRouter with real order services', () => {
   });
 
   it('answers 503 EZ_ZONE_UNAVAILABLE for an eZone whose service is gone or marked down, never another eZone', async () => {
-    const bjBefore = metric(await metricsOf(s.apps['ez-bj']), 'ez_app_requests_total', { op: 'create' });
+    const bjBefore = metric(await metricsOf(s.apps['ez-bj']), 'ez_orders_requests_total', { op: 'create' });
     await s.apps['ez-sh'].stop();
     try {
       const r = await viaRouter('/orders', SHANGHAI, newOrder);
@@ -162,7 +162,7 @@ describe('APIRouter with real order services', () => {
       expect(r.json.error.code).toBe('EZ_ZONE_UNAVAILABLE');
       expect(r.json.error.message).toMatch(/ez-sh unreachable/);
       expect((await viaRouter('/orders', BEIJING, newOrder)).status).toBe(201);
-      expect(metric(await metricsOf(s.apps['ez-bj']), 'ez_app_requests_total', { op: 'create' })).toBe(
+      expect(metric(await metricsOf(s.apps['ez-bj']), 'ez_orders_requests_total', { op: 'create' })).toBe(
         bjBefore + 1,
       );
     } finally {

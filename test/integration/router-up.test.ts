@@ -26,7 +26,7 @@ describe('ezctl up with the traffic parts', () => {
       expect(byName.get(`app@${z}`)).toMatchObject({
         alive: true,
         ready: true,
-        port: deployment.zones[z].ports.app,
+        port: deployment.zones[z].ports.orders,
       });
       expect(byName.get(`soa@${z}`)).toMatchObject({
         alive: true,
@@ -66,7 +66,7 @@ describe('ezctl up with the traffic parts', () => {
     expect(health.json.epoch).toBeGreaterThanOrEqual(1);
     expect(health.json.staleMs).toBeLessThan(5000); // connected to GZS
     // with DRC running (ezctl up starts it), the order reaches ez-bj's copy; read it there
-    const bjApp = `http://127.0.0.1:${deployment.zones['ez-bj'].ports.app}`;
+    const bjApp = `http://127.0.0.1:${deployment.zones['ez-bj'].ports.orders}`;
     expect(await until(async () => (await http(`${bjApp}/orders/${id}`)).status === 200, 10_000)).toBe(true);
   });
 

@@ -60,7 +60,7 @@ describe('RoutingClient', () => {
     expect(ms).toBeLessThan(2000);
     for (const c of many) {
       expect(seen.get(c)).toBe(r.epoch);
-      expect(c.router.route('shard=1')).toMatchObject({
+      expect(c.resolver.route('shard=1')).toMatchObject({
         zone: 'ez-sh',
         shardState: 'locked',
         epoch: r.epoch,
@@ -99,7 +99,7 @@ describe('RoutingClient', () => {
     await gzs.stop();
     await expect.poll(() => a.state, { timeout: 3000 }).not.toBe('connected');
     await new Promise((r) => setTimeout(r, 300));
-    expect(a.router.route(BEIJING)).toMatchObject({ zone: 'ez-bj', epoch: moved.epoch });
+    expect(a.resolver.route(BEIJING)).toMatchObject({ zone: 'ez-bj', epoch: moved.epoch });
     expect(a.staleMs()).toBeGreaterThanOrEqual(300);
     expect(await registry.metrics()).toMatch(/^ez_sdk_connected 0$/m);
 
@@ -109,7 +109,7 @@ describe('RoutingClient', () => {
     expect(performance.now() - t0).toBeLessThan(2500);
     expect(b.source).toBe('cache');
     expect(b.epoch).toBe(moved.epoch);
-    expect(b.router.route(BEIJING)).toMatchObject({ zone: 'ez-bj', epoch: moved.epoch });
+    expect(b.resolver.route(BEIJING)).toMatchObject({ zone: 'ez-bj', epoch: moved.epoch });
     expect(b.staleMs()).toBeGreaterThanOrEqual(300); // as stale as the cache: not "fresh" because it was read
 
     // without a cache there is no table to serve: a clear error after the start timeout
@@ -124,7 +124,11 @@ describe('RoutingClient', () => {
     expect(await a.waitForEpoch(next.epoch, 5000)).toBe(true);
     expect(await b.waitForEpoch(next.epoch, 5000)).toBe(true);
     expect(b.source).toBe('gzs');
-    expect(b.router.route(BEIJING)).toMatchObject({ zone: 'ez-bj', shardState: 'locked', epoch: next.epoch });
+    expect(b.resolver.route(BEIJING)).toMatchObject({
+      zone: 'ez-bj',
+      shardState: 'locked',
+      epoch: next.epoch,
+    });
     await api.unlock(0);
   });
 
@@ -155,7 +159,10 @@ describe('RoutingClient', () => {
       const restarted = await client({ gzs: [old.url], cacheFile });
       expect(restarted.state).toBe('connected');
       expect(restarted.epoch).toBe(newest.epoch);
-      expect(restarted.router.route('shard=2')).toMatchObject({ shardState: 'serving', epoch: newest.epoch });
+      expect(restarted.resolver.route('shard=2')).toMatchObject({
+        shardState: 'serving',
+        epoch: newest.epoch,
+      });
       // without a cache it has nothing newer: it takes what that GZS serves
       expect((await client({ gzs: [old.url] })).epoch).toBe(before.epoch);
       // a re-created store (new generation, epoch 1) is followed despite the lower epoch

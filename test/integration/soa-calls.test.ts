@@ -5,8 +5,8 @@
  * a forwarded call is never forwarded again; a cut link is 503, never a local answer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LinkSet } from '../../harness/links/link-set.js';
-import { type LinkServer, startLinkServer } from '../../harness/links/server.js';
+import { LinkSet } from '../../src/links/link-set.js';
+import { type LinkServer, startLinkServer } from '../../src/links/server.js';
 import { loadTopology } from '../../src/topology/index.js';
 import { freePorts } from '../helpers/services.js';
 import {
@@ -86,8 +86,8 @@ const counts = async () => {
     bjRemote: metric(soaBj, 'ez_soa_requests_total', { zone: 'ez-sh', route: 'remote' }),
     bjInbound: metric(soaBj, 'ez_soa_requests_total', { route: 'inbound' }),
     shInbound: metric(soaSh, 'ez_soa_requests_total', { zone: 'ez-sh', route: 'inbound', code: '200' }),
-    appBj: metric(appBj, 'ez_app_requests_total', { op: 'summary' }),
-    appSh: metric(appSh, 'ez_app_requests_total', { op: 'summary', code: '200' }),
+    appBj: metric(appBj, 'ez_orders_requests_total', { op: 'summary' }),
+    appSh: metric(appSh, 'ez_orders_requests_total', { op: 'summary', code: '200' }),
   };
 };
 

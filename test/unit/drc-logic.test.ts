@@ -16,8 +16,8 @@ import {
   verifyQueries,
 } from '../../src/drc/schema.js';
 import type { SourceTxn, TableSpec } from '../../src/drc/types.js';
-import { compareVersions, updatedAtToUs } from '../../src/drc/version.js';
 import { viaLinksFor } from '../../src/launch/kinds/drc.js';
+import { compareVersions, updatedAtToUs } from '../../src/shared/row-version.js';
 import { loadTopology } from '../../src/topology/index.js';
 import { fixturesDir } from '../../src/util/paths.js';
 

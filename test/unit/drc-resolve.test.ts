@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Conflict, resolveGroup } from '../../src/drc/resolve.js';
 import type { RowChange, SourceTxn, TableSpec } from '../../src/drc/types.js';
-import { atKey, compareVersions, formatVersion, type Row, type Version } from '../../src/drc/version.js';
+import {
+  atKey,
+  compareVersions,
+  formatVersion,
+  type Row,
+  type Version,
+} from '../../src/shared/row-version.js';
 
 const T: TableSpec = { name: 't', kind: 'global', primaryKey: ['id'], updatedAt: 'updated_at' };
 const TABLES = new Map([[T.name, T]]);

@@ -86,7 +86,7 @@ describe('GZS push and store handling (in-process)', () => {
     expect(r.epoch).toBe(2);
     const held = await Promise.all(subs.map((c) => c.waitForEpoch(2, 2000)));
     expect(held.every(Boolean)).toBe(true);
-    for (const c of subs) expect(c.router.route('shard=0')).toMatchObject({ zone: 'ez-sh', epoch: 2 });
+    for (const c of subs) expect(c.resolver.route('shard=0')).toMatchObject({ zone: 'ez-sh', epoch: 2 });
   });
 
   it('applies a change on top of a table another instance committed first', async () => {

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/cli/flags.js';
-import { mysqlAccount, passwordEnvVar } from '../../src/launch/credentials.js';
 import { formatDuration, formatProgress, table } from '../../src/launch/format.js';
 import { phases, selectKinds } from '../../src/launch/kinds/index.js';
 import { bootstrapSql, socketPathFor } from '../../src/launch/kinds/mariadb.js';
 import type { ProcessKind } from '../../src/launch/kinds/types.js';
 import { lockCluster, readState, resolveStateDir } from '../../src/launch/state.js';
+import { mysqlAccount, passwordEnvVar } from '../../src/shared/mysql-accounts.js';
 
 const fakeKind = (kind: string, after: string[] = []): ProcessKind =>
   ({ kind, after, readyTimeoutMs: 1 }) as unknown as ProcessKind;
@@ -28,7 +28,7 @@ describe('process kinds', () => {
   });
 
   it('starts optional kinds only when asked, with clear errors for bad --with', () => {
-    const always = ['mariadb', 'redis', 'gzs', 'drc', 'invalidator', 'app', 'soa', 'router'];
+    const always = ['mariadb', 'redis', 'gzs', 'drc', 'invalidator', 'orders', 'soa', 'router'];
     expect(selectKinds().map((k) => k.kind)).toEqual(always);
     expect(selectKinds(['zookeeper']).map((k) => k.kind)).toEqual([
       'mariadb',

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ApiError, parseHostPort } from '../../harness/links/errors.js';
-import { parseFault } from '../../harness/links/fault.js';
-import { linkName, listenPort, parseLinkName, planLinks } from '../../harness/links/link-set.js';
-import { latencyDelay, sliceOffsets } from '../../harness/links/stage.js';
-import { parseToxic, parseToxicUpdate } from '../../harness/links/toxic.js';
+import { ApiError, parseHostPort } from '../../src/links/errors.js';
+import { parseFault } from '../../src/links/fault.js';
+import { linkName, listenPort, parseLinkName, planLinks } from '../../src/links/link-set.js';
+import { latencyDelay, sliceOffsets } from '../../src/links/stage.js';
+import { parseToxic, parseToxicUpdate } from '../../src/links/toxic.js';
 import { loadTopology } from '../../src/topology/index.js';
 import { deriveSeed, seededRandom } from '../../src/util/random.js';
 

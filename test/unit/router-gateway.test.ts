@@ -86,7 +86,7 @@ let deadOrigin: string;
 
 beforeAll(async () => {
   process.env.EZ_LOG_LEVEL = 'silent';
-  source = new MovableSource(StaticRoutingSource.fromTopology(topology).router);
+  source = new MovableSource(StaticRoutingSource.fromTopology(topology).resolver);
   bj = await fakeService('ez-bj');
   sh = await fakeService('ez-sh');
   // a port nothing listens on: the "unreachable eZone"

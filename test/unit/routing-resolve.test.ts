@@ -6,8 +6,8 @@ import {
   initialTable,
   OrderIdGenerator,
   parseRouteTag,
+  Resolver,
   RouteError,
-  Router,
   type RoutingTable,
   resolveRoute,
 } from '../../src/routing/index.js';
@@ -156,7 +156,7 @@ describe('resolveRoute on the two-zones topology', () => {
 
 describe('Router', () => {
   it('resolves text, requests and swapped tables through one path', () => {
-    const router = Router.fromTopology(topology);
+    const router = Resolver.fromTopology(topology);
     expect(router.epoch).toBe(1);
     expect(router.route(SHANGHAI).zone).toBe('ez-sh');
     expect(router.routeRequest({ cookie: `ez_route=${encodeURIComponent(BEIJING)}` })).toMatchObject({
@@ -179,14 +179,14 @@ describe('Router', () => {
 
   it('routes Guangzhou to ez-gz on three-zones, and the merchant example to an existing shard', () => {
     const three = loadTopology(join(fixturesDir(), 'topologies', 'three-zones.yaml'));
-    const router = Router.fromTopology(three);
+    const router = Resolver.fromTopology(three);
     expect(router.route(GUANGZHOU).zone).toBe('ez-gz');
     expect(router.route(BEIJING).zone).toBe('ez-bj');
     expect(router.route(SHANGHAI).zone).toBe('ez-sh');
     for (const t of [topology, three]) {
       const shard = t.keys.merchant['m-88123'];
       expect(t.shards.has(shard)).toBe(true);
-      expect(Router.fromTopology(t).route('merchant=m-88123').shard).toBe(shard);
+      expect(Resolver.fromTopology(t).route('merchant=m-88123').shard).toBe(shard);
     }
   });
 });

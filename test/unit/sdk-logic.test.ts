@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initialTable } from '../../src/routing/table.js';
 import { readCacheFile, writeCacheFile } from '../../src/sdk/cache.js';
-import { looksLikeTable } from '../../src/sdk/protocol.js';
+import { looksLikeTable } from '../../src/shared/gzs-protocol.js';
 import { loadTopology } from '../../src/topology/index.js';
 import { backoffDelay } from '../../src/util/backoff.js';
 

@@ -56,8 +56,8 @@ let sh: GatewayServer;
 
 beforeAll(async () => {
   process.env.EZ_LOG_LEVEL = 'silent';
-  bjSource = new MovableSource(StaticRoutingSource.fromTopology(topology).router);
-  shSource = new MovableSource(StaticRoutingSource.fromTopology(topology).router);
+  bjSource = new MovableSource(StaticRoutingSource.fromTopology(topology).resolver);
+  shSource = new MovableSource(StaticRoutingSource.fromTopology(topology).resolver);
   bjSvc = await service('ez-bj');
   shSvc = await service('ez-sh');
   const common = { accessLog: { mode: 'off' as const, sample: 0 } };

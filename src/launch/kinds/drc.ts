@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { directions, drcInstanceName, drcPort, tableSpecs } from '../../drc/names.js';
 import { columnTypesQuery, installScript, parseColumnTypes } from '../../drc/schema.js';
+import { mysqlAccount } from '../../shared/mysql-accounts.js';
 import type { Topology } from '../../topology/types.js';
 import { EzError, UsageError } from '../../util/errors.js';
 import { projectRoot } from '../../util/paths.js';
-import { mysqlAccount } from '../credentials.js';
 import { type Host, terminate } from '../host.js';
 import { socketPathFor } from './mariadb.js';
 import { probeHealthz } from './probe.js';

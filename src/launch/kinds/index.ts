@@ -1,9 +1,9 @@
 import { UsageError } from '../../util/errors.js';
-import { app } from './app.js';
 import { drc } from './drc.js';
 import { gzs } from './gzs.js';
 import { invalidator } from './invalidator.js';
 import { mariadb } from './mariadb.js';
+import { orders } from './orders.js';
 import { redis } from './redis.js';
 import { router } from './router.js';
 import { soa } from './soa.js';
@@ -18,7 +18,7 @@ export const KINDS: readonly ProcessKind[] = [
   gzs,
   drc,
   invalidator,
-  app,
+  orders,
   soa,
   router,
   // later: dal, links

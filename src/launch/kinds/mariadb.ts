@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2';
+import { type MysqlAccount, mysqlAccount } from '../../shared/mysql-accounts.js';
 import { EzError } from '../../util/errors.js';
 import { fixturesDir } from '../../util/paths.js';
-import { type MysqlAccount, mysqlAccount } from '../credentials.js';
 import { type Host, terminate } from '../host.js';
 import { type InstanceSpec, instanceName, type LaunchCommand, type ProcessKind } from './types.js';
 

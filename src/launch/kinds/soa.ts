@@ -1,9 +1,10 @@
-import { nodePartKind, partSpec } from './router.js';
+/** Launcher kind `soa`: the SOA Proxy per eZone (service calls; the only path between eZones). */
+import { nodePartKind, partSpec } from './node-part.js';
 
 /** SOA Proxy per eZone: service-to-service calls, across eZones only through it. */
 export const soa = nodePartKind({
   kind: 'soa',
-  after: ['app', 'gzs'],
+  after: ['orders', 'gzs'],
   description: 'SOA Proxy per eZone (service calls; the only path between eZones)',
   entry: 'src/soa/main.js',
   instances: ({ topology, dataDir }) =>

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
-import type { Topology } from '../../src/topology/index.js';
-import { loadTopology } from '../../src/topology/index.js';
-import { UsageError } from '../../src/util/errors.js';
+import type { Topology } from '../topology/index.js';
+import { loadTopology } from '../topology/index.js';
+import { UsageError } from '../util/errors.js';
 import { defaultLinksUrl, LinkSet } from './link-set.js';
 
 /** `--toxiproxy URL` (env EZCTL_TOXIPROXY_URL): use this link server, built-in or a real Toxiproxy. */

@@ -1,8 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { createLogger, type Logger } from '../../src/util/log.js';
-import { createRegistry, handleOps } from '../../src/util/ops.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { createRegistry, handleOps } from '../util/ops.js';
 import { createApiHandler } from './api.js';
 import { ProxyCollection } from './collection.js';
 import { joinHostPort } from './errors.js';

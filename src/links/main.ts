@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Standalone link server: `node dist/harness/links/main.js [--host 127.0.0.1] [--port 8474]
+ * Standalone link server: `node dist/src/links/main.js [--host 127.0.0.1] [--port 8474]
  * [--seed N] [--config proxies.json]`. JSON log lines on stdout; exits 0 on SIGTERM, 2 on bad flags.
  */
 import { parseArgs } from 'node:util';

@@ -1,5 +1,5 @@
-import type { Logger } from '../../src/util/log.js';
-import { deriveSeed } from '../../src/util/random.js';
+import type { Logger } from '../util/log.js';
+import { deriveSeed } from '../util/random.js';
 import { ApiError, badBody, checkName, missingField, proxyExists, proxyNotFound } from './errors.js';
 import { LinkProxy } from './proxy.js';
 import { parseToxic, type ToxicSpec } from './toxic.js';

@@ -1,4 +1,4 @@
-import type { Random } from '../../src/util/random.js';
+import type { Random } from '../util/random.js';
 import { TimerQueue } from './timer-queue.js';
 import type { ToxicSpec } from './toxic.js';
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { onShutdown } from '../../src/util/ops.js';
+import { onShutdown } from '../util/ops.js';
 import { LinkServer, type LinkServerOptions } from './server.js';
 
 export interface ServeOptions extends LinkServerOptions {

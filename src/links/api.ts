@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter, Histogram } from 'prom-client';
-import type { Logger } from '../../src/util/log.js';
+import type { Logger } from '../util/log.js';
 import { type ProxyCollection, parseProxyInput } from './collection.js';
 import { ApiError, badBody } from './errors.js';
 import { parseToxic, parseToxicUpdate, toxicJson } from './toxic.js';

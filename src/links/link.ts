@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { Random } from '../../src/util/random.js';
+import type { Random } from '../util/random.js';
 import { createStage, type Item, type Stage, type StageHost, TimeoutStage } from './stage.js';
 import type { Direction, ToxicSpec } from './toxic.js';
 

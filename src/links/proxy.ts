@@ -1,6 +1,6 @@
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import type { Logger } from '../../src/util/log.js';
-import { deriveSeed, type Random, seededRandom } from '../../src/util/random.js';
+import type { Logger } from '../util/log.js';
+import { deriveSeed, type Random, seededRandom } from '../util/random.js';
 import {
   ApiError,
   type HostPort,

@@ -1,6 +1,6 @@
 import { type Proxy as LinkProxy, Toxiproxy } from 'toxiproxy-node-client';
-import type { Topology, ZoneId } from '../../src/topology/index.js';
-import { EzError, UsageError } from '../../src/util/errors.js';
+import type { Topology, ZoneId } from '../topology/index.js';
+import { EzError, UsageError } from '../util/errors.js';
 import { describeFault, type Fault, parseFault } from './fault.js';
 
 /**

@@ -1,4 +1,4 @@
-import { UsageError } from '../../src/util/errors.js';
+import { UsageError } from '../util/errors.js';
 
 /**
  * Faults a link set applies between eZones:
