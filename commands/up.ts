@@ -7,7 +7,7 @@ export default class Up extends EzCommand {
   static override summary =
     'Start the cluster (databases, caches, GZS, DRC, services, routers) and show what runs where';
   static override description =
-    `Starts the whole cluster of the topology, in dependency order: per eZone a MariaDB and a Redis (database, schema and accounts created), GZS, a DRC replicator for every ordered eZone pair, a cache invalidator, the sample order service and an SOA Proxy per eZone, and the APIRouter. Ports come from the topology's deployment section. Waits until each process is ready and records it in <state-dir>/<cluster>/state.json. Idempotent: what already runs is kept, what died is started again on its data. Progress goes to stdout (stderr with --json).
+    `Starts the whole cluster of the topology, in dependency order: the link server (every path between eZones, and from APIRouter's site to each eZone, is a named link with the topology's latency: 30 ms round trip between eZones by default; \`ezctl links list\` shows them), per eZone a MariaDB and a Redis (database, schema and accounts created), GZS, a DRC replicator for every ordered eZone pair, a cache invalidator, the sample order service and an SOA Proxy per eZone, and the APIRouter. Ports come from the topology's deployment section. Waits until each process is ready and records it in <state-dir>/<cluster>/state.json. Idempotent: what already runs is kept, what died is started again on its data. Progress goes to stdout (stderr with --json).
 
 --only mariadb,redis starts just those kinds. Optional kinds start only when asked: --with zookeeper (needs deployment.zookeeper).`;
 
@@ -24,6 +24,16 @@ export default class Up extends EzCommand {
       description: 'also start an optional process kind (repeatable)',
       options: ['zookeeper'],
       multiple: true,
+    }),
+    links: Flags.boolean({
+      description:
+        'send every path between sites through a named link of the link server (30 ms between eZones by default); --no-links connects directly',
+      default: true,
+      allowNo: true,
+    }),
+    toxiproxy: Flags.string({
+      description: 'a real Toxiproxy (URL) to hold the links instead of the built-in link server',
+      env: 'EZCTL_TOXIPROXY_URL',
     }),
     only: Flags.string({
       description:
@@ -45,7 +55,13 @@ export default class Up extends EzCommand {
     const t0 = performance.now();
     const result = await up(
       topology,
-      { stateDir: flags['state-dir'], with: flags.with, only: flags.only },
+      {
+        stateDir: flags['state-dir'],
+        with: flags.with,
+        only: flags.only,
+        links: flags.links,
+        toxiproxy: flags.toxiproxy,
+      },
       (e) => out.write(`${formatProgress(e)}\n`),
     );
     this.log(`up in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);

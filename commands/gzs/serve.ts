@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { EzCommand } from '../../src/cli/command.js';
+import { EzCommand, untilSignal } from '../../src/cli/command.js';
 
 export default class GzsServe extends EzCommand {
   static override summary = 'Run GZS in the foreground (what `ezctl up` starts as the gzs process)';
@@ -25,11 +25,14 @@ export default class GzsServe extends EzCommand {
     instance: Flags.string({ description: 'instance id (acks, logs) [default: the pid]' }),
   };
 
-  async run(): Promise<{ url: string }> {
+  async run(): Promise<{ url: string; epoch: number; stoppedBy: string }> {
     const { flags } = await this.parse(GzsServe);
-    const { serveGzs } = await import('../../src/gzs/serve.js');
-    const server = await serveGzs({
-      topology: flags.topology,
+    const [{ startGzs }, { loadTopology }] = await Promise.all([
+      import('../../src/gzs/serve.js'),
+      import('../../src/topology/index.js'),
+    ]);
+    const server = await startGzs({
+      topology: loadTopology(flags.topology),
       port: flags.port,
       host: flags.host,
       store: flags.store,
@@ -37,8 +40,10 @@ export default class GzsServe extends EzCommand {
       leaseMs: flags['lease-ms'],
       instance: flags.instance,
     });
-    // foreground until SIGTERM/SIGINT (onShutdown exits once GZS is closed)
-    await new Promise<never>(() => {});
-    return { url: server.url };
+    this.logToStderr(`gzs: listening on ${server.url} (epoch ${server.epoch}); Ctrl-C stops it`);
+    const stoppedBy = await untilSignal();
+    const result = { url: server.url, epoch: server.epoch, stoppedBy };
+    await server.close();
+    return result;
   }
 }

@@ -1,7 +1,5 @@
 import { Flags } from '@oclif/core';
-import { EzCommand } from '../../src/cli/command.js';
-import { serveLinks } from '../../src/links/serve.js';
-import { loadTopology } from '../../src/topology/index.js';
+import { EzCommand, untilSignal } from '../../src/cli/command.js';
 
 export default class LinksServe extends EzCommand {
   static override summary = 'Run the built-in link server (Toxiproxy HTTP API) in the foreground';
@@ -22,12 +20,18 @@ export default class LinksServe extends EzCommand {
     config: Flags.string({ description: 'JSON file with a list of proxies (and toxics) to create at start' }),
   };
 
-  async run(): Promise<{ url: string; seed: number; stopped: boolean }> {
+  async run(): Promise<{ url: string; seed: number; stoppedBy: string }> {
     const { flags } = await this.parse(LinksServe);
+    const [{ startLinkServer }, { loadTopology }] = await Promise.all([
+      import('../../src/links/server.js'),
+      import('../../src/topology/index.js'),
+    ]);
     const port = flags.port ?? loadTopology(flags.topology).deployment.links?.port ?? 8474;
-    const server = await serveLinks({ host: flags.host, port, seed: flags.seed, config: flags.config });
-    // foreground until SIGTERM/SIGINT (onShutdown exits the process once the server is closed)
-    await new Promise<never>(() => {});
-    return { url: server.url, seed: server.seed, stopped: true };
+    const server = await startLinkServer({ host: flags.host, port, seed: flags.seed, config: flags.config });
+    this.logToStderr(`links: listening on ${server.url} (seed ${server.seed}); Ctrl-C stops it`);
+    const stoppedBy = await untilSignal();
+    const result = { url: server.url, seed: server.seed, stoppedBy };
+    await server.close();
+    return result;
   }
 }

@@ -33,3 +33,16 @@ export abstract class EzCommand extends Command {
     process.exitCode = exit;
   }
 }
+
+/** A foreground command (`gzs serve`, `links serve`): resolves with the signal that asked it to stop. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(signal);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}

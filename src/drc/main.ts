@@ -1,149 +1,61 @@
 #!/usr/bin/env node
 /**
- * One replicator A → B as its own process (started by `ezctl up`, kind `drc`):
- *
- *   node dist/src/drc/main.js --topology FILE --from A --to B
- *     [--source HOST:PORT | --via-links URL] [--target HOST:PORT] [--port N]
- *     [--heartbeat-ms 100] [--max-group-rows 2000] [--start-at beginning|end] [--lag-log FILE]
- *
- * Every flag also reads an environment variable (EZ_DRC_FROM, EZ_DRC_TO, EZ_DRC_SOURCE,
- * EZ_DRC_VIA_LINKS, EZ_DRC_TARGET, EZ_DRC_PORT, ...; the topology from EZCTL_TOPOLOGY).
- * Serves GET /healthz and /metrics on --port (default: B's ports.drc + index of A), logs JSON
- * lines, stops cleanly on SIGTERM. Exit 2 on bad flags.
+ * One replicator A → B as a process (`node dist/src/drc/main.js --from A --to B`, the `drc`
+ * launcher kind), on the part runtime: /healthz and /metrics on --port (default: B's ports.drc +
+ * index of A), JSON logs, clean SIGTERM. `--source` is where B reaches A's MariaDB (the link
+ * `B->A:mysql` when `ezctl up` runs on links); `--help` lists every flag.
  */
-import { createServer } from 'node:http';
-import { parseArgs } from 'node:util';
-import { loadTopology } from '../topology/index.js';
-import { errorMessage } from '../util/errors.js';
-import { createLogger } from '../util/log.js';
-import { handleOps, onShutdown } from '../util/ops.js';
+import { flag } from '../runtime/flags.js';
+import { runPart } from '../runtime/part.js';
 import { checkDirection, drcPort } from './names.js';
 import { TopologyOwnership } from './ownership.js';
-import { type Endpoint, Replicator } from './replicator.js';
+import { Replicator } from './replicator.js';
 
-function fail(message: string, code: number): never {
-  process.stderr.write(`drc: ${message}\n`);
-  process.exit(code);
-}
-
-const options = {
-  topology: { type: 'string', env: 'EZCTL_TOPOLOGY' },
-  from: { type: 'string', env: 'EZ_DRC_FROM' },
-  to: { type: 'string', env: 'EZ_DRC_TO' },
-  source: { type: 'string', env: 'EZ_DRC_SOURCE' },
-  'via-links': { type: 'string', env: 'EZ_DRC_VIA_LINKS' },
-  target: { type: 'string', env: 'EZ_DRC_TARGET' },
-  port: { type: 'string', env: 'EZ_DRC_PORT' },
-  'heartbeat-ms': { type: 'string', env: 'EZ_DRC_HEARTBEAT_MS' },
-  'max-group-rows': { type: 'string', env: 'EZ_DRC_MAX_GROUP_ROWS' },
-  'start-at': { type: 'string', env: 'EZ_DRC_START_AT' },
-  'lag-log': { type: 'string', env: 'EZ_DRC_LAG_LOG' },
-} as const;
-
-let flags: Record<string, string | undefined>;
-try {
-  const { values } = parseArgs({
-    options: Object.fromEntries(Object.entries(options).map(([k, v]) => [k, { type: v.type }])) as Record<
-      string,
-      { type: 'string' }
-    >,
-    strict: true,
-  });
-  flags = Object.fromEntries(
-    Object.entries(options).map(([k, v]) => [k, (values[k] as string | undefined) ?? process.env[v.env]]),
-  );
-} catch (err) {
-  fail(`${errorMessage(err)} (usage: main.js --topology FILE --from A --to B [--source HOST:PORT])`, 2);
-}
-
-const int = (name: string, text: string | undefined, min: number, max: number): number | undefined => {
-  if (text === undefined || text === '') return undefined;
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max)
-    fail(`--${name}: expected an integer ${min}..${max}, got "${text}"`, 2);
-  return Number(text);
-};
-const endpoint = (name: string, text: string | undefined): Endpoint | undefined => {
-  if (!text) return undefined;
-  const m = /^(.+):(\d{1,5})$/.exec(text);
-  if (!m || Number(m[2]) > 65535) fail(`--${name}: expected HOST:PORT, got "${text}"`, 2);
-  return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
-};
-
-let topology: ReturnType<typeof loadTopology>;
-try {
-  topology = loadTopology(flags.topology);
-  if (!flags.from || !flags.to) fail('--from and --to are required (the source and target eZones)', 2);
-  checkDirection(topology, flags.from, flags.to);
-} catch (err) {
-  fail(errorMessage(err), 2);
-}
-const from = flags.from!;
-const to = flags.to!;
-const startAt = flags['start-at'];
-if (startAt !== undefined && startAt !== 'beginning' && startAt !== 'end')
-  fail(`--start-at: expected "beginning" or "end", got "${startAt}"`, 2);
-if (flags.source && flags['via-links']) fail('--source and --via-links exclude each other', 2);
-
-const port = int('port', flags.port, 0, 65535) ?? drcPort(topology, from, to);
-const target = endpoint('target', flags.target) ?? {
-  host: '127.0.0.1',
-  port: topology.deployment.zones[to].ports.mysql,
-};
-const log = createLogger('drc', { source: from, target: to });
-
-let source: Endpoint | (() => Promise<Endpoint>);
-const viaLinks = flags['via-links'];
-if (viaLinks) {
-  // the link `B->A:mysql`: clients in B reach A's MariaDB through it (harness/links naming)
-  const url = /^https?:\/\//.test(viaLinks) ? viaLinks : `http://${viaLinks}`;
-  source = async () => {
-    const { LinkSet } = await import('../links/link-set.js');
-    const set = await LinkSet.attach({ toxiproxy: url, topology });
-    const address = set.address(to, from, 'mysql');
-    const i = address.lastIndexOf(':');
-    return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
-  };
-} else {
-  source = endpoint('source', flags.source) ?? {
-    host: '127.0.0.1',
-    port: topology.deployment.zones[from].ports.mysql,
-  };
-}
-
-const replicator = new Replicator({
-  topology,
-  from,
-  to,
-  source,
-  target,
-  log,
-  ownership: new TopologyOwnership(topology),
-  heartbeatMs: int('heartbeat-ms', flags['heartbeat-ms'], 10, 60_000),
-  maxGroupRows: int('max-group-rows', flags['max-group-rows'], 1, 100_000),
-  startAt: startAt as 'beginning' | 'end' | undefined,
-  lagLog: flags['lag-log'] || undefined,
-});
-
-const server = createServer((req, res) => {
-  if (!handleOps(req, res, replicator.metrics.registry, () => replicator.health())) {
-    res.writeHead(404, { 'content-type': 'application/json' });
-    res.end('{"error":"not found: GET /healthz or /metrics"}');
-  }
-});
-server.on('error', (err) => fail(`cannot listen on 127.0.0.1:${port}: ${errorMessage(err)}`, 1));
-server.listen(port, '127.0.0.1', () => {
-  log.info(
-    {
-      port,
-      target: `${target.host}:${target.port}`,
-      source: typeof source === 'function' ? `links ${viaLinks}` : `${source.host}:${source.port}`,
-    },
-    `drc ${from} -> ${to} started`,
-  );
-  replicator.start();
-});
-
-onShutdown(log, async () => {
-  await replicator.stop();
-  await new Promise<void>((r) => server.close(() => r()));
+await runPart({
+  part: 'drc',
+  entry: 'src/drc/main.js',
+  summary: "one DRC replicator: applies A's binlog in B (last-writer-wins, checkpoint in B)",
+  flags: {
+    from: flag.zone('the source eZone A', { required: true }),
+    to: flag.zone('the target eZone B (where this replicator runs)', { required: true }),
+    source: flag.hostPort("A's MariaDB as seen from B; default: A's ports.mysql on 127.0.0.1"),
+    target: flag.hostPort("B's MariaDB; default: B's ports.mysql on 127.0.0.1"),
+    host: flag.string('address of /healthz and /metrics', { fallback: '127.0.0.1' }),
+    port: flag.port("port of /healthz and /metrics; default: B's ports.drc + index of A"),
+    heartbeat: flag.duration('heartbeat row interval in the source (lag probe)', { min: 10, max: 60_000 }),
+    'max-group-rows': flag.int('most row changes per target transaction when behind', 1, 100_000),
+    'start-at': flag.oneOf('where to start without a checkpoint', ['beginning', 'end'] as const),
+    'lag-log': flag.file('append every lag sample to this file (diagnostics, benches)'),
+  },
+  logFields: (f) => ({ source: f.from, target: f.to }),
+  async start({ flags, topology, log }) {
+    const { from, to } = flags;
+    checkDirection(topology, from, to);
+    const source = flags.source ?? { host: '127.0.0.1', port: topology.deployment.zones[from].ports.mysql };
+    const target = flags.target ?? { host: '127.0.0.1', port: topology.deployment.zones[to].ports.mysql };
+    const replicator = new Replicator({
+      topology,
+      from,
+      to,
+      source,
+      target,
+      log,
+      ownership: new TopologyOwnership(topology),
+      heartbeatMs: flags.heartbeat,
+      maxGroupRows: flags['max-group-rows'],
+      startAt: flags['start-at'],
+      lagLog: flags['lag-log'],
+    });
+    replicator.start();
+    return {
+      close: () => replicator.stop(),
+      ops: {
+        host: flags.host ?? '127.0.0.1',
+        port: flags.port ?? drcPort(topology, from, to),
+        health: () => replicator.health(),
+      },
+      registry: replicator.metrics.registry,
+      ready: { source: `${source.host}:${source.port}`, target: `${target.host}:${target.port}` },
+    };
+  },
 });

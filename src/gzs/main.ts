@@ -1,53 +1,49 @@
 #!/usr/bin/env node
 /**
- * GZS process entry (`node dist/src/gzs/main.js`), used by the `gzs` launcher kind:
- *   --topology FILE  --port N  --host ADDR  --store file:<path>|zk:<host:port,...>/<path>
- *   --token T (else EZ_GZS_TOKEN, else the development token)  --lease-ms N  --heartbeat-ms N
- *   --instance ID
- * Env fallbacks: EZCTL_TOPOLOGY, EZ_GZS_STORE, EZ_GZS_TOKEN. JSON log lines on stdout.
+ * GZS as a process (`node dist/src/gzs/main.js`, the `gzs` launcher kind): the routing-table
+ * service on the part runtime (flags with env fallbacks, JSON logs, clean SIGTERM). `--help` lists
+ * the flags.
  */
-import { parseArgs } from 'node:util';
-import { serveGzs } from './serve.js';
+import { flag } from '../runtime/flags.js';
+import { runPart } from '../runtime/part.js';
+import { startGzs } from './serve.js';
 
-function int(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) {
-    process.stderr.write(`gzs: --${name}: expected a non-negative integer, got ${JSON.stringify(v)}\n`);
-    process.exit(2);
-  }
-  return Number(v);
-}
-
-let values: Record<string, string | undefined>;
-try {
-  values = parseArgs({
-    options: {
-      topology: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      store: { type: 'string' },
-      token: { type: 'string' },
-      'lease-ms': { type: 'string' },
-      'heartbeat-ms': { type: 'string' },
-      instance: { type: 'string' },
-    },
-    strict: true,
-  }).values as Record<string, string | undefined>;
-} catch (err) {
-  process.stderr.write(`gzs: ${(err as Error).message}\n`);
-  process.exit(2);
-}
-
-serveGzs({
-  topology: values.topology ?? (process.env.EZCTL_TOPOLOGY || undefined),
-  port: int('port', values.port),
-  host: values.host,
-  store: values.store,
-  token: values.token,
-  leaseMs: int('lease-ms', values['lease-ms']),
-  heartbeatMs: int('heartbeat-ms', values['heartbeat-ms']),
-  instance: values.instance,
-}).catch((err: Error) => {
-  process.stderr.write(`gzs: ${err.message}\n`);
-  process.exit(1);
+await runPart({
+  part: 'gzs',
+  entry: 'src/gzs/main.js',
+  summary: 'GZS, the routing-table service: change API, push channel, acknowledgements, history',
+  flags: {
+    host: flag.string('address to listen on', { fallback: '127.0.0.1' }),
+    port: flag.port("port (0 = any free one); default: the topology's deployment.gzs.port"),
+    store: flag.string(
+      'file:<path> or zk:<host:port,...>/<path>; default: the table file under the state dir',
+      {
+        env: 'EZ_GZS_STORE',
+      },
+    ),
+    token: flag.string('bearer token of the change API; default: the development token', {
+      env: 'EZ_GZS_TOKEN',
+    }),
+    lease: flag.duration('holder lease: a holder silent this long stops blocking acknowledgements', {
+      min: 50,
+      max: 600_000,
+    }),
+    heartbeat: flag.duration('push-channel heartbeat', { min: 10, max: 60_000 }),
+    instance: flag.string("this instance's id in acknowledgements and logs; default: the pid"),
+  },
+  logFields: (f) => ({ instance: f.instance ?? String(process.pid) }),
+  async start({ flags, topology, log }) {
+    const server = await startGzs({
+      topology,
+      host: flags.host,
+      port: flags.port,
+      store: flags.store,
+      token: flags.token,
+      leaseMs: flags.lease,
+      heartbeatMs: flags.heartbeat,
+      instance: flags.instance,
+      log,
+    });
+    return { close: () => server.close(), ready: { url: server.url, epoch: server.epoch } };
+  },
 });

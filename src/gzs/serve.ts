@@ -1,16 +1,13 @@
-/** Run GZS as a long-running process (the `gzs` launcher kind, `ezctl gzs serve`, tests, bench). */
+/** Start GZS in this process (the `gzs` part's entry, `ezctl gzs serve`, tests, benches): store + server. */
 import { join, resolve } from 'node:path';
-import { loadTopology } from '../topology/index.js';
-import type { Topology } from '../topology/types.js';
-import { createLogger } from '../util/log.js';
-import { onShutdown } from '../util/ops.js';
+import type { Topology } from '../topology/index.js';
+import { createLogger, type Logger } from '../util/log.js';
 import { GzsServer } from './server.js';
 import { describeStore, FileStore, parseStoreSpec, type StoreSpec, type TableStore } from './store.js';
 import { ZkStore } from './zk-store.js';
 
-export interface ServeGzsOptions {
-  /** topology file (default: the embedded two-zones) */
-  topology?: string;
+export interface StartGzsOptions {
+  topology: Topology;
   host?: string;
   /** default: deployment.gzs.port; 0 = any free port */
   port?: number;
@@ -20,6 +17,7 @@ export interface ServeGzsOptions {
   leaseMs?: number;
   heartbeatMs?: number;
   instance?: string;
+  log?: Logger;
 }
 
 /** The default store of a topology: the file the `gzs` launcher kind uses under the default state dir. */
@@ -33,12 +31,12 @@ export function openStore(spec: StoreSpec, instance: string, log = createLogger(
     : new ZkStore({ connect: spec.connect, path: spec.path, instance, log });
 }
 
-/** Open the store, listen, stop cleanly on SIGTERM/SIGINT. Resolves once listening. */
-export async function serveGzs(opts: ServeGzsOptions): Promise<GzsServer> {
-  const topology = loadTopology(opts.topology);
-  const spec = parseStoreSpec(opts.store ?? process.env.EZ_GZS_STORE ?? defaultStoreSpec(topology));
+/** Open the store and listen. Resolves once listening; `close()` stops it. */
+export async function startGzs(opts: StartGzsOptions): Promise<GzsServer> {
+  const { topology } = opts;
+  const spec = parseStoreSpec(opts.store ?? defaultStoreSpec(topology));
   const instance = opts.instance ?? `${process.pid}`;
-  const log = createLogger('gzs', { instance, cluster: topology.name });
+  const log = opts.log ?? createLogger('gzs', { instance, cluster: topology.name });
   const store = openStore(spec, instance, log);
   const server = new GzsServer({
     topology,
@@ -57,6 +55,5 @@ export async function serveGzs(opts: ServeGzsOptions): Promise<GzsServer> {
     await store.close().catch(() => undefined);
     throw new Error(`GZS (${describeStore(spec)}): ${(err as Error).message}`);
   }
-  onShutdown(log, () => server.close());
   return server;
 }

@@ -36,8 +36,8 @@ export async function startGzsProcess(opts: GzsProcessOptions): Promise<GzsProce
     args: (port) => {
       const args = ['--port', String(port), '--store', opts.store];
       if (opts.topology) args.push('--topology', opts.topology);
-      if (opts.leaseMs) args.push('--lease-ms', String(opts.leaseMs));
-      if (opts.heartbeatMs) args.push('--heartbeat-ms', String(opts.heartbeatMs));
+      if (opts.leaseMs) args.push('--lease', String(opts.leaseMs));
+      if (opts.heartbeatMs) args.push('--heartbeat', String(opts.heartbeatMs));
       if (opts.instance) args.push('--instance', opts.instance);
       return args;
     },

@@ -1,10 +1,12 @@
 import { join } from 'node:path';
+import { createLinks, defaultLinksUrl } from '../links/index.js';
 import type { Topology } from '../topology/types.js';
-import { EzError, errorMessage } from '../util/errors.js';
+import { EzError, errorMessage, UsageError } from '../util/errors.js';
+import { parseBaseUrl } from '../util/parse.js';
 import { type Host, hostFor, terminate } from './host.js';
 import { LaunchError, startInstance, waitReady } from './instance.js';
 import { KINDS, kindOf, phaseOf, phases, selectKinds } from './kinds/index.js';
-import type { InstanceSpec, PlanContext, ProcessKind } from './kinds/types.js';
+import type { InstanceSpec, LinkPlan, PlanContext, ProcessKind } from './kinds/types.js';
 import {
   type ClusterState,
   clusterDir,
@@ -21,6 +23,10 @@ export interface ClusterOptions {
 }
 
 export interface UpOptions extends ClusterOptions {
+  /** paths between sites through named links (default true); false: `--no-links`, straight to each service */
+  links?: boolean;
+  /** a real Toxiproxy (or another link server) to hold the links instead of the built-in one */
+  toxiproxy?: string;
   /** optional kinds to start as well, e.g. ['zookeeper'] */
   with?: readonly string[];
   /** start only these kinds (and the optional ones in `with`) */
@@ -90,11 +96,23 @@ export interface DownResult {
   purged: boolean;
 }
 
-/** Where instances' directories go: `<stateDir>/<cluster>/<eZone or _cluster>/<kind>`. */
-export function planContext(topology: Topology, stateDir: string): PlanContext {
+/** The link plan of an `up`: on links (the built-in server, or `--toxiproxy URL`), or `--no-links`. */
+export function linkPlan(topology: Topology, opts: Pick<UpOptions, 'links' | 'toxiproxy'> = {}): LinkPlan {
+  const on = opts.links !== false;
+  if (!on && opts.toxiproxy) throw new UsageError('--no-links and --toxiproxy exclude each other');
+  const url = opts.toxiproxy ? parseBaseUrl(opts.toxiproxy, '--toxiproxy') : defaultLinksUrl(topology);
+  return { on, url, external: opts.toxiproxy !== undefined };
+}
+
+/** Where instances' directories go (`<stateDir>/<cluster>/<eZone or _cluster>/<kind>`) and how paths run. */
+export function planContext(
+  topology: Topology,
+  stateDir: string,
+  links: LinkPlan = linkPlan(topology),
+): PlanContext {
   const root = clusterDir(stateDir, topology.name);
   // `_cluster` cannot clash with an eZone id (those start with a letter)
-  return { topology, dataDir: (zone, kind) => join(root, zone ?? '_cluster', kind) };
+  return { topology, dataDir: (zone, kind) => join(root, zone ?? '_cluster', kind), links };
 }
 
 /** The instances `up` would start, in start order (phase by phase). */
@@ -102,7 +120,7 @@ export function plan(
   topology: Topology,
   opts: UpOptions = {},
 ): { kind: ProcessKind; specs: InstanceSpec[] }[][] {
-  const ctx = planContext(topology, resolveStateDir(opts.stateDir));
+  const ctx = planContext(topology, resolveStateDir(opts.stateDir), linkPlan(topology, opts));
   return phases(selectKinds(opts.with, opts.only)).map((phase) =>
     phase.map((kind) => ({ kind, specs: kind.instances(ctx) })),
   );
@@ -139,6 +157,7 @@ export async function up(
   onProgress: OnProgress = () => {},
 ): Promise<ClusterStatus> {
   const stateDir = resolveStateDir(opts.stateDir);
+  const links = linkPlan(topology, opts);
   const steps = plan(topology, opts); // validates --with and the topology before anything starts
   const unlock = lockCluster(stateDir, topology.name);
   const failed: string[] = [];
@@ -204,6 +223,27 @@ export async function up(
       }
     };
 
+    state.links = { on: links.on, url: links.on ? links.url : null };
+    save();
+    if (links.on && links.external) {
+      // a real Toxiproxy holds the links: create them before any part connects through them
+      const t0 = performance.now();
+      onProgress({ type: 'starting', name: 'links', kind: 'links', zone: null, message: `on ${links.url}` });
+      try {
+        await createLinks(topology, links.url);
+        onProgress({
+          type: 'ready',
+          name: 'links',
+          kind: 'links',
+          zone: null,
+          ms: Math.round(performance.now() - t0),
+        });
+      } catch (err) {
+        failed.push('links');
+        failedKinds.add('links');
+        onProgress({ type: 'failed', name: 'links', kind: 'links', zone: null, message: errorMessage(err) });
+      }
+    }
     for (const phase of steps) {
       await Promise.all(phase.flatMap(({ kind, specs }) => specs.map((spec) => ensure(kind, spec))));
     }
@@ -242,6 +282,9 @@ async function reuse(
   let reason: string;
   if (rec.port !== spec.port || rec.dataDir !== spec.dataDir || rec.host !== spec.host) {
     reason = `restart: topology changed (was port ${rec.port} in ${rec.dataDir})`;
+  } else if (JSON.stringify(rec.params) !== JSON.stringify(spec.params)) {
+    // e.g. `up --no-links` after `up`: its peers and sources are other addresses now
+    reason = 'restart: configuration changed (addresses, links or parameters)';
   } else {
     try {
       await waitReady(kind, spec, host, rec, kind.readyTimeoutMs);

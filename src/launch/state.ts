@@ -30,6 +30,8 @@ export interface ClusterState {
   cluster: string;
   topologyFile: string;
   updatedAt: string;
+  /** how the last `up` ran paths between sites: through the link server at `url`, or directly */
+  links?: { on: boolean; url: string | null };
   processes: Record<string, ProcessRecord>;
 }
 

@@ -3,6 +3,7 @@
  * Messages start with Toxiproxy's own wording ("proxy not found", "bad request body: ...") and add
  * what was wrong and what is expected.
  */
+import { type HostPort, splitHostPort } from '../util/parse.js';
 export class ApiError extends Error {
   readonly status: number;
   constructor(status: number, message: string) {
@@ -37,50 +38,21 @@ export function checkName(value: unknown, field: string): string {
   return value;
 }
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
-const HOST_RE =
-  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-const IPV6_RE = /^[0-9A-Fa-f:.]+$/;
+export type { HostPort } from '../util/parse.js';
+export { joinHostPort } from '../util/parse.js';
 
 /**
- * `host:port`, `[v6]:port` or `:port` (all interfaces), as Go's net.Listen/Dial take them.
- * `minPort` is 0 for a listen address (0 = any free port) and 1 for an upstream.
+ * `host:port`, `[v6]:port` or `:port` (all interfaces) for the API: the shared parser
+ * (src/util/parse.ts), its problem as a 400. `minPort` is 0 for a listen address (0 = any free
+ * port) and 1 for an upstream.
  */
 export function parseHostPort(value: unknown, field: string, minPort: 0 | 1): HostPort {
   if (typeof value !== 'string' || value.length === 0) throw missingField(field);
-  const fail = (why: string): never => {
+  const r = splitHostPort(value, { minPort, allowEmptyHost: minPort === 0 });
+  if ('problem' in r)
     throw new ApiError(
       400,
-      `bad ${field} ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)}: ${why}`,
+      `bad ${field} ${JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)}: ${r.problem}`,
     );
-  };
-  let host: string;
-  let portText: string;
-  if (value.startsWith('[')) {
-    const end = value.indexOf(']:');
-    if (end < 0) fail('expected [ipv6]:port');
-    host = value.slice(1, end);
-    portText = value.slice(end + 2);
-    if (!IPV6_RE.test(host) || !host.includes(':')) fail('expected an IPv6 address inside [ ]');
-  } else {
-    const colon = value.lastIndexOf(':');
-    if (colon < 0) fail('expected host:port');
-    host = value.slice(0, colon);
-    portText = value.slice(colon + 1);
-    if (host.includes(':')) fail('an IPv6 host needs brackets: [::1]:port');
-    if (host !== '' && (host.length > 253 || !HOST_RE.test(host))) fail('expected a host name or IP address');
-  }
-  if (!/^\d{1,5}$/.test(portText)) fail(`expected a port ${minPort}..65535 after the colon`);
-  const port = Number(portText);
-  if (port < minPort || port > 65535) fail(`expected a port ${minPort}..65535`);
-  if (host === '' && minPort === 1) fail('expected a host before the colon');
-  return { host, port };
+  return r;
 }
-
-/** `host:port` for display; IPv6 in brackets, like Go's net.JoinHostPort. */
-export const joinHostPort = (host: string, port: number): string =>
-  host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

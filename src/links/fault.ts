@@ -1,4 +1,5 @@
 import { UsageError } from '../util/errors.js';
+import { parseDuration } from '../util/parse.js';
 
 /**
  * Faults a link set applies between eZones:
@@ -17,15 +18,6 @@ export type Fault =
 export const FAULT_GRAMMAR = '"slow <ms>ms", "partition stall|refuse|blackhole" or "heal"';
 const MAX_SLOW_MS = 60_000;
 
-/** `30ms`, `30`, `1.5s`, `0.25 s` → milliseconds (integer). */
-export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s)?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`bad duration "${text}": expected e.g. 30ms or 1.5s`);
-  const ms = Number(m[1]) * (m[2]?.toLowerCase() === 's' ? 1000 : 1);
-  if (!Number.isInteger(ms)) throw new UsageError(`bad duration "${text}": expected whole milliseconds`);
-  return ms;
-}
-
 /** Parse a fault from words (`["slow", "30ms"]`) or one string (`"slow 30ms"`). */
 export function parseFault(input: string | readonly string[]): Fault {
   const words = (typeof input === 'string' ? [input] : input)
@@ -39,8 +31,10 @@ export function parseFault(input: string | readonly string[]): Fault {
   switch (verb) {
     case 'slow': {
       if (rest.length === 0) bad('missing the round-trip time');
-      const ms = parseDuration(rest.join(''));
-      if (ms < 1 || ms > MAX_SLOW_MS) bad(`round-trip time must be 1..${MAX_SLOW_MS} ms`);
+      const ms = parseDuration(rest.join(''), `fault "${text}": round-trip time`, {
+        min: 1,
+        max: MAX_SLOW_MS,
+      });
       return { kind: 'slow', ms };
     }
     case 'partition': {

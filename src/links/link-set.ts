@@ -1,6 +1,20 @@
 import { type Proxy as LinkProxy, Toxiproxy } from 'toxiproxy-node-client';
-import type { Topology, ZoneId } from '../topology/index.js';
+import {
+  checkZone,
+  EDGE,
+  LINK_KINDS,
+  type LinkKind,
+  linkListenPort,
+  linkName,
+  linksApiPort,
+  parseLinkName,
+  plannedLinks,
+  type Site,
+  type Topology,
+  type ZoneId,
+} from '../topology/index.js';
 import { EzError, UsageError } from '../util/errors.js';
+import { formatHostPort } from '../util/parse.js';
 import { describeFault, type Fault, parseFault } from './fault.js';
 
 /**
@@ -9,8 +23,7 @@ import { describeFault, type Fault, parseFault } from './fault.js';
  * other part creates and breaks links only through this module, and this module talks to the link
  * server only through `toxiproxy-node-client`, so a real Toxiproxy can stand in for the built-in one.
  */
-export const LINK_KINDS = ['mysql', 'soa', 'gzs', 'global'] as const;
-export type LinkKind = (typeof LINK_KINDS)[number];
+export { LINK_KINDS, type LinkKind, linkName, parseLinkName } from '../topology/index.js';
 
 /** `host:port` of each eZone's service per kind, e.g. `{ 'ez-bj': { mysql: '127.0.0.1:27200' } }`. */
 export type ZoneAddresses = Record<ZoneId, Partial<Record<LinkKind, string>>>;
@@ -18,7 +31,7 @@ export type AddressOf = (zone: ZoneId, kind: LinkKind) => string | undefined;
 
 export interface LinkInfo {
   name: string;
-  from: ZoneId;
+  from: Site;
   to: ZoneId;
   kind: LinkKind;
   /** where callers in `from` connect (resolved by the server when the port was 0) */
@@ -30,65 +43,39 @@ export interface LinkInfo {
 
 export interface FaultResult {
   fault: string;
-  from: ZoneId;
+  from: Site;
   to: ZoneId | '*';
   links: string[];
 }
 
-/** Toxics this module owns; heal removes exactly these. */
+/** Toxics this module's faults own; heal removes exactly these (never the base latency). */
 const TOXIC_PREFIX = 'ez-';
 const SLOW = { up: 'ez-slow-up', down: 'ez-slow-down' };
 const PARTITION = { up: 'ez-partition-up', down: 'ez-partition-down' };
+/** The topology's latency of a link (`network`), set by createLinks; heal keeps it. */
+export const BASE_LATENCY = { up: 'base-latency-up', down: 'base-latency-down' };
 /** On a real Toxiproxy (no `stall` type) a stall is a latency toxic this long: data waits, then flows on removal. */
 const STALL_FALLBACK_MS = 86_400_000;
 
-export const linkName = (from: ZoneId, to: ZoneId, kind: LinkKind): string => `${from}->${to}:${kind}`;
-
-export function parseLinkName(name: string): { from: ZoneId; to: ZoneId; kind: LinkKind } | null {
-  const m = /^([a-z][a-z0-9-]{0,31})->([a-z][a-z0-9-]{0,31}):([a-z]+)$/.exec(name);
-  if (!m || !(LINK_KINDS as readonly string[]).includes(m[3])) return null;
-  return { from: m[1], to: m[2], kind: m[3] as LinkKind };
-}
-
 /** The link server of a topology: `deployment.links` (127.0.0.1:port), else Toxiproxy's 8474. */
 export function defaultLinksUrl(topology: Topology): string {
-  return `http://127.0.0.1:${topology.deployment.links?.port ?? 8474}`;
-}
-
-/**
- * Listen ports are deterministic: `basePort + (i·Z + j)·K + k` for source eZone i, target eZone j
- * (topology order, Z eZones), kind k (LINK_KINDS order, K = 4), whether or not every kind exists.
- * Default base: the topology's `deployment.links.port + 1`. Base 0: the server picks free ports.
- */
-export function listenPort(
-  topology: Topology,
-  basePort: number,
-  from: ZoneId,
-  to: ZoneId,
-  kind: LinkKind,
-): number {
-  if (basePort === 0) return 0;
-  const ids = topology.zones.map((z) => z.id);
-  const i = ids.indexOf(from);
-  const j = ids.indexOf(to);
-  const port = basePort + (i * ids.length + j) * LINK_KINDS.length + LINK_KINDS.indexOf(kind);
-  if (port > 65535)
-    throw new UsageError(
-      `link ${linkName(from, to, kind)}: port ${port} exceeds 65535 (lower the base port)`,
-    );
-  return port;
+  return `http://127.0.0.1:${linksApiPort(topology)}`;
 }
 
 export interface PlanOptions {
   /** listen host; default 127.0.0.1 */
   listenHost?: string;
-  /** first listen port (see listenPort); 0 = any free port */
-  basePort?: number;
+  /** 0: the server picks free ports; default: the topology's deterministic ports (linkListenPort) */
+  basePort?: 0;
   /** or choose every listen port yourself */
   listenPortOf?: (from: ZoneId, to: ZoneId, kind: LinkKind) => number;
 }
 
-/** The links a topology needs: every ordered pair of distinct eZones, every kind the target serves. */
+/**
+ * Links between the eZones of a topology for a set of service addresses (tests, benches): every
+ * ordered pair of distinct eZones, every kind the target serves. A cluster's own links come from
+ * the topology's plan instead (createLinks).
+ */
 export function planLinks(
   topology: Topology,
   addresses: ZoneAddresses | AddressOf,
@@ -96,9 +83,6 @@ export function planLinks(
 ): Omit<LinkInfo, 'enabled'>[] {
   const addressOf: AddressOf =
     typeof addresses === 'function' ? addresses : (zone, kind) => addresses[zone]?.[kind];
-  const base = opts.basePort ?? (topology.deployment.links ? topology.deployment.links.port + 1 : undefined);
-  if (base === undefined && !opts.listenPortOf)
-    throw new UsageError('no listen ports for links: the topology has no deployment.links; pass basePort');
   const host = opts.listenHost ?? '127.0.0.1';
   const out: Omit<LinkInfo, 'enabled'>[] = [];
   for (const a of topology.zones) {
@@ -109,7 +93,9 @@ export function planLinks(
         if (!upstream) continue;
         const port = opts.listenPortOf
           ? opts.listenPortOf(a.id, b.id, kind)
-          : listenPort(topology, base!, a.id, b.id, kind);
+          : opts.basePort === 0
+            ? 0
+            : linkListenPort(topology, a.id, b.id, kind);
         out.push({
           name: linkName(a.id, b.id, kind),
           from: a.id,
@@ -124,14 +110,13 @@ export function planLinks(
   return out;
 }
 
-/** `from` and `to` name two different eZones of the topology (`to` may be `*`); a usage error otherwise. */
-export function checkPair(topology: Topology, from: ZoneId, to: ZoneId | '*'): void {
-  const known = topology.zones.map((z) => z.id);
-  for (const z of to === '*' ? [from] : [from, to]) {
-    if (!known.includes(z)) throw new UsageError(`unknown eZone "${z}" (known: ${known.join(', ')})`);
-  }
-  if (from === to)
-    throw new UsageError(`"${from}" twice: a fault is between two different eZones (or use *)`);
+/**
+ * `from` and `to` name two different sites of the topology (eZones, or `edge` for APIRouter's
+ * site; `to` may be `*`); a usage error otherwise.
+ */
+export function checkPair(topology: Topology, from: Site, to: Site | '*'): void {
+  for (const z of to === '*' ? [from] : [from, to]) if (z !== EDGE) checkZone(topology, 'link fault', z);
+  if (from === to) throw new UsageError(`"${from}" twice: a fault is between two different sites (or use *)`);
 }
 
 interface ToxicJson {
@@ -170,12 +155,38 @@ export class LinkSet {
     return this.client.host;
   }
 
-  /** Create (or replace) the topology's links in one populate call; returns the set with resolved listen addresses. */
+  /** Create (or replace) links for a set of service addresses (tests, benches) in one populate call. */
   static async create(
     opts: LinkSetOptions & PlanOptions & { addresses: ZoneAddresses | AddressOf },
   ): Promise<LinkSet> {
-    const client = typeof opts.toxiproxy === 'string' ? new Toxiproxy(opts.toxiproxy) : opts.toxiproxy;
     const plan = planLinks(opts.topology, opts.addresses, opts);
+    return LinkSet.populate(opts, plan);
+  }
+
+  /**
+   * The cluster's own links (`ezctl up`): every path of the topology's plan (plannedLinks), each
+   * with its base latency — the `network` round trip, half each way, connection set-up included —
+   * as toxics that `heal` keeps. Idempotent: a second call leaves the same links and toxics.
+   */
+  static async createPlanned(opts: LinkSetOptions): Promise<LinkSet> {
+    const plan = plannedLinks(opts.topology);
+    const set = await LinkSet.populate(
+      opts,
+      plan.map((l) => ({ ...l, listen: formatHostPort(l.listen), upstream: formatHostPort(l.upstream) })),
+    );
+    try {
+      await Promise.all(plan.map((l) => set.setBaseLatency(set.proxies.get(l.name)!, l.rttMs)));
+    } catch (err) {
+      throw wrap(set.url, 'setting link latency', err);
+    }
+    return set;
+  }
+
+  private static async populate(
+    opts: LinkSetOptions,
+    plan: { name: string; listen: string; upstream: string }[],
+  ): Promise<LinkSet> {
+    const client = typeof opts.toxiproxy === 'string' ? new Toxiproxy(opts.toxiproxy) : opts.toxiproxy;
     let created: Record<string, LinkProxy>;
     try {
       created = await client.populate(
@@ -187,6 +198,27 @@ export class LinkSet {
     return new LinkSet(client, opts.topology, new Map(Object.entries(created)));
   }
 
+  /** The base latency toxics of one link (removed when the round trip is 0). */
+  private async setBaseLatency(p: LinkProxy, rttMs: number): Promise<void> {
+    const existing = await this.toxicsOf(p);
+    const up = Math.floor(rttMs / 2);
+    for (const [name, stream, latency] of [
+      [BASE_LATENCY.up, 'upstream', up],
+      [BASE_LATENCY.down, 'downstream', rttMs - up],
+    ] as const) {
+      const has = existing.some((t) => t.name === name);
+      if (latency === 0) {
+        if (has) await this.client.getApi().delete(`${p.getPath()}/toxics/${name}`);
+        continue;
+      }
+      const attributes = { latency, jitter: 0, handshake: true };
+      if (has) {
+        const toxic = await p.getToxic(name);
+        await toxic.update({ ...toxic.toJson(), attributes });
+      } else await p.addToxic({ name, type: 'latency', stream, toxicity: 1, attributes });
+    }
+  }
+
   /** The topology's links that already exist on the server (created by `create`, e.g. by `ezctl up`). */
   static async attach(opts: LinkSetOptions): Promise<LinkSet> {
     const client = typeof opts.toxiproxy === 'string' ? new Toxiproxy(opts.toxiproxy) : opts.toxiproxy;
@@ -196,10 +228,10 @@ export class LinkSet {
     } catch (err) {
       throw wrap(client.host, 'listing links', err);
     }
-    const zones = new Set(opts.topology.zones.map((z) => z.id));
+    const sites = new Set<string>([EDGE, ...opts.topology.zones.map((z) => z.id)]);
     const mine = Object.entries(all).filter(([name]) => {
       const p = parseLinkName(name);
-      return p && zones.has(p.from) && zones.has(p.to);
+      return p && sites.has(p.from) && sites.has(p.to);
     });
     return new LinkSet(client, opts.topology, new Map(mine));
   }
@@ -223,14 +255,20 @@ export class LinkSet {
     return p.listen;
   }
 
-  /** Links of an eZone pair (both directions), or of a whole eZone (`to` = `*`). */
-  select(from: ZoneId, to: ZoneId | '*'): LinkProxy[] {
+  /**
+   * Links of a site pair (both directions), or of a whole eZone (`to` = `*`: its links to and from
+   * every other eZone; the edge's links to it only with `withEdge`, since an eZone cut off from
+   * APIRouter is down as seen from outside — a different fault from a partition between eZones).
+   */
+  select(from: Site, to: Site | '*', opts: { withEdge?: boolean } = {}): LinkProxy[] {
     checkPair(this.topology, from, to);
     return [...this.proxies.values()].filter((p) => {
       const l = parseLinkName(p.name)!;
-      return to === '*'
-        ? l.from === from || l.to === from
-        : (l.from === from && l.to === to) || (l.from === to && l.to === from);
+      if (to === '*') {
+        if (l.from === EDGE && !opts.withEdge) return false;
+        return l.from === from || l.to === from;
+      }
+      return (l.from === from && l.to === to) || (l.from === to && l.to === from);
     });
   }
 
@@ -258,9 +296,14 @@ export class LinkSet {
   }
 
   /** Apply a fault to an eZone pair (`to` = the other eZone) or to every link of an eZone (`to` = `*`). */
-  async fault(from: ZoneId, to: ZoneId | '*', fault: Fault | string): Promise<FaultResult> {
+  async fault(
+    from: Site,
+    to: Site | '*',
+    fault: Fault | string,
+    opts: { withEdge?: boolean } = {},
+  ): Promise<FaultResult> {
     const f = typeof fault === 'string' ? parseFault(fault) : fault;
-    const targets = this.select(from, to);
+    const targets = this.select(from, to, opts);
     if (targets.length === 0)
       throw new EzError(
         'EZ_NO_LINKS',
@@ -273,12 +316,17 @@ export class LinkSet {
       if (err instanceof EzError) throw err;
       throw wrap(this.url, `applying "${describeFault(f)}"`, err);
     }
-    return { fault: describeFault(f), from, to, links: targets.map((p) => p.name).sort() };
+    return {
+      fault: describeFault(f),
+      from,
+      to: to as ZoneId | '*',
+      links: targets.map((p) => p.name).sort(),
+    };
   }
 
   /** Remove every fault (all links, or those of a pair / an eZone). */
-  async heal(from?: ZoneId, to: ZoneId | '*' = '*'): Promise<FaultResult> {
-    if (from) return this.fault(from, to, { kind: 'heal' });
+  async heal(from?: Site, to: Site | '*' = '*'): Promise<FaultResult> {
+    if (from) return this.fault(from, to, { kind: 'heal' }, { withEdge: true });
     try {
       await Promise.all([...this.proxies.values()].map((p) => this.applyTo(p, { kind: 'heal' }, false)));
     } catch (err) {

@@ -1,38 +1,30 @@
 #!/usr/bin/env node
 /**
- * Standalone link server: `node dist/src/links/main.js [--host 127.0.0.1] [--port 8474]
- * [--seed N] [--config proxies.json]`. JSON log lines on stdout; exits 0 on SIGTERM, 2 on bad flags.
+ * The built-in link server as a process (`node dist/src/links/main.js`, the `links` launcher kind):
+ * Toxiproxy's HTTP API plus /healthz and /metrics on one port, on the part runtime.
  */
-import { parseArgs } from 'node:util';
-import { serveLinks } from './serve.js';
+import { flag } from '../runtime/flags.js';
+import { runPart } from '../runtime/part.js';
+import { startLinkServer } from './server.js';
 
-function fail(message: string, code: number): never {
-  process.stderr.write(`links: ${message}\n`);
-  process.exit(code);
-}
-
-let values: { host?: string; port?: string; seed?: string; config?: string };
-try {
-  ({ values } = parseArgs({
-    options: {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      seed: { type: 'string' },
-      config: { type: 'string' },
-    },
-    strict: true,
-  }));
-} catch (err) {
-  fail(`${(err as Error).message} (usage: main.js [--host H] [--port N] [--seed N] [--config FILE])`, 2);
-}
-const int = (name: string, text: string | undefined, max: number): number | undefined => {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text) || Number(text) > max)
-    fail(`--${name}: expected an integer 0..${max}, got "${text}"`, 2);
-  return Number(text);
-};
-const port = int('port', values.port, 65535);
-const seed = int('seed', values.seed ?? process.env.EZ_LINKS_SEED, 2 ** 32 - 1);
-serveLinks({ host: values.host, port, seed, config: values.config }).catch((err) =>
-  fail((err as Error).message, 1),
-);
+await runPart({
+  part: 'links',
+  entry: 'src/links/main.js',
+  summary: 'the built-in link server (Toxiproxy HTTP API) between eZones',
+  flags: {
+    host: flag.string('API address', { fallback: '127.0.0.1' }),
+    port: flag.port("API port (0 = any free one); default: the topology's deployment.links, else 8474"),
+    seed: flag.int('seed of jitter, toxicity and slicing draws (replayable drills)', 0, 2 ** 32 - 1),
+    config: flag.file('JSON file with a list of proxies (and toxics) to create at start'),
+  },
+  async start({ flags, topology, log }) {
+    const server = await startLinkServer({
+      host: flags.host,
+      port: flags.port ?? topology.deployment.links?.port ?? 8474,
+      seed: flags.seed,
+      config: flags.config,
+      log,
+    });
+    return { close: () => server.close(), ready: { url: server.url, seed: server.seed } };
+  },
+});

@@ -1,6 +1,8 @@
 import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { UsageError } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { createRegistry, handleOps } from '../util/ops.js';
 import { createApiHandler } from './api.js';
@@ -162,9 +164,24 @@ export class LinkServer {
   }
 }
 
-/** Start a link server (for tests and in-process use). */
-export async function startLinkServer(opts: LinkServerOptions = {}): Promise<LinkServer> {
+/**
+ * Start a link server in this process (the `links` part, `ezctl links serve`, tests), optionally
+ * populated from a JSON file of proxies (Toxiproxy's -config; toxics allowed). Resolves once listening.
+ */
+export async function startLinkServer(
+  opts: LinkServerOptions & { config?: string } = {},
+): Promise<LinkServer> {
   const server = new LinkServer(opts);
   await server.listen();
+  if (opts.config) {
+    try {
+      const list: unknown = JSON.parse(readFileSync(opts.config, 'utf8'));
+      const proxies = await server.proxies.populate(list);
+      server.log.info({ config: opts.config, proxies: proxies.length }, 'populated proxies from file');
+    } catch (err) {
+      await server.close();
+      throw new UsageError(`${opts.config}: cannot create the proxies it lists (${(err as Error).message})`);
+    }
+  }
   return server;
 }

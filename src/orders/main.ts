@@ -1,81 +1,92 @@
 #!/usr/bin/env node
 /**
- * The sample order service of one eZone: `node dist/src/orders/main.js --topology FILE --zone ez-bj
- * [--port N] [--gzs URL]… [--mysql HOST:PORT] [--redis HOST:PORT|off] [--static] [--cache-file F]`.
- * Defaults from the topology: port `ports.orders`, the eZone's MariaDB (`ports.mysql`, app account from
- * src/launch/credentials.ts) and Redis (`ports.redis`). JSON logs, exit 0 on SIGTERM, 2 on bad flags.
+ * The sample order service of one eZone as a process (`node dist/src/orders/main.js --zone Z`, the
+ * `orders` launcher kind), on the part runtime. Defaults from the topology: port `ports.orders`, the
+ * eZone's MariaDB (`ports.mysql`, the app account) and Redis (`ports.redis`; `--redis off` runs
+ * without a cache). `--help` lists flags.
  */
 import { Redis } from 'ioredis';
-import { failAndExit, int, parsePartArgs, zoneArg } from '../router/args.js';
-import { openRoutingSource } from '../router/source.js';
-import { APP_PASSWORD, APP_USER } from '../shared/mysql-accounts.js';
-import { UsageError } from '../util/errors.js';
-import { createLogger } from '../util/log.js';
-import { createRegistry, onShutdown } from '../util/ops.js';
+import { flag } from '../runtime/flags.js';
+import { runPart } from '../runtime/part.js';
+import { openRoutingSource, routingFlags } from '../sdk/index.js';
+import { mysqlAccount } from '../shared/mysql-accounts.js';
+import { parseHostPort } from '../util/parse.js';
 import { startOrderService } from './service.js';
 import { OrderStore } from './store.js';
 
-const USAGE =
-  'main.js --topology FILE --zone ZONE [--port N] [--gzs URL]… [--mysql HOST:PORT] [--redis HOST:PORT|off] [--static]';
-
-function hostPort(flag: string, text: string): { host: string; port: number } {
-  const m = /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
-  if (!m) throw new UsageError(`--${flag}: "${text}" is not HOST:PORT (e.g. 127.0.0.1:27200)`);
-  return { host: m[1], port: int(flag, m[2], 1, 65535)! };
-}
-
-async function main(): Promise<void> {
-  const { common, values } = parsePartArgs(
-    process.argv.slice(2),
-    { zone: { type: 'string' }, mysql: { type: 'string' }, redis: { type: 'string' } },
-    USAGE,
-  );
-  const { topology } = common;
-  const zone = zoneArg(values.zone, topology);
-  const ports = topology.deployment.zones[zone].ports;
-  const mysqlAt = hostPort('mysql', (values.mysql as string | undefined) ?? `127.0.0.1:${ports.mysql}`);
-  const redisArg = (values.redis as string | undefined) ?? `127.0.0.1:${ports.redis}`;
-  const redisAt = redisArg === 'off' ? null : hostPort('redis', redisArg);
-  const cacheKey = topology.tables.find((t) => t.name === 'orders')?.cacheKey ?? 'order:{id}';
-
-  const log = createLogger('orders', { zone });
-  const registry = createRegistry('orders');
-  const source = await openRoutingSource({ ...common, holder: { kind: 'orders', zone }, registry, log });
-  const store = new OrderStore({
-    ...mysqlAt,
-    user: APP_USER,
-    password: APP_PASSWORD,
-    database: topology.database,
-  });
-  const redis = redisAt
-    ? new Redis({
-        ...redisAt,
-        // a cache outage must not stall requests: fail fast, read from MariaDB meanwhile
-        maxRetriesPerRequest: 1,
-        enableOfflineQueue: false,
-        connectTimeout: 1000,
-      })
-    : null;
-  redis?.on('error', (err) => log.debug({ err: err.message }, 'redis'));
-  const service = await startOrderService({
-    zone,
-    source,
-    store,
-    redis,
-    cacheKey,
-    log,
-    registry,
-    host: common.host,
-    port: common.port ?? ports.orders,
-    epochWaitMs: common.lockWaitMs,
-  });
-  onShutdown(log, async () => {
-    await service.close();
-    await store.close();
-    redis?.disconnect();
-    await source.close();
-  });
-  log.info({ url: service.url, epoch: source.epoch, mysql: mysqlAt, redis: redisAt }, 'ready');
-}
-
-main().catch((err) => failAndExit('orders', err));
+await runPart({
+  part: 'orders',
+  entry: 'src/orders/main.js',
+  summary: 'the sample order service of one eZone: order lifecycle over HTTP, MariaDB store, cache-aside',
+  flags: {
+    ...routingFlags,
+    zone: flag.zone('the eZone this service runs in', { required: true }),
+    host: flag.string('address to listen on', { fallback: '127.0.0.1' }),
+    port: flag.port("port to listen on; default: the eZone's ports.orders"),
+    mysql: flag.hostPort("the eZone's MariaDB; default: its ports.mysql on 127.0.0.1"),
+    redis: flag.string("the eZone's Redis HOST:PORT, or off; default: its ports.redis on 127.0.0.1"),
+    'epoch-wait': flag.duration(
+      'a caller decided at a newer epoch: wait this long for it before judging ownership',
+      {
+        min: 0,
+        max: 60_000,
+      },
+    ),
+  },
+  logFields: (f) => ({ zone: f.zone }),
+  async start({ flags, topology, log, registry }) {
+    const zone = flags.zone;
+    const ports = topology.deployment.zones[zone].ports;
+    const mysqlAt = flags.mysql ?? { host: '127.0.0.1', port: ports.mysql };
+    const redisAt =
+      flags.redis === 'off' ? null : parseHostPort(flags.redis ?? `127.0.0.1:${ports.redis}`, '--redis');
+    const cacheKey = topology.tables.find((t) => t.name === 'orders')?.cacheKey ?? 'order:{id}';
+    const app = mysqlAccount('app');
+    const source = await openRoutingSource({
+      topology,
+      gzs: flags.gzs,
+      static: flags.static,
+      cacheFile: flags['cache-file'],
+      holder: { kind: 'orders', zone },
+      registry,
+      log,
+    });
+    const store = new OrderStore({
+      ...mysqlAt,
+      user: app.user,
+      password: app.password,
+      database: topology.database,
+    });
+    const redis = redisAt
+      ? new Redis({
+          ...redisAt,
+          // a cache outage must not stall requests: fail fast, read from MariaDB meanwhile
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+          connectTimeout: 1000,
+        })
+      : null;
+    redis?.on('error', (err) => log.debug({ err: err.message }, 'redis'));
+    const service = await startOrderService({
+      zone,
+      source,
+      store,
+      redis,
+      cacheKey,
+      log,
+      registry,
+      host: flags.host,
+      port: flags.port ?? ports.orders,
+      epochWaitMs: flags['epoch-wait'],
+    });
+    return {
+      close: async () => {
+        await service.close();
+        await store.close();
+        redis?.disconnect();
+        await source.close();
+      },
+      ready: { url: service.url, epoch: source.epoch, mysql: mysqlAt, redis: redisAt },
+    };
+  },
+});

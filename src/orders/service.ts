@@ -5,11 +5,18 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { z } from 'zod';
 import { CacheAside } from '../cache/cache-aside.js';
-import { H_EPOCH, H_ROUTE, H_SHARD, H_ZONE } from '../router/headers.js';
-import { ErrorCode, sendError, sendJson } from '../router/reply.js';
-import { OrderIdGenerator, orderIdProblem, RouteError, shardOfValidOrderId } from '../routing/index.js';
-import type { RoutingSource } from '../sdk/types.js';
-import { MAX_SHARD } from '../topology/schema.js';
+import { H_EPOCH, H_ROUTE, H_SHARD, H_ZONE } from '../router/index.js';
+import {
+  checkWrite,
+  OrderIdGenerator,
+  orderIdProblem,
+  RouteError,
+  shardOfValidOrderId,
+} from '../routing/index.js';
+import type { RoutingSource } from '../sdk/index.js';
+import { ErrorCode } from '../shared/error-codes.js';
+import { MAX_SHARD } from '../topology/index.js';
+import { HttpError, readJson as readJsonBody, sendError, sendJson } from '../util/http-json.js';
 import { createRegistry, handleOps } from '../util/ops.js';
 import { summarizeIssues } from '../util/validation.js';
 import { isAction, type OrderAction, transitionProblem } from './lifecycle.js';
@@ -69,15 +76,26 @@ const EmptyBody = z.strictObject({});
 
 const MAX_BODY = 64 * 1024;
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: string[] = [],
-  ) {
-    super(message);
-  }
+/** An answer other than 2xx, with routing headers as `[name, value, …]` pairs. */
+const refusal = (status: number, code: string, message: string, headers: string[] = []): HttpError =>
+  new HttpError(status, code, message, {}, Object.fromEntries(pairs(headers)));
+const pairs = (flat: string[]): [string, string][] =>
+  Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]]);
+
+/** mysql2 errors that mean the database could not be reached or dropped the connection: retry later. */
+const DB_DOWN = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CON_COUNT_ERROR',
+]);
+export function isDatabaseDown(err: unknown): boolean {
+  const e = err as { code?: string; fatal?: boolean };
+  return (e?.code !== undefined && DB_DOWN.has(e.code)) || e?.fatal === true;
 }
 
 const publicOrder = ({ origin: _origin, ...o }: Order) => o;
@@ -131,41 +149,17 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
     return typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : 0;
   };
 
-  /** Throws the 421/503 answer when this eZone may not write `shard` (and `orderId`) now. */
+  /** Throws the 421/503 answer when this eZone may not write `shard` (and `orderId`) now (the shared write guard). */
   async function checkOwner(req: IncomingMessage, shard: number, orderId?: string): Promise<number> {
     const wanted = callerEpoch(req);
     if (wanted > source.epoch) await source.waitForEpoch(wanted, epochWaitMs);
-    const table = source.table;
-    const entry = table.shards[shard];
-    const epochHeaders = [H_SHARD, String(shard), H_EPOCH, String(table.epoch)];
-    if (entry === undefined)
-      throw new HttpError(
-        400,
-        ErrorCode.badRoute,
-        `shard ${shard} is not in the routing table (epoch ${table.epoch})`,
-      );
-    if (entry.zone !== zone)
-      throw new HttpError(
-        421,
-        ErrorCode.wrongZone,
-        `EZ_WRONG_ZONE shard=${shard} owner=${entry.zone} local=${zone} epoch=${table.epoch}`,
-        epochHeaders,
-      );
-    if (entry.state === 'locked')
-      throw new HttpError(
-        503,
-        ErrorCode.locked,
-        `EZ_LOCKED shard=${shard} (switch under way, epoch ${table.epoch})`,
-        ['retry-after', '1', ...epochHeaders],
-      );
-    if (orderId !== undefined && table.orderLocks[orderId] !== undefined)
-      throw new HttpError(
-        503,
-        ErrorCode.locked,
-        `EZ_LOCKED order=${orderId} (${table.orderLocks[orderId].reason})`,
-        ['retry-after', '1', ...epochHeaders],
-      );
-    return table.epoch;
+    const v = checkWrite(source.table, zone, shard, orderId);
+    if (v.ok) return v.epoch;
+    const epochHeaders = [H_SHARD, String(shard), H_EPOCH, String(v.epoch)];
+    if (v.code === 'EZ_UNKNOWN_SHARD')
+      throw refusal(400, ErrorCode.badRoute, `shard ${shard} is not in the routing table (epoch ${v.epoch})`);
+    if (v.code === 'EZ_WRONG_ZONE') throw refusal(421, ErrorCode.wrongZone, v.message, epochHeaders);
+    throw refusal(503, ErrorCode.locked, v.message, ['retry-after', '1', ...epochHeaders]);
   }
 
   /** The shard of a new order: the router's decision (X-Ez-Shard), else our own routing of X-Ez-Route. */
@@ -173,7 +167,7 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
     const forwarded = req.headers[H_SHARD];
     if (typeof forwarded === 'string') {
       if (!/^\d{1,4}$/.test(forwarded) || Number(forwarded) > MAX_SHARD)
-        throw new HttpError(
+        throw refusal(
           400,
           ErrorCode.badRoute,
           `X-Ez-Shard: "${forwarded}" is not a shard id (0..${MAX_SHARD})`,
@@ -182,7 +176,7 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
     }
     const tag = req.headers[H_ROUTE];
     if (typeof tag !== 'string')
-      throw new HttpError(
+      throw refusal(
         400,
         ErrorCode.badRoute,
         'no shard: send X-Ez-Route (e.g. geo=31.2304,121.4737) or X-Ez-Shard',
@@ -190,37 +184,21 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
     try {
       return source.resolver.route(tag).shard;
     } catch (err) {
-      if (err instanceof RouteError) throw new HttpError(400, ErrorCode.badRoute, err.message);
+      if (err instanceof RouteError) throw refusal(400, ErrorCode.badRoute, err.message);
       throw err;
     }
   }
 
   async function readJson<T>(req: IncomingMessage, schema: z.ZodType<T>): Promise<T> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const c of req) {
-      size += (c as Buffer).length;
-      if (size > MAX_BODY) throw new HttpError(413, 'EZ_BAD_REQUEST', `body over ${MAX_BODY} bytes`);
-      chunks.push(c as Buffer);
-    }
-    const text = Buffer.concat(chunks).toString('utf8');
-    let value: unknown = {};
-    if (text.trim() !== '') {
-      try {
-        value = JSON.parse(text);
-      } catch (err) {
-        throw new HttpError(400, 'EZ_BAD_REQUEST', `body is not JSON: ${(err as Error).message}`);
-      }
-    }
-    const parsed = schema.safeParse(value);
+    const parsed = schema.safeParse(await readJsonBody(req, MAX_BODY));
     if (!parsed.success)
-      throw new HttpError(400, 'EZ_BAD_REQUEST', `body: ${summarizeIssues(parsed.error.issues)}`);
+      throw refusal(400, ErrorCode.badRequest, `body: ${summarizeIssues(parsed.error.issues)}`);
     return parsed.data;
   }
 
   function checkId(id: string): number {
     const problem = orderIdProblem(id);
-    if (problem) throw new HttpError(400, 'EZ_BAD_REQUEST', `order id: ${problem}`);
+    if (problem) throw refusal(400, 'EZ_BAD_REQUEST', `order id: ${problem}`);
     return shardOfValidOrderId(id);
   }
 
@@ -288,8 +266,8 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
     const body = await readJson(req, action === 'pickup' ? PickupBody : EmptyBody);
     const r = await store.transition(id, action, (body as { rider?: string }).rider);
     if (!r.ok) {
-      if (r.reason === 'not-found') throw new HttpError(404, ErrorCode.notFound, `no order ${id}`);
-      throw new HttpError(
+      if (r.reason === 'not-found') throw refusal(404, ErrorCode.notFound, `no order ${id}`);
+      throw refusal(
         409,
         'EZ_BAD_TRANSITION',
         transitionProblem(action, r.state) ?? `order ${id} changed meanwhile`,
@@ -311,7 +289,7 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
   async function get(id: string): Promise<[number, unknown, string[]]> {
     checkId(id);
     const { order, cache: how } = await readOrder(id);
-    if (!order) throw new HttpError(404, ErrorCode.notFound, `no order ${id}`);
+    if (!order) throw refusal(404, ErrorCode.notFound, `no order ${id}`);
     return [200, { order: publicOrder(order), zone }, ['x-cache', how]];
   }
 
@@ -319,7 +297,7 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
     const shard = checkId(id);
     const epoch = await checkOwner(req, shard);
     const { order } = await readOrder(id);
-    if (!order) throw new HttpError(404, ErrorCode.notFound, `no order ${id}`);
+    if (!order) throw refusal(404, ErrorCode.notFound, `no order ${id}`);
     return [
       200,
       { id, shard, state: order.state, version: order.version, servedBy: zone, epoch },
@@ -350,7 +328,7 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
     return {
       op: 'unknown',
       run: async () => {
-        throw new HttpError(
+        throw refusal(
           404,
           ErrorCode.notFound,
           `no route ${m} /${path.join('/')} (expected POST /orders, GET /orders/:id, POST /orders/:id/{accept,pickup,deliver,cancel}, GET /internal/orders/:id/summary)`,
@@ -388,15 +366,26 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
         duration.labels(op).observe((performance.now() - t0) / 1000);
       },
       (err) => {
+        let e: HttpError;
         if (err instanceof HttpError) {
-          sendError(res, err.status, err.code, err.message, [...ezHeaders, ...err.headers]);
-          requests.labels(op, String(err.status)).inc();
-          if (err.status === 421) log.info({ op, path: url, msg421: err.message }, 'wrong eZone');
+          e = err;
+          if (e.status === 421) log.info({ op, path: url, msg421: e.message }, 'wrong eZone');
+        } else if (isDatabaseDown(err)) {
+          // the eZone's database is down or restarting: retryable, never a 500 (the write may or may
+          // not have committed when the connection dropped mid-statement; the caller retries or asks)
+          log.warn({ op, path: url, err: (err as Error).message }, 'database unavailable');
+          e = refusal(
+            503,
+            ErrorCode.unavailable,
+            `database of ${zone} unavailable: ${(err as Error).message}`,
+            ['retry-after', '1'],
+          );
         } else {
           log.error({ err, op, path: url }, 'request failed');
-          sendError(res, 500, 'EZ_INTERNAL', `internal error: ${(err as Error).message}`, ezHeaders);
-          requests.labels(op, '500').inc();
+          e = refusal(500, ErrorCode.internal, `internal error: ${(err as Error).message}`);
         }
+        sendError(res, e, ezHeaders);
+        requests.labels(op, String(e.status)).inc();
         duration.labels(op).observe((performance.now() - t0) / 1000);
       },
     );

@@ -1,13 +1,21 @@
 // APIRouter (DESIGN §3): the HTTP reverse proxy in front of every eZone. The request path lives in
-// gateway.ts and is shared with the SOA Proxy (src/soa/).
-import type { Topology } from '../topology/types.js';
+// gateway.ts and is shared with the SOA Proxy (src/soa/), which uses this face only.
+import type { Topology } from '../topology/index.js';
 import { ErrorCode } from './reply.js';
 import { type GatewayServer, type GatewayServerOptions, startGatewayServer } from './server.js';
 
 export { type AccessLogOptions, parseAccessLog } from './access-log.js';
+export { gatewayFlags, gatewayOptionsFrom } from './flags.js';
 export { DEFAULT_LOCK_WAIT_MS, DEFAULT_REPLAY_LIMIT, Gateway, type Refusal, type Target } from './gateway.js';
-export { ErrorCode, errorBody, sendError, sendJson } from './reply.js';
-export type { GatewayServer, GatewayServerOptions } from './server.js';
+export { H_EPOCH, H_ROUTE, H_SHARD, H_VIA, H_ZONE } from './headers.js';
+export { ErrorCode, errorBody } from './reply.js';
+export {
+  type GatewayServer,
+  type GatewayServerOptions,
+  type PartSetup,
+  startGatewayServer,
+  type TargetMaker,
+} from './server.js';
 export { DEFAULT_POOL, type PoolOptions, parseOrigin } from './upstream.js';
 
 export interface ApiRouterOptions extends GatewayServerOptions {

@@ -1,55 +1,61 @@
 #!/usr/bin/env node
 /**
- * APIRouter process: `node dist/src/router/main.js --topology FILE [--port N] [--gzs URL]…
- * [--upstream ZONE=URL[,URL]]… [--lock-wait-ms 500] [--access-log all|errors|off]
- * [--access-log-sample 0..1] [--static] [--cache-file F]`. Upstreams default to every eZone's
- * order service from the topology; the port to `deployment.router.port`. JSON logs on stdout
- * (a `ready` line with the URL), exit 0 on SIGTERM after in-flight requests finished, 2 on bad flags.
+ * APIRouter as a process (`node dist/src/router/main.js`, the `router` launcher kind), on the part
+ * runtime. Upstreams default to every eZone's order service from the topology (`--upstream
+ * ZONE=URL` overrides; `ezctl up` passes the links `edge-><eZone>:api`), the port to
+ * `deployment.router.port`. Exit 0 on SIGTERM after in-flight requests finished. `--help` lists flags.
  */
-import { createLogger } from '../util/log.js';
-import { createRegistry, onShutdown } from '../util/ops.js';
-import { failAndExit, parsePartArgs, parseZoneMap } from './args.js';
+import { flag } from '../runtime/flags.js';
+import { runPart } from '../runtime/part.js';
+import { openRoutingSource, routingFlags } from '../sdk/index.js';
+import { checkZone } from '../topology/index.js';
+import { parseBaseUrl } from '../util/parse.js';
+import { gatewayFlags, gatewayOptionsFrom } from './flags.js';
 import { startApiRouter, upstreamsFromTopology } from './index.js';
-import { openRoutingSource } from './source.js';
 
-const USAGE =
-  'main.js --topology FILE [--port N] [--gzs URL]… [--upstream ZONE=URL[,URL]]… [--lock-wait-ms N] [--access-log all|errors|off] [--static]';
-
-async function main(): Promise<void> {
-  const { common, values } = parsePartArgs(
-    process.argv.slice(2),
-    { upstream: { type: 'string', multiple: true } },
-    USAGE,
-  );
-  const { topology } = common;
-  const log = createLogger('router');
-  const upstreams = {
-    ...upstreamsFromTopology(topology),
-    ...parseZoneMap('upstream', values.upstream as string[], topology),
-  };
-  const registry = createRegistry('router');
-  const source = await openRoutingSource({
-    ...common,
-    holder: { kind: 'router', zone: null },
-    registry,
-    log,
-  });
-  const router = await startApiRouter({
-    source,
-    upstreams,
-    host: common.host,
-    port: common.port ?? topology.deployment.router.port,
-    lockWaitMs: common.lockWaitMs,
-    accessLog: common.accessLog,
-    pool: common.pool,
-    log,
-    registry,
-  });
-  onShutdown(log, async () => {
-    await router.close();
-    await source.close();
-  });
-  log.info({ url: router.url, epoch: source.epoch, upstreams, pid: process.pid }, 'ready');
-}
-
-main().catch((err) => failAndExit('router', err));
+await runPart({
+  part: 'router',
+  entry: 'src/router/main.js',
+  summary: 'APIRouter: routing tag -> shard -> eZone reverse proxy (DESIGN §3)',
+  flags: {
+    ...routingFlags,
+    ...gatewayFlags,
+    port: flag.port("port to listen on; default: the topology's deployment.router.port"),
+    upstream: flag.pairs(
+      "an eZone's service instances, ZONE=URL[,URL] (repeatable); default: each eZone's ports.orders",
+    ),
+  },
+  async start({ flags, topology, log, registry }) {
+    const upstreams = upstreamsFromTopology(topology);
+    for (const [zone, urls] of flags.upstream ?? []) {
+      checkZone(topology, '--upstream', zone);
+      upstreams[zone] = urls.split(',').map((u) => parseBaseUrl(u.trim(), `--upstream ${zone}`));
+    }
+    const source = await openRoutingSource({
+      topology,
+      gzs: flags.gzs,
+      static: flags.static,
+      cacheFile: flags['cache-file'],
+      holder: { kind: 'router', zone: null },
+      registry,
+      log,
+    });
+    const router = await startApiRouter({
+      source,
+      upstreams,
+      host: flags.host,
+      port: flags.port ?? topology.deployment.router.port,
+      lockWaitMs: flags['lock-wait'],
+      ...gatewayOptionsFrom(flags),
+      log,
+      registry,
+    });
+    return {
+      close: async () => {
+        await router.close();
+        await source.close();
+      },
+      ready: { url: router.url, epoch: source.epoch, upstreams },
+    };
+  },
+});

@@ -1,5 +1,6 @@
 /**
- * MySQL accounts every eZone's MariaDB gets from `ezctl up` (bootstrap in kinds/mariadb.ts).
+ * MySQL accounts every eZone's MariaDB gets from `ezctl up` (bootstrap in launch/kinds/mariadb.ts),
+ * shared by the launcher, DRC, the invalidator, the services and the harness.
  * The passwords are fixed development defaults so every part and test can log in without set-up;
  * production sets each one through `EZ_MYSQL_<USER>_PASSWORD` (USER upper-cased, e.g.
  * EZ_MYSQL_DRC_READER_PASSWORD), read when this module loads and by `mysqlAccount()`.
@@ -40,20 +41,3 @@ export function mysqlAccount(role: MysqlRole, env: NodeJS.ProcessEnv = process.e
   const a = ACCOUNTS[role];
   return { role, user: a.user, password: env[passwordEnvVar(a.user)] ?? a.devPassword, purpose: a.purpose };
 }
-
-export const MYSQL_ROLES: readonly MysqlRole[] = ['root', 'app', 'reader', 'applier'];
-
-/** Resolved at load: `MYSQL_ACCOUNTS.app.user`, `MYSQL_ACCOUNTS.reader.password`, ... */
-export const MYSQL_ACCOUNTS: Readonly<Record<MysqlRole, MysqlAccount>> = Object.freeze({
-  root: mysqlAccount('root'),
-  app: mysqlAccount('app'),
-  reader: mysqlAccount('reader'),
-  applier: mysqlAccount('applier'),
-});
-
-export const APP_USER = MYSQL_ACCOUNTS.app.user;
-export const APP_PASSWORD = MYSQL_ACCOUNTS.app.password;
-export const DRC_READER_USER = MYSQL_ACCOUNTS.reader.user;
-export const DRC_READER_PASSWORD = MYSQL_ACCOUNTS.reader.password;
-export const DRC_APPLIER_USER = MYSQL_ACCOUNTS.applier.user;
-export const DRC_APPLIER_PASSWORD = MYSQL_ACCOUNTS.applier.password;

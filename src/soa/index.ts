@@ -1,9 +1,13 @@
 // SOA Proxy (DESIGN §1, §8): one per eZone, for service-to-service calls. Same request path as
 // APIRouter (src/router/gateway.ts), different targets: the local service for local shards, the
 // owner eZone's SOA Proxy for the rest — the only path between eZones, so it can run through a link.
-import { ErrorCode } from '../router/reply.js';
-import { type GatewayServer, type GatewayServerOptions, startGatewayServer } from '../router/server.js';
-import type { Topology } from '../topology/types.js';
+import {
+  ErrorCode,
+  type GatewayServer,
+  type GatewayServerOptions,
+  startGatewayServer,
+} from '../router/index.js';
+import type { Topology } from '../topology/index.js';
 
 export interface SoaProxyOptions extends GatewayServerOptions {
   /** the eZone this proxy serves */

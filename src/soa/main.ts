@@ -1,60 +1,69 @@
 #!/usr/bin/env node
 /**
- * SOA Proxy process (one per eZone): `node dist/src/soa/main.js --topology FILE --zone ez-bj
- * [--port N] [--gzs URL]… [--service URL[,URL]] [--peer ZONE=URL]… [--lock-wait-ms 500]
- * [--access-log all|errors|off] [--static] [--cache-file F]`. Defaults from the topology: port
- * `ports.soa`, the local service at `ports.orders`, each peer eZone's SOA Proxy directly at its
- * `ports.soa` (`--peer ez-sh=http://127.0.0.1:<link listen port>` sends it through the link
- * `ez-bj->ez-sh:soa` instead). JSON logs on stdout, exit 0 on SIGTERM, 2 on bad flags.
+ * SOA Proxy as a process (one per eZone: `node dist/src/soa/main.js --zone Z`, the `soa` launcher
+ * kind), on the part runtime. Defaults from the topology: port `ports.soa`, the local service at
+ * `ports.orders`, each peer eZone's SOA Proxy at its `ports.soa` (`ezctl up` passes `--peer
+ * ZONE=URL` = the link `<zone>-><peer>:soa`). `--help` lists flags.
  */
-import { failAndExit, parsePartArgs, parseZoneMap, zoneArg } from '../router/args.js';
-import { openRoutingSource } from '../router/source.js';
-import { parseOrigin } from '../router/upstream.js';
-import { createLogger } from '../util/log.js';
-import { createRegistry, onShutdown } from '../util/ops.js';
+import { gatewayFlags, gatewayOptionsFrom } from '../router/index.js';
+import { flag } from '../runtime/flags.js';
+import { runPart } from '../runtime/part.js';
+import { openRoutingSource, routingFlags } from '../sdk/index.js';
+import { checkZone } from '../topology/index.js';
+import { parseBaseUrl } from '../util/parse.js';
 import { peersFromTopology, startSoaProxy } from './index.js';
 
-const USAGE =
-  'main.js --topology FILE --zone ZONE [--port N] [--gzs URL]… [--service URL[,URL]] [--peer ZONE=URL]… [--static]';
-
-async function main(): Promise<void> {
-  const { common, values } = parsePartArgs(
-    process.argv.slice(2),
-    { zone: { type: 'string' }, service: { type: 'string' }, peer: { type: 'string', multiple: true } },
-    USAGE,
-  );
-  const { topology } = common;
-  const zone = zoneArg(values.zone, topology);
-  const ports = topology.deployment.zones[zone].ports;
-  const service = ((values.service as string | undefined) ?? `http://127.0.0.1:${ports.orders}`)
-    .split(',')
-    .filter(Boolean)
-    .map((u) => parseOrigin(u, '--service'));
-  const peers = { ...peersFromTopology(topology, zone) };
-  for (const [peer, urls] of Object.entries(parseZoneMap('peer', values.peer as string[], topology))) {
-    peers[peer] = urls[0];
-  }
-  const log = createLogger('soa', { zone });
-  const registry = createRegistry('soa');
-  const source = await openRoutingSource({ ...common, holder: { kind: 'soa', zone }, registry, log });
-  const proxy = await startSoaProxy({
-    zone,
-    service,
-    peers,
-    source,
-    host: common.host,
-    port: common.port ?? ports.soa,
-    lockWaitMs: common.lockWaitMs,
-    accessLog: common.accessLog,
-    pool: common.pool,
-    log,
-    registry,
-  });
-  onShutdown(log, async () => {
-    await proxy.close();
-    await source.close();
-  });
-  log.info({ url: proxy.url, epoch: source.epoch, service, peers }, 'ready');
-}
-
-main().catch((err) => failAndExit('soa', err));
+await runPart({
+  part: 'soa',
+  entry: 'src/soa/main.js',
+  summary: 'SOA Proxy of one eZone: service calls, across eZones only through it',
+  flags: {
+    ...routingFlags,
+    ...gatewayFlags,
+    zone: flag.zone('the eZone this proxy serves', { required: true }),
+    port: flag.port("port to listen on; default: the eZone's ports.soa"),
+    service: flag.urls("this eZone's service instances; default: its ports.orders"),
+    peer: flag.pairs(
+      "where a peer eZone's SOA Proxy is reached, ZONE=URL (repeatable); default: its ports.soa",
+    ),
+  },
+  logFields: (f) => ({ zone: f.zone }),
+  async start({ flags, topology, log, registry }) {
+    const zone = flags.zone;
+    const ports = topology.deployment.zones[zone].ports;
+    const service = flags.service?.length ? flags.service : [`http://127.0.0.1:${ports.orders}`];
+    const peers = peersFromTopology(topology, zone);
+    for (const [peer, url] of flags.peer ?? []) {
+      checkZone(topology, '--peer', peer);
+      peers[peer] = parseBaseUrl(url, `--peer ${peer}`);
+    }
+    const source = await openRoutingSource({
+      topology,
+      gzs: flags.gzs,
+      static: flags.static,
+      cacheFile: flags['cache-file'],
+      holder: { kind: 'soa', zone },
+      registry,
+      log,
+    });
+    const proxy = await startSoaProxy({
+      zone,
+      service,
+      peers,
+      source,
+      host: flags.host,
+      port: flags.port ?? ports.soa,
+      lockWaitMs: flags['lock-wait'],
+      ...gatewayOptionsFrom(flags),
+      log,
+      registry,
+    });
+    return {
+      close: async () => {
+        await proxy.close();
+        await source.close();
+      },
+      ready: { url: proxy.url, epoch: source.epoch, service, peers },
+    };
+  },
+});

@@ -35,8 +35,14 @@ describe('DRC resilience through links', () => {
       addresses: Object.fromEntries(lab.zones.map((z) => [z.id, { mysql: `127.0.0.1:${z.db.port}` }])),
     });
     await links.fault('ez-bj', 'ez-sh', 'slow 30ms');
-    toSh = await lab.startReplicator('ez-bj', 'ez-sh', ['--via-links', url]);
-    toBj = await lab.startReplicator('ez-sh', 'ez-bj', ['--via-links', url]);
+    toSh = await lab.startReplicator('ez-bj', 'ez-sh', [
+      '--source',
+      links.address('ez-sh', 'ez-bj', 'mysql'),
+    ]);
+    toBj = await lab.startReplicator('ez-sh', 'ez-bj', [
+      '--source',
+      links.address('ez-bj', 'ez-sh', 'mysql'),
+    ]);
   });
 
   afterAll(async () => {

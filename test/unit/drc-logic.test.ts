@@ -16,9 +16,10 @@ import {
   verifyQueries,
 } from '../../src/drc/schema.js';
 import type { SourceTxn, TableSpec } from '../../src/drc/types.js';
-import { viaLinksFor } from '../../src/launch/kinds/drc.js';
+import { planContext } from '../../src/launch/cluster.js';
+import { drc } from '../../src/launch/kinds/drc.js';
 import { compareVersions, updatedAtToUs } from '../../src/shared/row-version.js';
-import { loadTopology } from '../../src/topology/index.js';
+import { linkListenPort, loadTopology } from '../../src/topology/index.js';
 import { fixturesDir } from '../../src/util/paths.js';
 
 const two = loadTopology(join(fixturesDir(), 'topologies', 'two-zones.yaml'));
@@ -67,17 +68,16 @@ describe('directions and ports', () => {
     expect(a).toBeLessThan(2 ** 32);
   });
 
-  it('chooses link paths per direction from EZ_DRC_VIA_LINKS', () => {
-    expect(viaLinksFor(two, 'ez-bj', 'ez-sh', {})).toBeNull();
-    expect(viaLinksFor(two, 'ez-bj', 'ez-sh', { EZ_DRC_VIA_LINKS: 'all' })).toBe(
-      `http://127.0.0.1:${two.deployment.links!.port}`,
-    );
-    const env = { EZ_DRC_VIA_LINKS: 'ez-bj->ez-sh', EZ_DRC_LINKS_URL: 'http://h:1' };
-    expect(viaLinksFor(two, 'ez-bj', 'ez-sh', env)).toBe('http://h:1');
-    expect(viaLinksFor(two, 'ez-sh', 'ez-bj', env)).toBeNull();
-    expect(() => viaLinksFor(two, 'ez-bj', 'ez-sh', { EZ_DRC_VIA_LINKS: 'ez-bj=>ez-xx' })).toThrow(
-      /EZ_DRC_VIA_LINKS: "ez-bj=>ez-xx" is not a direction/,
-    );
+  it("reads each direction's source through its link B->A:mysql on links, directly with --no-links", () => {
+    const specsOf = (on: boolean) =>
+      drc.instances(planContext(two, '/tmp/ezt-plan', { on, url: 'http://127.0.0.1:1', external: false }));
+    const sh = two.deployment.zones['ez-sh'].ports.mysql;
+    const onLinks = specsOf(true).find((s) => s.name === 'drc@ez-bj<-ez-sh')!;
+    expect(onLinks.params.source).toBe(`127.0.0.1:${linkListenPort(two, 'ez-bj', 'ez-sh', 'mysql')}`);
+    expect(onLinks.params.via).toBe('ez-bj->ez-sh:mysql');
+    const direct = specsOf(false).find((s) => s.name === 'drc@ez-bj<-ez-sh')!;
+    expect(direct.params.source).toBe(`127.0.0.1:${sh}`);
+    expect(direct.params.via).toBeNull();
   });
 });
 

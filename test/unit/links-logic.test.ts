@@ -1,10 +1,23 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ApiError, parseHostPort } from '../../src/links/errors.js';
 import { parseFault } from '../../src/links/fault.js';
-import { linkName, listenPort, parseLinkName, planLinks } from '../../src/links/link-set.js';
+import { planLinks } from '../../src/links/index.js';
 import { latencyDelay, sliceOffsets } from '../../src/links/stage.js';
 import { parseToxic, parseToxicUpdate } from '../../src/links/toxic.js';
-import { loadTopology } from '../../src/topology/index.js';
+import {
+  EDGE,
+  gzsUrlFrom,
+  gzsZone,
+  linkListenPort,
+  linkName,
+  linkPortRange,
+  loadTopology,
+  parseLinkName,
+  plannedLinks,
+  reach,
+} from '../../src/topology/index.js';
+import { fixturesDir } from '../../src/util/paths.js';
 import { deriveSeed, seededRandom } from '../../src/util/random.js';
 
 describe('fault grammar', () => {
@@ -113,46 +126,77 @@ describe('seeded randomness', () => {
 
 describe('link plan', () => {
   const topology = loadTopology();
+  const three = loadTopology(join(fixturesDir(), 'topologies', 'three-zones.yaml'));
   it('names links <from>-><to>:<kind> and parses them back', () => {
     expect(linkName('ez-bj', 'ez-sh', 'mysql')).toBe('ez-bj->ez-sh:mysql');
+    expect(linkName(EDGE, 'ez-sh', 'api')).toBe('edge->ez-sh:api');
     expect(parseLinkName('ez-bj->ez-sh:soa')).toEqual({ from: 'ez-bj', to: 'ez-sh', kind: 'soa' });
+    expect(parseLinkName('edge->ez-bj:api')).toEqual({ from: 'edge', to: 'ez-bj', kind: 'api' });
     expect(parseLinkName('ez-bj->ez-sh:nope')).toBeNull();
     expect(parseLinkName('raw')).toBeNull();
   });
-  it('allocates listen ports deterministically from deployment.links.port + 1', () => {
+
+  it("plans a link for every path between sites, with the topology's latency", () => {
+    const plan = plannedLinks(topology);
+    const g = gzsZone(topology);
+    expect(g).toBe('ez-bj'); // the Global-Zone master, by default
+    expect(plan.map((l) => `${l.name} ${l.rttMs}`).sort()).toEqual(
+      [
+        'edge->ez-bj:api 2',
+        'edge->ez-sh:api 2',
+        'edge->ez-bj:gzs 2',
+        'ez-bj->ez-sh:mysql 30',
+        'ez-bj->ez-sh:soa 30',
+        'ez-sh->ez-bj:mysql 30',
+        'ez-sh->ez-bj:soa 30',
+        'ez-sh->ez-bj:gzs 30',
+        'ez-sh->ez-bj:global 30',
+      ].sort(),
+    );
+    const bj = topology.deployment.zones['ez-bj'].ports;
+    const byName = new Map(plan.map((l) => [l.name, l]));
+    expect(byName.get('ez-sh->ez-bj:mysql')!.upstream).toEqual({ host: '127.0.0.1', port: bj.mysql });
+    expect(byName.get('edge->ez-bj:api')!.upstream).toEqual({ host: '127.0.0.1', port: bj.orders });
+    expect(byName.get('ez-sh->ez-bj:gzs')!.upstream.port).toBe(topology.deployment.gzs.port);
+  });
+
+  it('allocates distinct listen ports inside the reserved range, deterministically', () => {
+    for (const t of [topology, three]) {
+      const plan = plannedLinks(t);
+      const ports = plan.map((l) => l.listen.port);
+      expect(new Set(ports).size).toBe(ports.length);
+      const [lo, hi] = linkPortRange(t);
+      expect(lo).toBe(t.deployment.links!.port + 1);
+      for (const p of ports) {
+        expect(p).toBeGreaterThanOrEqual(lo);
+        expect(p).toBeLessThanOrEqual(hi);
+      }
+      expect(plannedLinks(t)).toEqual(plan);
+    }
+  });
+
+  it('reaches a service through its link when links are on, directly when off or local', () => {
+    const sh = topology.deployment.zones['ez-sh'].ports;
+    expect(reach(topology, false, 'ez-bj', 'ez-sh', 'mysql')).toEqual({ host: '127.0.0.1', port: sh.mysql });
+    expect(reach(topology, true, 'ez-bj', 'ez-sh', 'mysql')).toEqual({
+      host: '127.0.0.1',
+      port: linkListenPort(topology, 'ez-bj', 'ez-sh', 'mysql'),
+    });
+    expect(reach(topology, true, 'ez-sh', 'ez-sh', 'soa')).toEqual({ host: '127.0.0.1', port: sh.soa });
+    expect(gzsUrlFrom(topology, true, 'ez-bj')).toBe(`http://127.0.0.1:${topology.deployment.gzs.port}`);
+    expect(gzsUrlFrom(topology, true, 'ez-sh')).toBe(
+      `http://127.0.0.1:${linkListenPort(topology, 'ez-sh', 'ez-bj', 'gzs')}`,
+    );
+  });
+
+  it('plans test links for a set of addresses (all eZone pairs, kinds the target serves)', () => {
     const plan = planLinks(topology, { 'ez-bj': { mysql: 'h:1' }, 'ez-sh': { mysql: 'h:2', soa: 'h:3' } });
-    const base = topology.deployment.links!.port + 1;
-    expect(plan).toEqual([
-      {
-        name: 'ez-bj->ez-sh:mysql',
-        from: 'ez-bj',
-        to: 'ez-sh',
-        kind: 'mysql',
-        listen: `127.0.0.1:${base + 4}`,
-        upstream: 'h:2',
-      },
-      {
-        name: 'ez-bj->ez-sh:soa',
-        from: 'ez-bj',
-        to: 'ez-sh',
-        kind: 'soa',
-        listen: `127.0.0.1:${base + 5}`,
-        upstream: 'h:3',
-      },
-      {
-        name: 'ez-sh->ez-bj:mysql',
-        from: 'ez-sh',
-        to: 'ez-bj',
-        kind: 'mysql',
-        listen: `127.0.0.1:${base + 8}`,
-        upstream: 'h:1',
-      },
+    expect(plan.map((l) => [l.name, l.upstream])).toEqual([
+      ['ez-bj->ez-sh:mysql', 'h:2'],
+      ['ez-bj->ez-sh:soa', 'h:3'],
+      ['ez-sh->ez-bj:mysql', 'h:1'],
     ]);
-    expect(listenPort(topology, 0, 'ez-bj', 'ez-sh', 'soa')).toBe(0);
-    expect(
-      planLinks(topology, (z, k) => (k === 'gzs' ? `${z}:9` : undefined), { basePort: 40000 }).map(
-        (l) => l.listen,
-      ),
-    ).toEqual(['127.0.0.1:40006', '127.0.0.1:40010']);
+    expect(plan[0].listen).toBe(`127.0.0.1:${linkListenPort(topology, 'ez-bj', 'ez-sh', 'mysql')}`);
+    expect(planLinks(topology, { 'ez-sh': { soa: 'h:3' } }, { basePort: 0 })[0].listen).toBe('127.0.0.1:0');
   });
 });

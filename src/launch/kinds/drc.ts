@@ -1,9 +1,11 @@
+/** Launcher kind `drc`: the DRC replicator of every ordered eZone pair, running in its target eZone (source read through `B->A:mysql`). */
 import { join } from 'node:path';
 import { directions, drcInstanceName, drcPort, tableSpecs } from '../../drc/names.js';
 import { columnTypesQuery, installScript, parseColumnTypes } from '../../drc/schema.js';
 import { mysqlAccount } from '../../shared/mysql-accounts.js';
-import type { Topology } from '../../topology/types.js';
-import { EzError, UsageError } from '../../util/errors.js';
+import { linkName, reach, type Topology } from '../../topology/index.js';
+import { EzError } from '../../util/errors.js';
+import { formatHostPort } from '../../util/parse.js';
 import { projectRoot } from '../../util/paths.js';
 import { type Host, terminate } from '../host.js';
 import { socketPathFor } from './mariadb.js';
@@ -17,42 +19,10 @@ export interface DrcParams {
   database: string;
   /** the target eZone's MariaDB socket: DRC's triggers are installed there as root */
   targetSocket: string;
-  /** link server URL when this direction reads its source through the link `to->from:mysql` */
-  viaLinks: string | null;
-}
-
-/**
- * Which directions go through links, from EZ_DRC_VIA_LINKS at `up` time: `all`, or a comma list
- * of `A->B` directions. The link server is EZ_DRC_LINKS_URL, else the topology's deployment.links.
- */
-export function viaLinksFor(
-  topology: Topology,
-  from: string,
-  to: string,
-  env: NodeJS.ProcessEnv = process.env,
-): string | null {
-  const sel = (env.EZ_DRC_VIA_LINKS ?? '').trim();
-  if (!sel) return null;
-  const pairs = sel === 'all' ? null : sel.split(',').map((s) => s.trim());
-  if (pairs) {
-    const zones = topology.zones.map((z) => z.id);
-    for (const p of pairs) {
-      const m = /^([a-z][a-z0-9-]*)->([a-z][a-z0-9-]*)$/.exec(p);
-      if (!m || !zones.includes(m[1]) || !zones.includes(m[2]))
-        throw new UsageError(
-          `EZ_DRC_VIA_LINKS: "${p}" is not a direction A->B of this topology's eZones (${zones.join(', ')}), nor "all"`,
-        );
-    }
-    if (!pairs.includes(`${from}->${to}`)) return null;
-  }
-  const url =
-    env.EZ_DRC_LINKS_URL ??
-    (topology.deployment.links ? `http://127.0.0.1:${topology.deployment.links.port}` : '');
-  if (!url)
-    throw new UsageError(
-      'EZ_DRC_VIA_LINKS is set but there is no link server: set EZ_DRC_LINKS_URL or deployment.links',
-    );
-  return url;
+  /** A's MariaDB as B reaches it: the link `B->A:mysql` when on links, else A's port */
+  source: string;
+  /** the link the source goes through, or null (direct) */
+  via: string | null;
 }
 
 const rootArgs = (socket: string) => ['--no-defaults', `--socket=${socket}`, '--user=root'];
@@ -120,11 +90,11 @@ async function installDrcObjects(
 /** The replicator of every ordered eZone pair (3 eZones: 6), each running in its target eZone. */
 export const drc: ProcessKind<DrcParams> = {
   kind: 'drc',
-  after: ['mariadb'],
+  after: ['mariadb', 'links'],
   readyTimeoutMs: 30_000,
   description: 'DRC replicator per ordered eZone pair (runs in the target eZone; metrics on ports.drc+k)',
 
-  instances({ topology, dataDir }) {
+  instances({ topology, dataDir, links }) {
     return directions(topology).map(({ from, to }) => {
       const dir = join(dataDir(to, 'drc'), from);
       return {
@@ -141,7 +111,8 @@ export const drc: ProcessKind<DrcParams> = {
           topologyFile: topology.file,
           database: topology.database,
           targetSocket: socketPathFor(dataDir(to, 'mariadb')),
-          viaLinks: viaLinksFor(topology, from, to),
+          source: formatHostPort(reach(topology, links.on, to, from, 'mysql')),
+          via: links.on ? linkName(to, from, 'mysql') : null,
         },
       };
     });
@@ -167,7 +138,8 @@ export const drc: ProcessKind<DrcParams> = {
         p.to,
         '--port',
         String(spec.port),
-        ...(p.viaLinks ? ['--via-links', p.viaLinks] : []),
+        '--source',
+        p.source,
       ],
     };
   },
@@ -184,7 +156,8 @@ export const drc: ProcessKind<DrcParams> = {
   endpoints(spec) {
     return {
       healthz: `http://127.0.0.1:${spec.port}/healthz`,
-      ...(spec.params.viaLinks ? { via: `link ${spec.params.to}->${spec.params.from}:mysql` } : {}),
+      source: spec.params.source,
+      ...(spec.params.via ? { via: `link ${spec.params.via}` } : {}),
     };
   },
 };

@@ -2,6 +2,7 @@ import { UsageError } from '../../util/errors.js';
 import { drc } from './drc.js';
 import { gzs } from './gzs.js';
 import { invalidator } from './invalidator.js';
+import { links } from './links.js';
 import { mariadb } from './mariadb.js';
 import { orders } from './orders.js';
 import { redis } from './redis.js';
@@ -12,6 +13,7 @@ import { zookeeper } from './zookeeper.js';
 
 /** Every kind `ezctl up` knows, one line each. Order here is only the display order. */
 export const KINDS: readonly ProcessKind[] = [
+  links,
   mariadb,
   redis,
   zookeeper,
@@ -21,7 +23,7 @@ export const KINDS: readonly ProcessKind[] = [
   orders,
   soa,
   router,
-  // later: dal, links
+  // later: dal
 ];
 
 export function kindOf(name: string): ProcessKind | undefined {

@@ -1,56 +1,55 @@
 /**
- * Launcher kinds for the project's own Node parts (router, soa, orders): one spec shape and one
- * process kind factory (readiness is /healthz, stop is SIGTERM).
+ * Launcher kinds for the project's own Node parts (router, soa, orders, dal): one spec shape and
+ * one process kind factory. Every address a part gets (GZS, peers, upstreams) is planned here from
+ * the topology's paths — through the named links when `up` runs on links — and kept in the
+ * instance's params, so `status` shows it and a change restarts the part.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Topology } from '../../topology/types.js';
+import { gzsUrlFrom, type Site } from '../../topology/index.js';
 import { EzError } from '../../util/errors.js';
 import { projectRoot } from '../../util/paths.js';
 import { terminate } from '../host.js';
 import { healthzOk } from './probe.js';
 import { type InstanceSpec, instanceName, type PlanContext, type ProcessKind } from './types.js';
 
-/** What a traffic part (router, soa, orders) is started with: the topology, GZS and the SDK cache file. */
+/** What a traffic part is started with: the topology, GZS (as its site reaches it), the SDK cache, its own flags. */
 export interface PartParams {
   topologyFile: string;
-  /** GZS base URL (`http://127.0.0.1:<deployment.gzs.port>`) */
+  /** GZS base URL as this part's site reaches it (a link when on links) */
   gzs: string;
   /** the SDK's routing-table cache: routing survives a restart while GZS is down */
   cacheFile: string;
+  /** the part's own flags, e.g. `['--peer', 'ez-sh=http://127.0.0.1:27503']` */
+  args: string[];
 }
 
-export const gzsUrl = (topology: Topology): string => `http://127.0.0.1:${topology.deployment.gzs.port}`;
-
-/** One instance of a node part in `dir`, logging to `<kind>.log`. */
+/** One instance of a node part at `site`, in `dir`, logging to `<kind>.log`. */
 export function partSpec(
-  kind: string,
-  zone: string | undefined,
-  host: string,
-  port: number,
-  dir: string,
-  topology: Topology,
+  ctx: PlanContext,
+  o: { kind: string; zone?: string; host: string; port: number; site: Site; args?: string[] },
 ): InstanceSpec<PartParams> {
+  const dir = ctx.dataDir(o.zone, o.kind);
   return {
-    name: instanceName(kind, zone),
-    kind,
-    zone,
-    host,
-    port,
+    name: instanceName(o.kind, o.zone),
+    kind: o.kind,
+    zone: o.zone,
+    host: o.host,
+    port: o.port,
     dataDir: dir,
-    logFile: join(dir, `${kind}.log`),
+    logFile: join(dir, `${o.kind}.log`),
     params: {
-      topologyFile: topology.file,
-      gzs: gzsUrl(topology),
+      topologyFile: ctx.topology.file,
+      gzs: gzsUrlFrom(ctx.topology, ctx.links.on, o.site),
       cacheFile: join(dir, 'routing-cache.json'),
+      args: o.args ?? [],
     },
   };
 }
 
 /**
  * A process kind for a node part of this package (`node dist/src/<entry>`): readiness is its
- * `/healthz` answering 200, stop is SIGTERM (it finishes in-flight requests first). Shared by the
- * router, soa and app kinds.
+ * `/healthz` answering 200, stop is SIGTERM (it finishes in-flight requests first).
  */
 export function nodePartKind(o: {
   kind: string;
@@ -77,7 +76,7 @@ export function nodePartKind(o: {
     async command(spec) {
       const args = [mainJs(), '--topology', spec.params.topologyFile, '--port', String(spec.port)];
       if (spec.zone) args.push('--zone', spec.zone);
-      args.push('--gzs', spec.params.gzs, '--cache-file', spec.params.cacheFile);
+      args.push('--gzs', spec.params.gzs, '--cache-file', spec.params.cacheFile, ...spec.params.args);
       return { cmd: process.execPath, args };
     },
 
@@ -94,3 +93,6 @@ export function nodePartKind(o: {
     },
   };
 }
+
+/** `http://host:port` of a planned address. */
+export const httpOf = (a: { host: string; port: number }): string => `http://${a.host}:${a.port}`;

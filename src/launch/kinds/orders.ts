@@ -3,12 +3,12 @@ import { nodePartKind, partSpec } from './node-part.js';
 
 export const orders = nodePartKind({
   kind: 'orders',
-  after: ['mariadb', 'redis', 'gzs'],
+  after: ['mariadb', 'redis', 'gzs', 'links'],
   description: 'sample order service per eZone (MariaDB + Redis cache-aside)',
   entry: 'src/orders/main.js',
-  instances: ({ topology, dataDir }) =>
-    topology.zones.map((z) => {
-      const d = topology.deployment.zones[z.id];
-      return partSpec('orders', z.id, d.host, d.ports.orders, dataDir(z.id, 'orders'), topology);
+  instances: (ctx) =>
+    ctx.topology.zones.map((z) => {
+      const d = ctx.topology.deployment.zones[z.id];
+      return partSpec(ctx, { kind: 'orders', zone: z.id, host: d.host, port: d.ports.orders, site: z.id });
     }),
 });

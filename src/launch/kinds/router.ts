@@ -1,14 +1,20 @@
-/** Launcher kind `router`: the APIRouter, one for the cluster, in front of every eZone. */
-import { nodePartKind, partSpec } from './node-part.js';
+/** Launcher kind `router`: the APIRouter, one for the cluster, at the edge in front of every eZone. */
+import { EDGE, reach } from '../../topology/index.js';
+import { httpOf, nodePartKind, partSpec } from './node-part.js';
 
-/** APIRouter: one, in front of every eZone (DESIGN §3). */
 export const router = nodePartKind({
   kind: 'router',
-  after: ['orders', 'gzs'],
-  description: 'APIRouter: routing tag -> shard -> eZone reverse proxy',
+  after: ['orders', 'gzs', 'links'],
+  description:
+    'APIRouter: routing tag -> shard -> eZone reverse proxy (at the edge, through edge-><eZone>:api)',
   entry: 'src/router/main.js',
-  instances: ({ topology, dataDir }) => {
+  instances: (ctx) => {
+    const { topology } = ctx;
     const ep = topology.deployment.router;
-    return [partSpec('router', undefined, ep.host, ep.port, dataDir(undefined, 'router'), topology)];
+    const args = topology.zones.flatMap((z) => [
+      '--upstream',
+      `${z.id}=${httpOf(reach(topology, ctx.links.on, EDGE, z.id, 'api'))}`,
+    ]);
+    return [partSpec(ctx, { kind: 'router', host: ep.host, port: ep.port, site: EDGE, args })];
   },
 });

@@ -1,15 +1,21 @@
-/** Launcher kind `soa`: the SOA Proxy per eZone (service calls; the only path between eZones). */
-import { nodePartKind, partSpec } from './node-part.js';
+/** Launcher kind `soa`: the SOA Proxy per eZone (service calls; the only path between eZones, through `<zone>-><peer>:soa`). */
+import { reach } from '../../topology/index.js';
+import { httpOf, nodePartKind, partSpec } from './node-part.js';
 
-/** SOA Proxy per eZone: service-to-service calls, across eZones only through it. */
 export const soa = nodePartKind({
   kind: 'soa',
-  after: ['orders', 'gzs'],
+  after: ['orders', 'gzs', 'links'],
   description: 'SOA Proxy per eZone (service calls; the only path between eZones)',
   entry: 'src/soa/main.js',
-  instances: ({ topology, dataDir }) =>
-    topology.zones.map((z) => {
-      const d = topology.deployment.zones[z.id];
-      return partSpec('soa', z.id, d.host, d.ports.soa, dataDir(z.id, 'soa'), topology);
+  instances: (ctx) =>
+    ctx.topology.zones.map((z) => {
+      const d = ctx.topology.deployment.zones[z.id];
+      const args = ctx.topology.zones
+        .filter((p) => p.id !== z.id)
+        .flatMap((p) => [
+          '--peer',
+          `${p.id}=${httpOf(reach(ctx.topology, ctx.links.on, z.id, p.id, 'soa'))}`,
+        ]);
+      return partSpec(ctx, { kind: 'soa', zone: z.id, host: d.host, port: d.ports.soa, site: z.id, args });
     }),
 });

@@ -31,6 +31,18 @@ export interface PlanContext {
   topology: Topology;
   /** `<stateDir>/<cluster>/<eZone or _cluster>/<kind>` */
   dataDir(zone: string | undefined, kind: string): string;
+  /**
+   * Do paths between sites go through named links (`ezctl up`, the default) or straight to the
+   * service (`--no-links`)? `url`: the link server's API (built-in, or a real Toxiproxy given with
+   * `--toxiproxy`, then `external`: no links process is started).
+   */
+  links: LinkPlan;
+}
+
+export interface LinkPlan {
+  on: boolean;
+  url: string;
+  external: boolean;
 }
 
 /**

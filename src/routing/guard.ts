@@ -1,0 +1,92 @@
+/**
+ * The write guard (DESIGN §4, §6): may eZone L accept a write for shard S (and order O) with
+ * routing table T? One pure function, so the order service, the gateways and the DAL refuse the
+ * same writes with the same words: `EZ_WRONG_ZONE shard=S owner=Z local=L epoch=E`,
+ * `EZ_LOCKED shard=S`, `EZ_LOCKED order=ID`.
+ */
+import type { RoutingTable } from './table.js';
+
+export interface WriteAllowed {
+  ok: true;
+  shard: number;
+  owner: string;
+  /** the epoch of the table the verdict was made with */
+  epoch: number;
+}
+
+export interface WriteRefused {
+  ok: false;
+  code: 'EZ_WRONG_ZONE' | 'EZ_LOCKED' | 'EZ_UNKNOWN_SHARD';
+  /** starts with the code word (DESIGN §4), then `key=value` facts */
+  message: string;
+  shard: number;
+  /** the owner at `epoch` (null: the shard is not in the table) */
+  owner: string | null;
+  epoch: number;
+  /** the order whose lock refused it */
+  orderId?: string;
+  /** try again shortly (a lock clears); a wrong-zone write must be re-routed instead */
+  retryable: boolean;
+}
+
+export type WriteVerdict = WriteAllowed | WriteRefused;
+
+/** Is `orderId` locked at order level in `table` (DESIGN §6 failover)? Why, or undefined. */
+export function orderLockOf(table: RoutingTable, orderId: string): { reason: string } | undefined {
+  return table.orderLocks[orderId];
+}
+
+export function checkWrite(
+  table: RoutingTable,
+  local: string,
+  shard: number,
+  orderId?: string,
+): WriteVerdict {
+  const epoch = table.epoch;
+  const entry = table.shards[shard];
+  if (entry === undefined)
+    return {
+      ok: false,
+      code: 'EZ_UNKNOWN_SHARD',
+      message: `EZ_UNKNOWN_SHARD shard=${shard} epoch=${epoch} (not in the routing table)`,
+      shard,
+      owner: null,
+      epoch,
+      retryable: false,
+    };
+  if (entry.zone !== local)
+    return {
+      ok: false,
+      code: 'EZ_WRONG_ZONE',
+      message: `EZ_WRONG_ZONE shard=${shard} owner=${entry.zone} local=${local} epoch=${epoch}`,
+      shard,
+      owner: entry.zone,
+      epoch,
+      retryable: false,
+    };
+  if (entry.state === 'locked')
+    return {
+      ok: false,
+      code: 'EZ_LOCKED',
+      message: `EZ_LOCKED shard=${shard} epoch=${epoch} (switch under way)`,
+      shard,
+      owner: entry.zone,
+      epoch,
+      retryable: true,
+    };
+  if (orderId !== undefined) {
+    const lock = orderLockOf(table, orderId);
+    if (lock)
+      return {
+        ok: false,
+        code: 'EZ_LOCKED',
+        message: `EZ_LOCKED order=${orderId} epoch=${epoch} (${lock.reason})`,
+        shard,
+        owner: entry.zone,
+        epoch,
+        orderId,
+        retryable: true,
+      };
+  }
+  return { ok: true, shard, owner: entry.zone, epoch };
+}

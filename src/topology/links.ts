@@ -1,0 +1,165 @@
+/**
+ * The paths between sites of a cluster and the named links they go through (DESIGN §8): every
+ * path between eZones, and from APIRouter's site ("edge") to each eZone, is one link
+ * `<from>-><to>:<kind>` of the link server `ezctl up` starts, so the harness can slow, cut or kill
+ * it. Pure: names, listen ports and the address a client at one site uses to reach a service.
+ */
+import type { HostPort } from '../util/parse.js';
+import type { Topology, ZoneId } from './types.js';
+
+/** APIRouter's site ("public cloud"): not an eZone; links from it are `edge-><eZone>:<kind>`. */
+export const EDGE = 'edge';
+export type Site = ZoneId | typeof EDGE;
+
+/**
+ * What crosses a link (the service in the target eZone):
+ * - `mysql`:  a DRC replicator in `from` reads `to`'s binlog (and writes its heartbeat there);
+ * - `soa`:    `from`'s SOA Proxy forwards a call to `to`'s SOA Proxy;
+ * - `gzs`:    holders in `from` reach GZS, which runs at `to`'s site;
+ * - `global`: Global-Zone writes from `from` to the master eZone `to`'s database;
+ * - `api`:    APIRouter (at the edge) forwards a request to `to`'s services.
+ */
+export const LINK_KINDS = ['mysql', 'soa', 'gzs', 'global', 'api'] as const;
+export type LinkKind = (typeof LINK_KINDS)[number];
+
+export const linkName = (from: Site, to: ZoneId, kind: LinkKind): string => `${from}->${to}:${kind}`;
+
+export function parseLinkName(name: string): { from: Site; to: ZoneId; kind: LinkKind } | null {
+  const m = /^([a-z][a-z0-9-]{0,31})->([a-z][a-z0-9-]{0,31}):([a-z]+)$/.exec(name);
+  if (!m || !(LINK_KINDS as readonly string[]).includes(m[3])) return null;
+  return { from: m[1], to: m[2], kind: m[3] as LinkKind };
+}
+
+/** The eZone whose site GZS runs at: `deployment.gzs.zone`, else the Global-Zone master. */
+export function gzsZone(topology: Topology): ZoneId {
+  return (topology.deployment.gzs as { zone?: ZoneId }).zone ?? topology.globalMaster;
+}
+
+/** Round trip between two sites in ms (the topology's `network`; defaults 30 ms between eZones, 2 ms from the edge). */
+export function siteRttMs(topology: Topology, a: Site, b: Site): number {
+  const net = (topology as { network?: NetworkLike }).network;
+  if (a === EDGE || b === EDGE) return net?.edgeRttMs ?? DEFAULT_EDGE_RTT_MS;
+  const pair = net?.pairs?.find(
+    (p) => (p.zones[0] === a && p.zones[1] === b) || (p.zones[0] === b && p.zones[1] === a),
+  );
+  return pair?.rttMs ?? net?.rttMs ?? DEFAULT_RTT_MS;
+}
+interface NetworkLike {
+  rttMs?: number;
+  edgeRttMs?: number;
+  pairs?: { zones: [string, string]; rttMs: number }[];
+}
+/** Beijing–Shanghai: the seed's premise. */
+export const DEFAULT_RTT_MS = 30;
+export const DEFAULT_EDGE_RTT_MS = 2;
+
+/** The address of a service as its own eZone (or the control machine) reaches it: no link. */
+export function directAddress(topology: Topology, to: ZoneId, kind: LinkKind): HostPort {
+  const z = topology.deployment.zones[to];
+  const host = '127.0.0.1';
+  switch (kind) {
+    case 'mysql':
+    case 'global':
+      return { host, port: z.ports.mysql };
+    case 'soa':
+      return { host, port: z.ports.soa };
+    case 'api':
+      return { host, port: z.ports.orders };
+    case 'gzs':
+      return { host, port: topology.deployment.gzs.port };
+  }
+}
+
+export interface PlannedLink {
+  name: string;
+  from: Site;
+  to: ZoneId;
+  kind: LinkKind;
+  /** where clients at `from` connect */
+  listen: HostPort;
+  /** the service in `to` */
+  upstream: HostPort;
+  /** round trip the link adds (ms), half each way */
+  rttMs: number;
+}
+
+/** Sites in port order: the edge first, then the eZones in topology order. */
+const sitesOf = (topology: Topology): Site[] => [EDGE, ...topology.zones.map((z) => z.id)];
+
+/**
+ * Listen port of a link: `deployment.links.port + 1 + (i·Z + j)·K + k` for source site i (edge
+ * first), target eZone j (Z eZones), kind k (K kinds): deterministic, so every part knows where to
+ * connect without asking the link server. The topology loader reserves the whole range.
+ */
+export function linkListenPort(topology: Topology, from: Site, to: ZoneId, kind: LinkKind): number {
+  const base = linksBasePort(topology);
+  const i = sitesOf(topology).indexOf(from);
+  const j = topology.zones.findIndex((z) => z.id === to);
+  if (i < 0 || j < 0) throw new Error(`link ${linkName(from, to, kind)}: unknown site`);
+  return base + (i * topology.zones.length + j) * LINK_KINDS.length + LINK_KINDS.indexOf(kind);
+}
+
+export const DEFAULT_LINKS_PORT = 8474;
+export const linksApiPort = (topology: Topology): number =>
+  topology.deployment.links?.port ?? DEFAULT_LINKS_PORT;
+const linksBasePort = (topology: Topology): number => linksApiPort(topology) + 1;
+
+/** The ports link listeners may take: [first, last] (the loader checks them against every other port). */
+export function linkPortRange(topology: Topology): [number, number] {
+  const base = linksBasePort(topology);
+  return [base, base + sitesOf(topology).length * topology.zones.length * LINK_KINDS.length - 1];
+}
+
+/** Every link a cluster needs, in a stable order. */
+export function plannedLinks(topology: Topology): PlannedLink[] {
+  const out: PlannedLink[] = [];
+  const g = gzsZone(topology);
+  const m = topology.globalMaster;
+  const add = (from: Site, to: ZoneId, kind: LinkKind): void => {
+    out.push({
+      name: linkName(from, to, kind),
+      from,
+      to,
+      kind,
+      listen: { host: '127.0.0.1', port: linkListenPort(topology, from, to, kind) },
+      upstream: directAddress(topology, to, kind),
+      rttMs: siteRttMs(topology, from, to),
+    });
+  };
+  for (const z of topology.zones) add(EDGE, z.id, 'api');
+  add(EDGE, g, 'gzs');
+  for (const a of topology.zones) {
+    for (const b of topology.zones) {
+      if (a.id === b.id) continue;
+      add(a.id, b.id, 'mysql');
+      add(a.id, b.id, 'soa');
+      if (b.id === g) add(a.id, b.id, 'gzs');
+      if (b.id === m) add(a.id, b.id, 'global');
+    }
+  }
+  return out;
+}
+
+/**
+ * Where a client at site `from` connects to reach `kind` of eZone `to`: the link's listen address
+ * when links are on and the path crosses sites, else the service itself.
+ */
+export function reach(
+  topology: Topology,
+  linksOn: boolean,
+  from: Site,
+  to: ZoneId,
+  kind: LinkKind,
+): HostPort {
+  if (!linksOn || from === to) return directAddress(topology, to, kind);
+  return { host: '127.0.0.1', port: linkListenPort(topology, from, to, kind) };
+}
+
+/** The GZS base URL for a holder at `from` (through the link `<from>-><gzs site>:gzs` when links are on). */
+export function gzsUrlFrom(topology: Topology, linksOn: boolean, from: Site): string {
+  const a = reach(topology, linksOn, from, gzsZone(topology), 'gzs');
+  return `http://${a.host}:${a.port}`;
+}
+
+/** GZS as the control machine (ezctl, the switch, the harness) reaches it: directly. */
+export const controlGzsUrl = (topology: Topology): string => gzsUrlFrom(topology, false, gzsZone(topology));
