@@ -24,15 +24,22 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import mysql, { type Connection } from 'mysql2/promise';
 import { parse, stringify } from 'yaml';
-import { installDrc } from '../src/drc/install.js';
-import { drcPort, tableSpecs } from '../src/drc/names.js';
+import {
+  currentPosition,
+  drcPort,
+  installDrc,
+  ownSequence,
+  tableSpecs,
+  waitApplied,
+} from '../src/drc/index.js';
 import { hostFor, type Spawned } from '../src/launch/host.js';
 import { startInstance } from '../src/launch/instance.js';
 import { mariadb, mariadbSpec } from '../src/launch/kinds/mariadb.js';
-import { LinkSet } from '../src/links/link-set.js';
+import { createLinks } from '../src/links/index.js';
 import { mysqlAccount } from '../src/shared/mysql-accounts.js';
-import { loadTopology, type Topology } from '../src/topology/index.js';
-import { freePort } from '../src/util/net.js';
+import { LINK_KINDS, linksApiPort, loadTopology, reach, type Topology } from '../src/topology/index.js';
+import { freePort, freePortRun } from '../src/util/net.js';
+import { formatHostPort } from '../src/util/parse.js';
 import { fixturesDir, projectRoot } from '../src/util/paths.js';
 
 const { values } = parseArgs({
@@ -62,6 +69,7 @@ interface Db {
   port: number;
   socket: string;
   serverId: number;
+  rootOptions: mysql.ConnectionOptions;
   root(): Promise<Connection>;
   app(): Promise<Connection>;
 }
@@ -72,17 +80,13 @@ async function startDb(name: string, serverId: number): Promise<Db> {
   const proc: Spawned = await startInstance(mariadb, spec, host);
   cleanups.push(() => mariadb.stop(spec, host, proc.pid, proc.startToken));
   const opts = { dateStrings: true, supportBigNumbers: true, bigNumberStrings: true, database: 'ezshop' };
+  const rootOptions = { ...opts, socketPath: spec.params.socket, user: 'root', multipleStatements: true };
   return {
     port: spec.port,
     socket: spec.params.socket,
     serverId,
-    root: () =>
-      mysql.createConnection({
-        ...opts,
-        socketPath: spec.params.socket,
-        user: 'root',
-        multipleStatements: true,
-      }),
+    rootOptions,
+    root: () => mysql.createConnection(rootOptions),
     app: () => {
       const a = mysqlAccount('app');
       return mysql.createConnection({
@@ -132,29 +136,30 @@ async function waitHealth(port: number): Promise<void> {
 const health = async (port: number) =>
   (await fetch(`http://127.0.0.1:${port}/healthz`)).json() as Promise<any>;
 
-async function startLinkServer(): Promise<string> {
-  const p = startNode(
-    'links',
-    [join(projectRoot(), 'dist', 'src', 'links', 'main.js'), '--port', '0', '--seed', '1'],
-    [],
-    'info', // its "ready" line carries the URL
-  );
-  const lines = createInterface({ input: p.stdout! });
-  return new Promise((resolve, reject) => {
-    lines.on('line', (l) => {
-      const m = /"url":"([^"]+)","msg":"ready"/.exec(l);
-      if (m) resolve(m[1]);
-    });
-    p.once('exit', (c) => reject(new Error(`link server exited ${c}`)));
-  });
+/** The built-in link server on the topology's deployment.links port, as `ezctl up` starts it. */
+async function startLinkServer(topology: Topology): Promise<string> {
+  const port = linksApiPort(topology);
+  startNode('links', [
+    join(projectRoot(), 'dist', 'src', 'links', 'main.js'),
+    '--topology',
+    topology.file,
+    '--port',
+    String(port),
+    '--seed',
+    '1',
+  ]);
+  await waitHealth(port);
+  return `http://127.0.0.1:${port}`;
 }
 
 async function writeTopology(dir: string, dbs: Record<string, Db>): Promise<Topology> {
   const src = join(fixturesDir(), 'topologies', 'two-zones.yaml');
   const doc = parse(readFileSync(src, 'utf8'));
   doc.fences = join(fixturesDir(), 'fences', 'china.geojson');
-  for (const k of ['gzs', 'router', 'links', 'zookeeper'])
+  for (const k of ['gzs', 'router', 'zookeeper'])
     if (doc.deployment[k]) doc.deployment[k].port = await freePort();
+  // the link server's API port and, right above it, every link's listen port (as `ezctl up` plans them)
+  doc.deployment.links = { host: 'local', port: await freePortRun(1 + 3 * 2 * LINK_KINDS.length) };
   for (const z of Object.keys(doc.deployment.zones)) {
     const ports: Record<string, number> = {};
     for (const k of ['redis', 'dal', 'soa', 'orders', 'invalidator', 'drc']) ports[k] = await freePort();
@@ -166,42 +171,17 @@ async function writeTopology(dir: string, dbs: Record<string, Db>): Promise<Topo
   return loadTopology(file);
 }
 
-/** `1-1-42,2-2-7` → seq of the domain = serverId */
-const ownSeq = (pos: string, sid: number): number =>
-  Number(
-    pos
-      .split(',')
-      .find((g) => g.startsWith(`${sid}-${sid}-`))
-      ?.split('-')[2] ?? 0,
-  );
-async function binlogSeq(db: Db): Promise<{ pos: string; seq: number }> {
+async function binlogSeq(db: Db): Promise<{ pos: string; seq: bigint }> {
   const c = await db.root();
-  const [rows] = await c.query('SELECT @@GLOBAL.gtid_binlog_pos AS pos');
-  await c.end();
-  const pos = String((rows as any[])[0].pos);
-  return { pos, seq: ownSeq(pos, db.serverId) };
-}
-async function waitCheckpoint(
-  target: Db,
-  from: string,
-  sid: number,
-  seq: number,
-  timeoutMs = 600_000,
-): Promise<void> {
-  const c = await target.root();
-  const deadline = Date.now() + timeoutMs;
   try {
-    for (;;) {
-      const [rows] = await c.query('SELECT gtid_pos FROM drc_checkpoint WHERE source_zone = ?', [from]);
-      const pos = String((rows as any[])[0]?.gtid_pos ?? '');
-      if (ownSeq(pos, sid) >= seq) return;
-      if (Date.now() > deadline) throw new Error(`${from}: checkpoint ${pos} never reached seq ${seq}`);
-      await sleep(20);
-    }
+    const p = await currentPosition(c, db.serverId);
+    return { pos: p.gtidPos, seq: p.seq };
   } finally {
     await c.end();
   }
 }
+const waitCheckpoint = (target: Db, from: string, to: string, sid: number, seq: bigint) =>
+  waitApplied({ target: target.rootOptions, from, to, fromServerId: sid, seq, timeoutMs: 600_000 });
 
 /**
  * Writer: transactions of 2 inserts + 2 updates of its own recent orders; paced at `rate` row
@@ -303,18 +283,13 @@ async function run(viaLinks: boolean) {
     await installDrc(c, 'ezshop', [...tableSpecs(topology).values()]);
     await c.end();
   }
-  let linkArgs: string[] = [];
-  if (viaLinks) {
-    const url = await startLinkServer();
-    const links = await LinkSet.create({
-      toxiproxy: url,
-      topology,
-      basePort: 0,
-      addresses: { 'ez-bj': { mysql: `127.0.0.1:${bj.port}` }, 'ez-sh': { mysql: `127.0.0.1:${sh.port}` } },
-    });
-    await links.fault('ez-bj', 'ez-sh', 'slow 30ms');
-    linkArgs = ['--via-links', url];
-  }
+  // on links: the same links `ezctl up` creates (createLinks: the topology's plan and its 30 ms
+  // round trip), and each replicator reads its source through `B->A:mysql` as the launcher wires it
+  if (viaLinks) await createLinks(topology, await startLinkServer(topology));
+  const sourceArgs = (from: string, to: string): string[] => [
+    '--source',
+    formatHostPort(reach(topology, viaLinks, to, from, 'mysql')),
+  ];
   const main = join(projectRoot(), 'dist', 'src', 'drc', 'main.js');
   const replicator = (from: string, to: string, lagLog: string, nodeArgs: string[] = []) => {
     const port = drcPort(topology, from, to);
@@ -332,7 +307,7 @@ async function run(viaLinks: boolean) {
         String(port),
         '--lag-log',
         lagLog,
-        ...linkArgs,
+        ...sourceArgs(from, to),
       ],
       nodeArgs,
     );
@@ -378,7 +353,10 @@ async function run(viaLinks: boolean) {
     }),
   );
   const [e1, e2] = await Promise.all([binlogSeq(bj), binlogSeq(sh)]);
-  await Promise.all([waitCheckpoint(sh, 'ez-bj', 1, e1.seq), waitCheckpoint(bj, 'ez-sh', 2, e2.seq)]);
+  await Promise.all([
+    waitCheckpoint(sh, 'ez-bj', 'ez-sh', 1, e1.seq),
+    waitCheckpoint(bj, 'ez-sh', 'ez-bj', 2, e2.seq),
+  ]);
   const lags = lagSamples(lagLogs, 'h', t0, t1);
   const rowLags = lagSamples(lagLogs, 'r', t0, t1);
   const applied = h1.map((h, i) => (h.appliedRows - h0[i].appliedRows) / ((t1 - t0) / 1000));
@@ -407,7 +385,7 @@ async function run(viaLinks: boolean) {
   const backlog = await load(bj, 3_000_000_000, 0, { maxRows: BACKLOG });
   say(`drain: backlog written at ${backlog.rowsPerSec} rows/s`);
   const end = await binlogSeq(bj);
-  const rows = (end.seq - start.seq) * ROWS_PER_TXN;
+  const rows = Number(end.seq - start.seq) * ROWS_PER_TXN;
 
   say(`drain: native replication (CHANGE MASTER, MASTER_USE_GTID=slave_pos) of ${rows} row changes`);
   const c3 = await native.root();
@@ -420,7 +398,7 @@ async function run(viaLinks: boolean) {
   await c3.query('START SLAVE');
   for (;;) {
     const [r] = await c3.query('SELECT @@GLOBAL.gtid_slave_pos AS pos');
-    if (ownSeq(String((r as any[])[0].pos), 1) >= end.seq) break;
+    if (ownSequence(String((r as any[])[0].pos), 1) >= end.seq) break;
     const [st] = await c3.query('SHOW SLAVE STATUS');
     const s = (st as any[])[0];
     if (s?.Last_SQL_Error || s?.Last_IO_Error)
@@ -437,7 +415,7 @@ async function run(viaLinks: boolean) {
   const prof = values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : [];
   const d0 = performance.now();
   const drainer = replicator('ez-bj', 'ez-sh', join(dir, 'lag-drain.log'), prof);
-  await waitCheckpoint(sh, 'ez-bj', 1, end.seq);
+  await waitCheckpoint(sh, 'ez-bj', 'ez-sh', 1, end.seq);
   const drcSecs = (performance.now() - d0) / 1000;
   const hd = await health(drainer.port);
   await stopProc(drainer.p);

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { EzCommand } from '../src/cli/command.js';
-import { clusterFlags, parseDuration } from '../src/cli/flags.js';
+import { clusterFlags, parseDuration, WATCH_INTERVAL } from '../src/cli/flags.js';
 import type { ClusterStatus } from '../src/launch/cluster.js';
 
 export default class Status extends EzCommand {
@@ -8,7 +8,7 @@ export default class Status extends EzCommand {
   static override description =
     `Reads <state-dir>/<cluster>/state.json and checks each process: alive (its pid runs and is the process that was started, not a recycled pid) and ready (the kind's own probe, e.g. mariadb-admin ping, Redis PING, ZooKeeper ruok).
 
-Exit code: 0 when every recorded process is alive and ready (also when none is recorded), 1 when any is not, so scripts can wait on it. --watch redraws every --interval (a live view on a terminal, a plain snapshot per interval otherwise) until Ctrl-C or --count snapshots.`;
+Exit code: 0 when processes are recorded and every one is alive and ready; 1 when any is not, or when the cluster is not running at all (nothing recorded, e.g. a mistyped --state-dir: running false in --json), so scripts can wait on it. --watch redraws every --interval (a live view on a terminal, a plain snapshot per interval otherwise) until Ctrl-C or --count snapshots.`;
 
   static override examples = [
     '<%= config.bin %> status',
@@ -29,7 +29,7 @@ Exit code: 0 when every recorded process is alive and ready (also when none is r
 
   async run(): Promise<ClusterStatus | undefined> {
     const { flags } = await this.parse(Status);
-    const intervalMs = parseDuration(flags.interval, '--interval');
+    const intervalMs = parseDuration(flags.interval, '--interval', WATCH_INTERVAL);
     const [{ loadTopology }, { status }, { formatStatus }] = await Promise.all([
       import('../src/topology/index.js'),
       import('../src/launch/cluster.js'),

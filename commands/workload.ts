@@ -38,7 +38,10 @@ Exit code 1 when a check fails.`;
 
   async run(): Promise<WorkloadReport> {
     const { flags } = await this.parse(Workload);
-    const drainTimeoutMs = parseDuration(flags['drain-timeout'], '--drain-timeout');
+    const drainTimeoutMs = parseDuration(flags['drain-timeout'], '--drain-timeout', {
+      min: 0,
+      max: 3_600_000,
+    });
     const [{ loadTopology }, { runWorkload }, { formatWorkload }] = await Promise.all([
       import('../src/topology/index.js'),
       import('../harness/workload/run.js'),

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { EzCommand } from '../../src/cli/command.js';
-import { parseDuration } from '../../src/cli/flags.js';
+import { parseDuration, WATCH_INTERVAL } from '../../src/cli/flags.js';
 import type { DirectionStatus } from '../../src/drc/inspect.js';
 
 export default class DrcStatus extends EzCommand {
@@ -31,7 +31,7 @@ Exit code: 0 when every direction is running or catching up, 1 otherwise.`;
 
   async run(): Promise<{ directions: DirectionStatus[]; healthy: boolean } | undefined> {
     const { flags } = await this.parse(DrcStatus);
-    const intervalMs = parseDuration(flags.interval, '--interval');
+    const intervalMs = parseDuration(flags.interval, '--interval', WATCH_INTERVAL);
     const [{ loadTopology }, { drcStatus, formatDrcStatus }, { UsageError }] = await Promise.all([
       import('../../src/topology/index.js'),
       import('../../src/drc/inspect.js'),

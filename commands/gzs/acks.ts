@@ -24,7 +24,7 @@ export default class GzsAcks extends EzCommand {
 
   async run(): Promise<AckReport> {
     const { flags } = await this.parse(GzsAcks);
-    const waitMs = flags.wait ? parseDuration(flags.wait, '--wait') : undefined;
+    const waitMs = flags.wait ? parseDuration(flags.wait, '--wait', { min: 1, max: 60_000 }) : undefined;
     const { gzsContext, formatAcks } = await import('../../src/gzs/cli.js');
     const r = await gzsContext(flags).api.acks(flags.epoch, waitMs);
     this.log(formatAcks(r));

@@ -6,8 +6,10 @@ import { changeFlags } from '../../src/gzs/flags.js';
 export default class GzsOwner extends EzCommand {
   static override summary = "Set a shard's owning eZone (epoch + 1); the shard keeps its lock state";
   static override description =
-    'A raw table edit: it does not wait for replication. `ezctl shard move` is the safe way to move a shard ' +
-    '(lock, drain, then owner + unlock). Exit codes: 0 done; 2 bad or unknown shard/eZone; 1 refused ' +
+    'A raw table edit: it neither locks the shard nor waits for replication, so writes the old owner ' +
+    'accepted but DRC has not yet applied at the new one may be overtaken (and show up in `ezctl drc conflicts`). ' +
+    'For a safe move lock the shard first (`ezctl gzs lock`), wait until `ezctl drc status` shows the direction ' +
+    'caught up, then set the owner and unlock. Exit codes: 0 done; 2 bad or unknown shard/eZone; 1 refused ' +
     '(token, stale --if-epoch, GZS unreachable).';
   static override examples = ['<%= config.bin %> gzs owner 17 ez-sh --if-epoch 42'];
   static override args = {

@@ -11,13 +11,11 @@
 import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import { Counter, Gauge, Histogram, type Registry, Summary } from 'prom-client';
-import { BinlogSource } from '../drc/binlog.js';
-import { summaryMs } from '../drc/metrics.js';
-import { readerServerId, zoneOfServerId } from '../drc/names.js';
-import type { SourceTxn, TableSpec } from '../drc/types.js';
+import type { SourceTxn, TableSpec } from '../drc/index.js';
+import { BinlogSource, readerServerId, summaryMs, zoneOfServerId } from '../drc/index.js';
 import { type MysqlAccount, mysqlAccount } from '../shared/mysql-accounts.js';
 import { formatVersion, nowUs, pkKey, updatedAtToUs, versionOf } from '../shared/row-version.js';
-import type { Topology, ZoneId } from '../topology/types.js';
+import type { Topology, ZoneId } from '../topology/index.js';
 import { backoffDelay } from '../util/backoff.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';

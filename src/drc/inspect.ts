@@ -4,10 +4,10 @@
  * account; resume as the applier).
  */
 import mysql from 'mysql2/promise';
-import { table } from '../launch/format.js';
 import { mysqlAccount } from '../shared/mysql-accounts.js';
-import type { Topology, ZoneId } from '../topology/types.js';
+import type { Topology, ZoneId } from '../topology/index.js';
 import { EzError, errorMessage } from '../util/errors.js';
+import { table } from '../util/table.js';
 import { checkDirection, directions, drcPort } from './names.js';
 import { DRC } from './schema.js';
 

@@ -1,4 +1,4 @@
-import type { Topology, ZoneId } from '../topology/types.js';
+import type { Topology, ZoneId } from '../topology/index.js';
 import { UsageError } from '../util/errors.js';
 import type { TableSpec } from './types.js';
 

@@ -6,7 +6,7 @@
  */
 
 import { pkKey } from '../shared/row-version.js';
-import type { Topology, ZoneId } from '../topology/types.js';
+import type { Topology, ZoneId } from '../topology/index.js';
 import type { SourceTxn, TableSpec } from './types.js';
 
 export interface Ownership {

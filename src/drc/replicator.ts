@@ -10,7 +10,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { type MysqlAccount, mysqlAccount } from '../shared/mysql-accounts.js';
 import { nowUs, updatedAtToUs } from '../shared/row-version.js';
-import type { Topology, ZoneId } from '../topology/types.js';
+import type { Topology, ZoneId } from '../topology/index.js';
 import { backoffDelay } from '../util/backoff.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { createLinks, defaultLinksUrl } from '../links/index.js';
-import type { Topology } from '../topology/types.js';
+import type { Topology } from '../topology/index.js';
 import { EzError, errorMessage, UsageError } from '../util/errors.js';
 import { parseBaseUrl } from '../util/parse.js';
 import { type Host, hostFor, terminate } from './host.js';
@@ -84,7 +84,9 @@ export interface ClusterStatus {
   /** `<stateDir>/<cluster>` */
   clusterDir: string;
   topologyFile: string;
-  /** every recorded process is alive and ready */
+  /** at least one recorded process is alive */
+  running: boolean;
+  /** processes are recorded and every one is alive and ready (a cluster that is not running is not healthy) */
   healthy: boolean;
   processes: ProcessStatus[];
 }
@@ -161,6 +163,8 @@ export async function up(
   const steps = plan(topology, opts); // validates --with and the topology before anything starts
   const unlock = lockCluster(stateDir, topology.name);
   const failed: string[] = [];
+  /** the stable code of each failure (EZ_PORT_IN_USE, EZ_START_FAILED, …) */
+  const failureCodes = new Map<string, string>();
   const failedKinds = new Set<string>();
   try {
     const state = readState(stateDir, topology.name, topology.file);
@@ -212,6 +216,7 @@ export async function up(
           save();
         }
         failed.push(spec.name);
+        failureCodes.set(spec.name, (err as { code?: string }).code ?? 'EZ_START_FAILED');
         failedKinds.add(kind.kind);
         onProgress({
           type: 'failed',
@@ -240,6 +245,7 @@ export async function up(
         });
       } catch (err) {
         failed.push('links');
+        failureCodes.set('links', (err as { code?: string }).code ?? 'EZ_LINKS_UNREACHABLE');
         failedKinds.add('links');
         onProgress({ type: 'failed', name: 'links', kind: 'links', zone: null, message: errorMessage(err) });
       }
@@ -251,9 +257,11 @@ export async function up(
     unlock();
   }
   if (failed.length > 0) {
+    // one cause (e.g. every failure a port in use) keeps its own code; several causes are EZ_UP_FAILED
+    const codes = new Set(failed.map((n) => failureCodes.get(n) ?? 'EZ_START_FAILED'));
     throw new EzError(
-      'EZ_UP_FAILED',
-      `${failed.length} process${failed.length > 1 ? 'es' : ''} failed to start: ${failed.join(', ')} ` +
+      codes.size === 1 ? [...codes][0] : 'EZ_UP_FAILED',
+      `${failed.length} process${failed.length > 1 ? 'es' : ''} failed to start: ${failed.map((n) => `${n} (${failureCodes.get(n) ?? 'EZ_START_FAILED'})`).join(', ')} ` +
         '(see the log tails above; `ezctl status` shows what runs)',
     );
   }
@@ -360,7 +368,8 @@ export async function status(topology: Topology, opts: ClusterOptions = {}): Pro
     cluster: topology.name,
     clusterDir: clusterDir(stateDir, topology.name),
     topologyFile: state.topologyFile || topology.file,
-    healthy: processes.every((p) => p.alive && p.ready),
+    running: processes.some((p) => p.alive),
+    healthy: processes.length > 0 && processes.every((p) => p.alive && p.ready),
     processes,
   };
 }

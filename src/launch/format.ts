@@ -1,18 +1,5 @@
+import { table } from '../util/table.js';
 import type { ClusterStatus, DownResult, ProcessStatus, ProgressEvent } from './cluster.js';
-
-/**
- * Plain-text tables. Hand-written (a dozen lines) because oclif 4 dropped its table helper and the
- * output must stay plain (no colours, no box drawing) for logs and pipes.
- */
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
-}
 
 export function formatDuration(sec: number | null): string {
   if (sec === null) return '-';
@@ -71,7 +58,10 @@ export const STATUS_HEADER = ['NAME', 'KIND', 'ZONE', 'PID', 'ALIVE', 'READY', '
 
 export function statusSummary(s: ClusterStatus): string {
   const bad = s.processes.filter((p) => !p.alive || !p.ready).length;
-  if (s.processes.length === 0) return `cluster ${s.cluster}: no processes recorded in ${s.clusterDir}`;
+  if (s.processes.length === 0)
+    return `cluster ${s.cluster} is not running: no processes recorded in ${s.clusterDir} (\`ezctl up\` starts it; check --state-dir / EZCTL_HOME)`;
+  if (!s.running)
+    return `cluster ${s.cluster} is not running: none of its ${s.processes.length} recorded processes is alive (\`ezctl up\` restarts them)`;
   return bad === 0
     ? `cluster ${s.cluster}: all ${s.processes.length} processes alive and ready`
     : `cluster ${s.cluster}: ${bad} of ${s.processes.length} processes not alive/ready (run \`ezctl up\` to restart them)`;

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { z } from 'zod';
-import { CacheAside } from '../cache/cache-aside.js';
+import { CacheAside } from '../cache/index.js';
 import { H_EPOCH, H_ROUTE, H_SHARD, H_ZONE } from '../router/index.js';
 import {
   checkWrite,

@@ -1,4 +1,4 @@
-import type { Fence } from '../topology/types.js';
+import type { Fence } from '../topology/index.js';
 
 /**
  * Point → fence lookup for the routing hot path (DESIGN §1, §3).

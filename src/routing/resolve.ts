@@ -1,4 +1,4 @@
-import type { Topology } from '../topology/types.js';
+import type { Topology } from '../topology/index.js';
 import { RouteError } from './errors.js';
 import { FenceIndex } from './fence-index.js';
 import { shardOfValidOrderId } from './order-id.js';

@@ -1,4 +1,4 @@
-import type { ShardId, Topology, ZoneId } from '../topology/types.js';
+import type { ShardId, Topology, ZoneId } from '../topology/index.js';
 
 /**
  * The routing table GZS owns (DESIGN §1, §2, §6). Every change GZS accepts bumps `epoch` by one;

@@ -1,4 +1,4 @@
-import { MAX_SHARD } from '../topology/schema.js';
+import { MAX_SHARD } from '../topology/index.js';
 import { quote, RouteError } from './errors.js';
 import { orderIdProblem } from './order-id.js';
 

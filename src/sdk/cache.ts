@@ -4,32 +4,11 @@
  * directory): a crash leaves the previous or the new table, never a torn file.
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, open, rename } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { CACHE_FORMAT, type CacheFile, CacheFileSchema } from '../shared/gzs-protocol.js';
+import { writeFileDurably } from '../util/durable-file.js';
 import { summarizeIssues } from '../util/validation.js';
 
-/** Write `data` to `path` so that a crash leaves the old or the new content, never a mix. */
-export async function writeFileDurably(path: string, data: string | Buffer): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  // the rename is durable only once the directory entry is
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
-}
+export { writeFileDurably } from '../util/durable-file.js';
 
 export type CacheRead = { ok: true; cache: CacheFile } | { ok: false; missing: boolean; problem: string };
 

@@ -22,9 +22,8 @@ import { hostname } from 'node:os';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { request } from 'undici';
 import WebSocket from 'ws';
-import { FenceIndex } from '../routing/fence-index.js';
-import { Resolver } from '../routing/resolve.js';
-import type { RoutingTable } from '../routing/table.js';
+import type { RoutingTable } from '../routing/index.js';
+import { FenceIndex, Resolver } from '../routing/index.js';
 import {
   type Holder,
   HolderSchema,
@@ -32,7 +31,7 @@ import {
   RoutingTableSchema,
   type ServerMessage,
 } from '../shared/gzs-protocol.js';
-import type { Topology } from '../topology/types.js';
+import type { Topology } from '../topology/index.js';
 import { type BackoffOptions, backoffDelay } from '../util/backoff.js';
 import { EzError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';

@@ -1,5 +1,5 @@
 import { Resolver, type RoutingTable } from '../routing/index.js';
-import type { Topology } from '../topology/types.js';
+import type { Topology } from '../topology/index.js';
 import type { RoutingSource } from './types.js';
 
 /** A RoutingSource over a table that changes only when told (`setTable`): tests and offline tools. */

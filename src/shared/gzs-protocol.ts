@@ -4,9 +4,8 @@
  * two sides cannot drift apart.
  */
 import { z } from 'zod';
-import { orderIdProblem } from '../routing/order-id.js';
-import type { RoutingTable } from '../routing/table.js';
-import { ShardId, ZoneId } from '../topology/schema.js';
+import { orderIdProblem, type RoutingTable } from '../routing/index.js';
+import { ShardIdSchema as ShardId, ZoneIdSchema as ZoneId } from '../topology/index.js';
 
 /** `GET /watch` (WebSocket, or Server-Sent Events without an Upgrade header). */
 export const WATCH_PATH = '/watch';

@@ -32,8 +32,9 @@ export function parseDuration(text: string | number, what = 'duration', bounds: 
       );
     ms = Number(m[1]) * UNITS[(m[2] ?? 'ms').toLowerCase()];
   }
-  if (!Number.isFinite(ms) || !Number.isInteger(Math.round(ms * 1000) / 1000))
-    throw new UsageError(`${what}: ${JSON.stringify(text)} is not a duration`);
+  if (!Number.isFinite(ms)) throw new UsageError(`${what}: ${JSON.stringify(text)} is not a duration`);
+  if (Math.abs(ms - Math.round(ms)) > 1e-6)
+    throw new UsageError(`${what}: ${JSON.stringify(text)}: expected whole milliseconds`);
   const rounded = Math.round(ms);
   if (rounded < min || rounded > max)
     throw new UsageError(

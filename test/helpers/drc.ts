@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
 import { parse, stringify } from 'yaml';
+import { currentPosition, waitApplied } from '../../src/drc/index.js';
 import { installDrc } from '../../src/drc/install.js';
 import { drcPort, tableSpecs } from '../../src/drc/names.js';
 import { hostFor, type Spawned, terminate, waitGone } from '../../src/launch/host.js';
@@ -232,8 +233,8 @@ export async function startDrcLab(opts: { zones?: 2 | 3; redis?: boolean } = {})
 }
 
 /**
- * Wait until every direction in `pairs` has applied what its source had when this was called:
- * the target's drc_checkpoint covers the source's own GTID domain at that position.
+ * Wait until every direction in `pairs` has applied what its source had when this was called
+ * (src/drc's waitApplied: the target's drc_checkpoint covers the source's own GTID domain).
  */
 export async function drainDirections(
   pairs: [string, string][],
@@ -245,11 +246,7 @@ export async function drainDirections(
     pairs.map(async ([from, to]) => {
       const c = await mysql.createConnection(rootOf(from));
       try {
-        const [rows] = await c.query('SELECT @@GLOBAL.gtid_binlog_pos AS pos');
-        const pos = String((rows as { pos: string }[])[0].pos);
-        const sid = serverIdOf(from);
-        const own = pos.split(',').find((g) => g.startsWith(`${sid}-${sid}-`));
-        return { from, to, seq: own ? BigInt(own.split('-')[2]) : 0n, sid };
+        return { from, to, point: await currentPosition(c, serverIdOf(from)) };
       } finally {
         await c.end();
       }
@@ -257,22 +254,15 @@ export async function drainDirections(
   );
   const deadline = Date.now() + timeoutMs;
   for (const w of wanted) {
-    const c = await mysql.createConnection(rootOf(w.to));
-    try {
-      for (;;) {
-        const [rows] = await c.query('SELECT gtid_pos FROM drc_checkpoint WHERE source_zone = ?', [w.from]);
-        const pos = String((rows as { gtid_pos?: string }[])[0]?.gtid_pos ?? '');
-        const own = pos.split(',').find((g) => g.startsWith(`${w.sid}-`));
-        if (own && BigInt(own.split('-')[2]) >= w.seq) break;
-        if (Date.now() > deadline)
-          throw new Error(
-            `${w.from} -> ${w.to} not drained: checkpoint ${pos || '(none)'} < ${w.sid}-${w.sid}-${w.seq}`,
-          );
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    } finally {
-      await c.end();
-    }
+    await waitApplied({
+      target: rootOf(w.to),
+      from: w.from,
+      to: w.to,
+      fromServerId: serverIdOf(w.from),
+      seq: w.point.seq,
+      timeoutMs: Math.max(1, deadline - Date.now()),
+      pollMs: 50,
+    });
   }
 }
 

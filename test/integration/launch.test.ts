@@ -325,9 +325,12 @@ describe('up failures', () => {
     mkdirSync(join(stateDir, topology.name, sh, 'mariadb', 'data', 'mysql'), { recursive: true });
     const events: ProgressEvent[] = [];
     try {
-      await expect(up(topology, { stateDir, only: INFRA }, (e) => events.push(e))).rejects.toThrow(
-        `2 processes failed to start: redis@${bj}, mariadb@${sh}`,
-      );
+      await expect(up(topology, { stateDir, only: INFRA }, (e) => events.push(e))).rejects.toMatchObject({
+        code: 'EZ_UP_FAILED', // two different causes
+        message: expect.stringContaining(
+          `2 processes failed to start: redis@${bj} (EZ_PORT_IN_USE), mariadb@${sh} (EZ_START_FAILED)`,
+        ),
+      });
       const failed = events.filter((e) => e.type === 'failed');
       expect(failed.map((e) => e.name).sort()).toEqual([`mariadb@${sh}`, `redis@${bj}`].sort());
       const redisFail = failed.find((e) => e.kind === 'redis')!;
@@ -339,6 +342,24 @@ describe('up failures', () => {
       const s = await status(topology, { stateDir });
       expect(s.processes.map((p) => p.name).sort()).toEqual([`mariadb@${bj}`, `redis@${sh}`].sort());
       expect(s.healthy).toBe(true);
+    } finally {
+      squatter.close();
+      await down(topology, { stateDir, purge: true });
+    }
+  });
+
+  it('fails with EZ_PORT_IN_USE, as documented, when a port taken by another process is the only cause', async () => {
+    const dir = tempDir('port');
+    const topology = loadTopology(await writeFreePortTopology(dir));
+    const stateDir = join(dir, 'state');
+    const bj = topology.zones[0].id;
+    const squatter = createServer().listen(topology.deployment.zones[bj].ports.redis, '127.0.0.1');
+    await new Promise((r) => squatter.once('listening', r));
+    try {
+      await expect(up(topology, { stateDir, only: ['redis'] })).rejects.toMatchObject({
+        code: 'EZ_PORT_IN_USE',
+        message: expect.stringContaining(`1 process failed to start: redis@${bj} (EZ_PORT_IN_USE)`),
+      });
     } finally {
       squatter.close();
       await down(topology, { stateDir, purge: true });

@@ -22,7 +22,7 @@ function readyUrl(p: ResultPromise): Promise<string> {
   const lines = createInterface({ input: p.stdout! });
   return new Promise<string>((resolve, reject) => {
     lines.on('line', (line) => {
-      const m = /"url":"([^"]+)","msg":"ready"/.exec(line);
+      const m = /"msg":"ready"/.test(line) ? /"url":"([^"]+)"/.exec(line) : null;
       if (m) resolve(m[1]);
     });
     p.then((r) => reject(new Error(`exited ${r.exitCode}: ${r.stderr}`)));

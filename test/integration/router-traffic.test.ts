@@ -196,7 +196,7 @@ describe('APIRouter with real order services', () => {
 describe('APIRouter SIGTERM', () => {
   it('finishes in-flight requests, then exits 0', async () => {
     const extra = await s.startPart('router', undefined, await freePort(), [
-      '--lock-wait-ms',
+      '--lock-wait',
       '1500',
       '--access-log-sample',
       '1',

@@ -18,12 +18,12 @@ afterAll(async () => {
 });
 
 describe('ezctl up with the traffic parts', () => {
-  it('starts app and soa per eZone and one router, all alive and ready, on the topology ports', async () => {
+  it('starts orders and soa per eZone and one router, all alive and ready, on the topology ports', async () => {
     const s = await cluster.status();
     const byName = new Map(s.processes.map((p) => [p.name, p]));
     const { deployment } = cluster.topology;
     for (const z of ['ez-bj', 'ez-sh']) {
-      expect(byName.get(`app@${z}`)).toMatchObject({
+      expect(byName.get(`orders@${z}`)).toMatchObject({
         alive: true,
         ready: true,
         port: deployment.zones[z].ports.orders,
@@ -72,11 +72,11 @@ describe('ezctl up with the traffic parts', () => {
 
   it('stops them with down', async () => {
     const s = await cluster.status();
-    const pids = s.processes.filter((p) => ['app', 'soa', 'router'].includes(p.kind)).map((p) => p.pid);
+    const pids = s.processes.filter((p) => ['orders', 'soa', 'router'].includes(p.kind)).map((p) => p.pid);
     expect(pids).toHaveLength(5);
     const result = await cluster.down();
     expect(result.stopped.map((x) => x.name)).toEqual(
-      expect.arrayContaining(['router', 'soa@ez-bj', 'app@ez-sh']),
+      expect.arrayContaining(['router', 'soa@ez-bj', 'orders@ez-sh']),
     );
     for (const pid of pids) {
       let alive = true;

@@ -9,6 +9,33 @@ const run = (args: string[]) =>
   execa('node', ['bin/run.js', ...args], { cwd: projectRoot(), reject: false, env: { NODE_ENV: 'test' } });
 
 let config: Config;
+
+/** Every ezctl command, sorted. */
+const COMMAND_IDS = [
+  'audit:illegal-writes',
+  'down',
+  'drc:conflicts',
+  'drc:resume',
+  'drc:status',
+  'gzs:acks',
+  'gzs:history',
+  'gzs:lock',
+  'gzs:order-lock',
+  'gzs:order-unlock',
+  'gzs:owner',
+  'gzs:serve',
+  'gzs:table',
+  'gzs:unlock',
+  'gzs:zone',
+  'links:fault',
+  'links:heal',
+  'links:list',
+  'links:serve',
+  'route',
+  'status',
+  'up',
+  'workload',
+];
 beforeAll(async () => {
   settings.enableAutoTranspile = false; // read the compiled commands, as bin/run.js does
   config = await Config.load(projectRoot());
@@ -23,7 +50,8 @@ describe('ezctl CLI contract', () => {
   });
 
   it('gives every command --json, --topology and a description', () => {
-    expect(config.commands.length).toBeGreaterThanOrEqual(8);
+    // the whole list: a command that vanishes (or one added without its contract) fails here
+    expect(config.commands.map((c) => c.id).sort()).toEqual(COMMAND_IDS);
     for (const cmd of config.commands) {
       expect(Object.keys(cmd.flags), cmd.id).toEqual(expect.arrayContaining(['json', 'topology']));
       expect(cmd.summary ?? cmd.description, cmd.id).toBeTruthy();
@@ -55,5 +83,47 @@ describe('ezctl CLI contract', () => {
     const badTopology = await run(['route', '--tag', 'shard=1', '--topology', '/nonexistent.yaml', '--json']);
     expect(badTopology.exitCode).toBe(2);
     expect(JSON.parse(badTopology.stdout)).toMatchObject({ error: { code: 'EZ_BAD_TOPOLOGY' } });
+  });
+
+  it('answers an unknown command with a usage error, as JSON with --json', async () => {
+    const r = await run(['nosuch', '--json']);
+    expect(r.exitCode).toBe(2);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      error: {
+        code: 'EZ_USAGE',
+        message: expect.stringMatching(/unknown command "nosuch" \(commands: .*status/),
+      },
+    });
+    const plain = await run(['gzs', 'nosuch']);
+    expect(plain.exitCode).toBe(2);
+    expect(plain.stderr).toMatch(/^ezctl: unknown command "gzs nosuch"/);
+  });
+
+  it('says a cluster that is not running is not running: exit 1, running false', async () => {
+    const r = await run(['status', '--state-dir', '/nonexistent/ezctl-state', '--json']);
+    expect(r.exitCode).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ running: false, healthy: false, processes: [] });
+    const plain = await run(['status', '--state-dir', '/nonexistent/ezctl-state']);
+    expect(plain.exitCode).toBe(1);
+    expect(plain.stdout).toMatch(/cluster two-zones is not running: no processes recorded/);
+  });
+
+  it('bounds --watch --interval so a timer cannot overflow', async () => {
+    const r = await run(['status', '--watch', '--interval', '40000m', '--count', '2', '--json']);
+    expect(r.exitCode).toBe(2);
+    expect(JSON.parse(r.stdout).error.message).toBe(
+      '--interval: "40000m" is out of range (expected 100 ms to 1 h)',
+    );
+  });
+
+  it('names only commands that exist in help texts', async () => {
+    for (const cmd of config.commands) {
+      const r = await run([...cmd.id.split(':'), '--help']);
+      for (const m of r.stdout.matchAll(/`ezctl ([a-z-]+(?: [a-z-]+)?)/g)) {
+        const words = m[1].split(' ');
+        const known = COMMAND_IDS.includes(words.join(':')) || COMMAND_IDS.includes(words[0]);
+        expect(known, `${cmd.id} --help names \`ezctl ${m[1]}\``).toBe(true);
+      }
+    }
   });
 });

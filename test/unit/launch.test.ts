@@ -2,13 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from '../../src/cli/flags.js';
-import { formatDuration, formatProgress, table } from '../../src/launch/format.js';
+import { parseDuration, WATCH_INTERVAL } from '../../src/cli/flags.js';
+import { formatDuration, formatProgress } from '../../src/launch/format.js';
 import { phases, selectKinds } from '../../src/launch/kinds/index.js';
 import { bootstrapSql, socketPathFor } from '../../src/launch/kinds/mariadb.js';
 import type { ProcessKind } from '../../src/launch/kinds/types.js';
 import { lockCluster, readState, resolveStateDir } from '../../src/launch/state.js';
 import { mysqlAccount, passwordEnvVar } from '../../src/shared/mysql-accounts.js';
+import { table } from '../../src/util/table.js';
 
 const fakeKind = (kind: string, after: string[] = []): ProcessKind =>
   ({ kind, after, readyTimeoutMs: 1 }) as unknown as ProcessKind;
@@ -28,18 +29,19 @@ describe('process kinds', () => {
   });
 
   it('starts optional kinds only when asked, with clear errors for bad --with', () => {
-    const always = ['mariadb', 'redis', 'gzs', 'drc', 'invalidator', 'orders', 'soa', 'router'];
+    const always = ['links', 'mariadb', 'redis', 'gzs', 'drc', 'invalidator', 'orders', 'soa', 'router'];
     expect(selectKinds().map((k) => k.kind)).toEqual(always);
     expect(selectKinds(['zookeeper']).map((k) => k.kind)).toEqual([
+      'links',
       'mariadb',
       'redis',
       'zookeeper',
-      ...always.slice(2),
+      ...always.slice(3),
     ]);
     expect(selectKinds([], ['redis', 'mariadb']).map((k) => k.kind)).toEqual(['mariadb', 'redis']);
     expect(() => selectKinds([], ['mysql'])).toThrow(/--only mysql: unknown process kind/);
     expect(() => selectKinds(['kafka'])).toThrow(
-      '--with kafka: unknown process kind (known: mariadb, redis, zookeeper, gzs, drc, invalidator, app, soa, router)',
+      '--with kafka: unknown process kind (known: links, mariadb, redis, zookeeper, gzs, drc, invalidator, orders, soa, router)',
     );
     expect(() => selectKinds(['redis'])).toThrow(/redis always starts/);
   });
@@ -141,9 +143,15 @@ describe('formatting', () => {
     expect(parseDuration('500ms')).toBe(500);
     expect(parseDuration('1.5s')).toBe(1500);
     expect(parseDuration('2m')).toBe(120_000);
-    expect(parseDuration('3')).toBe(3000);
+    // one meaning of a bare number everywhere: milliseconds
+    expect(parseDuration('3')).toBe(3);
+    expect(parseDuration(250)).toBe(250);
     expect(() => parseDuration('soon', '--interval')).toThrow('--interval: "soon" is not a duration');
-    expect(() => parseDuration('0s', '--interval')).toThrow(/more than 0/);
+    expect(() => parseDuration('0s', '--interval')).toThrow(/out of range/);
+    // a watch interval past node's 32-bit timer was accepted and fired at once
+    expect(() => parseDuration('40000m', '--interval', WATCH_INTERVAL)).toThrow(
+      '--interval: "40000m" is out of range (expected 100 ms to 1 h)',
+    );
   });
 
   it('prints tables, uptimes and progress lines with log tails', () => {

@@ -30,7 +30,7 @@ describe('fault grammar', () => {
   });
   it('rejects the rest with the grammar', () => {
     expect(() => parseFault('slow')).toThrow(/missing the round-trip time/);
-    expect(() => parseFault('slow 0ms')).toThrow(/1\.\.60000/);
+    expect(() => parseFault('slow 0ms')).toThrow(/out of range \(expected 1 ms to 1 min\)/);
     expect(() => parseFault('partition sideways')).toThrow(/stall, refuse or blackhole/);
     expect(() => parseFault('explode')).toThrow(/unknown fault "explode"; expected/);
     expect(() => parseFault('slow 0.5ms')).toThrow(/whole milliseconds/);

@@ -1,7 +1,14 @@
 /** Launcher kind `drc`: the DRC replicator of every ordered eZone pair, running in its target eZone (source read through `B->A:mysql`). */
 import { join } from 'node:path';
-import { directions, drcInstanceName, drcPort, tableSpecs } from '../../drc/names.js';
-import { columnTypesQuery, installScript, parseColumnTypes } from '../../drc/schema.js';
+import {
+  columnTypesQuery,
+  directions,
+  drcInstanceName,
+  drcPort,
+  installScript,
+  parseColumnTypes,
+  tableSpecs,
+} from '../../drc/index.js';
 import { mysqlAccount } from '../../shared/mysql-accounts.js';
 import { linkName, reach, type Topology } from '../../topology/index.js';
 import { EzError } from '../../util/errors.js';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Topology } from '../../topology/types.js';
+import type { Topology } from '../../topology/index.js';
 import { EzError, UsageError } from '../../util/errors.js';
 import { projectRoot } from '../../util/paths.js';
 import { terminate } from '../host.js';

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { invalidatorInstanceName } from '../../drc/names.js';
+import { invalidatorInstanceName } from '../../drc/index.js';
 import { projectRoot } from '../../util/paths.js';
 import { terminate } from '../host.js';
 import { probeHealthz } from './probe.js';

@@ -1,4 +1,4 @@
-import type { Topology } from '../../topology/types.js';
+import type { Topology } from '../../topology/index.js';
 import type { Host } from '../host.js';
 
 /** One process to run: `mariadb@ez-bj`, `redis@ez-sh`, `zookeeper`. Paths are paths on its host. */
