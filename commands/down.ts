@@ -1,3 +1,4 @@
+// `ezctl down`: stop every recorded process of the cluster by pid, in reverse start order.
 import { Flags } from '@oclif/core';
 import { EzCommand } from '../src/cli/command.js';
 import { clusterFlags } from '../src/cli/flags.js';

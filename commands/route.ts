@@ -1,3 +1,4 @@
+// `ezctl route`: where a routing tag goes (shard, eZone, epoch) and how it was decided.
 import { Flags } from '@oclif/core';
 import { EzCommand } from '../src/cli/command.js';
 import type { RouteDecision } from '../src/routing/index.js';

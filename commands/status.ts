@@ -1,3 +1,4 @@
+// `ezctl status`: every recorded process, alive and ready or not; exit 1 unless the cluster is whole.
 import { Flags } from '@oclif/core';
 import { EzCommand } from '../src/cli/command.js';
 import { clusterFlags, parseDuration, WATCH_INTERVAL } from '../src/cli/flags.js';

@@ -1,3 +1,4 @@
+// `ezctl up`: start (or complete) the cluster of a topology, phase by phase, and show what runs where.
 import { Flags } from '@oclif/core';
 import { EzCommand } from '../src/cli/command.js';
 import { clusterFlags } from '../src/cli/flags.js';

@@ -1,3 +1,4 @@
+// `ezctl workload`: orders through the running cluster, then the checks of DESIGN §7 on the history.
 import { Flags } from '@oclif/core';
 import type { WorkloadReport } from '../harness/workload/run.js';
 import { EzCommand } from '../src/cli/command.js';

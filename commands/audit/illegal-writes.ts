@@ -1,3 +1,4 @@
+// `ezctl audit illegal-writes`: writes an eZone accepted for a shard it did not own at the time (DRC's report).
 import { Flags } from '@oclif/core';
 import { EzCommand } from '../../src/cli/command.js';
 import type { IllegalWriteRow } from '../../src/drc/inspect.js';

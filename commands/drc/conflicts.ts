@@ -1,3 +1,4 @@
+// `ezctl drc conflicts`: the last-writer-wins ledger of every eZone.
 import { Flags } from '@oclif/core';
 import { EzCommand } from '../../src/cli/command.js';
 import type { ConflictRow } from '../../src/drc/inspect.js';

@@ -1,3 +1,4 @@
+// `ezctl drc resume`: let a DRC direction stopped at a DDL go on, stepping over that DDL.
 import { Flags } from '@oclif/core';
 import { EzCommand } from '../../src/cli/command.js';
 

@@ -1,3 +1,4 @@
+// `ezctl drc status`: replication per direction (state, position, lag, rows/s, conflicts, illegal writes).
 import { Flags } from '@oclif/core';
 import { EzCommand } from '../../src/cli/command.js';
 import { parseDuration, WATCH_INTERVAL } from '../../src/cli/flags.js';

@@ -1,3 +1,4 @@
+// `ezctl gzs acks`: which holders acknowledged an epoch (DESIGN §6 step 1), optionally waiting for all.
 import { Flags } from '@oclif/core';
 import { EzCommand } from '../../src/cli/command.js';
 import { parseDuration } from '../../src/cli/flags.js';

@@ -1,3 +1,4 @@
+// `ezctl gzs history`: the changes GZS accepted, newest last.
 import { Flags } from '@oclif/core';
 import { EzCommand } from '../../src/cli/command.js';
 import type { HistoryResult } from '../../src/gzs/api.js';

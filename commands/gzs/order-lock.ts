@@ -1,3 +1,4 @@
+// `ezctl gzs order-lock`: lock one order at order level (epoch + 1).
 import { Args, Flags } from '@oclif/core';
 import { EzCommand } from '../../src/cli/command.js';
 import type { ChangeResult } from '../../src/gzs/api.js';

@@ -1,3 +1,4 @@
+// `ezctl gzs order-unlock`: release an order lock (epoch + 1).
 import { Args } from '@oclif/core';
 import { EzCommand } from '../../src/cli/command.js';
 import type { ChangeResult } from '../../src/gzs/api.js';

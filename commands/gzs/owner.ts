@@ -1,3 +1,4 @@
+// `ezctl gzs owner`: set a shard's owner directly (a raw table edit; epoch + 1).
 import { Args } from '@oclif/core';
 import { EzCommand } from '../../src/cli/command.js';
 import type { ChangeResult } from '../../src/gzs/api.js';

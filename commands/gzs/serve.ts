@@ -1,3 +1,4 @@
+// `ezctl gzs serve`: GZS in the foreground until Ctrl-C.
 import { Flags } from '@oclif/core';
 import { EzCommand, untilSignal } from '../../src/cli/command.js';
 

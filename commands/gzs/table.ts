@@ -1,3 +1,4 @@
+// `ezctl gzs table`: the routing table a running GZS serves.
 import { EzCommand } from '../../src/cli/command.js';
 import { gzsFlags } from '../../src/gzs/flags.js';
 import type { RoutingTable } from '../../src/routing/table.js';

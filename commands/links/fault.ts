@@ -1,3 +1,4 @@
+// `ezctl links fault`: slow or cut the links between two sites (or all of one eZone's).
 import { Args } from '@oclif/core';
 import { EzCommand } from '../../src/cli/command.js';
 import { linksContext, toxiproxyFlag } from '../../src/links/cli.js';

@@ -1,3 +1,4 @@
+// `ezctl links heal`: remove the faults of links (their base latency stays).
 import { Args } from '@oclif/core';
 import { EzCommand } from '../../src/cli/command.js';
 import { linksContext, toxiproxyFlag } from '../../src/links/cli.js';

@@ -1,3 +1,4 @@
+// `ezctl links list`: every link on the link server with its toxics.
 import { EzCommand } from '../../src/cli/command.js';
 import { describeToxic, type LinkRow, linksContext, listLinks, toxiproxyFlag } from '../../src/links/cli.js';
 

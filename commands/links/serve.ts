@@ -1,3 +1,4 @@
+// `ezctl links serve`: the built-in link server in the foreground until Ctrl-C.
 import { Flags } from '@oclif/core';
 import { EzCommand, untilSignal } from '../../src/cli/command.js';
 

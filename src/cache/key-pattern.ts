@@ -1,3 +1,4 @@
+// A table's Redis key pattern (`order:{id}`) compiled to a function of a row.
 import type { Row } from '../shared/row-version.js';
 
 /**

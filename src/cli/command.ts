@@ -1,3 +1,4 @@
+// The base of every ezctl command: --json, --topology, one error path and exit codes.
 import { Command, Flags } from '@oclif/core';
 import { errorMessage } from '../util/errors.js';
 

@@ -1,3 +1,4 @@
+// Flags and parsers shared by ezctl commands (state dir, durations).
 import { Flags } from '@oclif/core';
 
 /** Where `up`/`status`/`down` keep `<cluster>/state.json` and the data directories. */

@@ -21,7 +21,8 @@ export interface DirectionStatus {
   /** last source transaction applied and the source position (from /healthz, else the checkpoint) */
   lastGtid: string | null;
   gtidPos: string | null;
-  lag: { nowMs: number | null; p50Ms: number | null; p99Ms: number | null; p999Ms: number | null };
+  /** heartbeat lag (samples: heartbeats measured in the last minute) */
+  lag: { nowMs: number | null; p50Ms: number | null; p99Ms: number | null; p999Ms: number | null; samples: number | null };
   rowsPerSec: number | null;
   appliedRows: number | null;
   conflicts: number | null;
@@ -92,6 +93,7 @@ export async function drcStatus(
             p50Ms: num(h.lag?.p50Ms),
             p99Ms: num(h.lag?.p99Ms),
             p999Ms: num(h.lag?.p999Ms),
+            samples: num(h.lag?.samples),
           },
           rowsPerSec: num(h.rowsPerSec),
           appliedRows: num(h.appliedRows),
@@ -110,7 +112,7 @@ export async function drcStatus(
         metricsUrl: `${base}/metrics`,
         lastGtid: null,
         gtidPos: null,
-        lag: { nowMs: null, p50Ms: null, p99Ms: null, p999Ms: null },
+        lag: { nowMs: null, p50Ms: null, p99Ms: null, p999Ms: null, samples: null },
         rowsPerSec: null,
         appliedRows: null,
         conflicts: null,

@@ -1,3 +1,4 @@
+// Installing and verifying DRC's objects (tables, invisible column, triggers) in a database.
 import type { Connection } from 'mysql2/promise';
 import {
   columnTypesQuery,

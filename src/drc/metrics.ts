@@ -1,3 +1,4 @@
+// Prometheus metrics of one DRC replicator, and the lag summaries its /healthz reports.
 import { Counter, Gauge, Histogram, type Registry, Summary } from 'prom-client';
 import { createRegistry } from '../util/ops.js';
 

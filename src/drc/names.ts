@@ -1,3 +1,4 @@
+// Names, ports and ids of DRC's replicators and readers, derived from the topology.
 import type { Topology, ZoneId } from '../topology/index.js';
 import { UsageError } from '../util/errors.js';
 import type { TableSpec } from './types.js';

@@ -1,3 +1,4 @@
+// What DRC moves: tables, row changes, source transactions and positions.
 import type { Row } from '../shared/row-version.js';
 
 /** A replicated table as DRC needs it (from the topology's `tables`). */

@@ -1,3 +1,4 @@
+// The launcher's up/status/down over process kinds, phase by phase, recorded in the cluster state.
 import { join } from 'node:path';
 import { createLinks, defaultLinksUrl } from '../links/index.js';
 import type { Topology } from '../topology/index.js';

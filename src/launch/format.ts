@@ -1,3 +1,4 @@
+// How up/status/down read on a terminal: progress lines and tables.
 import { table } from '../util/table.js';
 import type { ClusterStatus, DownResult, ProcessStatus, ProgressEvent } from './cluster.js';
 

@@ -1,3 +1,4 @@
+// Where processes run (`Host`): spawn detached, pid checks by start token, signals, probes, files.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// Starting one instance of a kind: port check, prepare, spawn, wait ready, bootstrap, or stop it again.
 import { EzError } from '../util/errors.js';
 import { type Host, type Spawned, sleep } from './host.js';
 import type { InstanceSpec, LaunchCommand, ProcessKind } from './kinds/types.js';

@@ -1,3 +1,4 @@
+// The cluster's state file (what runs, by pid and start token) and the up/down lock.
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EzError } from '../util/errors.js';

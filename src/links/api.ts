@@ -1,3 +1,4 @@
+// The link server's Toxiproxy HTTP API: routes, bodies, answers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter, Histogram } from 'prom-client';
 import type { Logger } from '../util/log.js';

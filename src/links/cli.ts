@@ -1,3 +1,4 @@
+// What `ezctl links …` shares: the link server URL, listing links with their toxics.
 import { Flags } from '@oclif/core';
 import type { Topology } from '../topology/index.js';
 import { loadTopology } from '../topology/index.js';

@@ -1,3 +1,4 @@
+// The link server's proxies by name: create, update, populate, remove.
 import type { Logger } from '../util/log.js';
 import { deriveSeed } from '../util/random.js';
 import { ApiError, badBody, checkName, missingField, proxyExists, proxyNotFound } from './errors.js';

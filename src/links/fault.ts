@@ -1,3 +1,4 @@
+// The faults a link set applies: slow, partition (stall, refuse, blackhole), heal.
 import { UsageError } from '../util/errors.js';
 import { parseDuration } from '../util/parse.js';
 

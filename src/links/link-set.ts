@@ -1,3 +1,4 @@
+// Link sets: a cluster's named links on a link server (built-in or Toxiproxy) and the faults applied to them.
 import { type Proxy as LinkProxy, Toxiproxy } from 'toxiproxy-node-client';
 import {
   checkZone,

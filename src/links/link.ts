@@ -1,3 +1,4 @@
+// One connection through a proxy: two streams, each through its toxics' stages.
 import type { Socket } from 'node:net';
 import type { Random } from '../util/random.js';
 import { createStage, type Item, type Stage, type StageHost, TimeoutStage } from './stage.js';

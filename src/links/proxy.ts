@@ -1,3 +1,4 @@
+// One proxy of the link server: a listener, its upstream, its toxics and live connections.
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import type { Logger } from '../util/log.js';
 import { deriveSeed, type Random, seededRandom } from '../util/random.js';

@@ -1,3 +1,4 @@
+// The built-in link server: Toxiproxy's HTTP API over a collection of TCP proxies, plus ops endpoints.
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';

@@ -1,3 +1,4 @@
+// The toxics as stream stages (latency, bandwidth, stall, timeout, slicer, …), in order, never reordering.
 import type { Random } from '../util/random.js';
 import { TimerQueue } from './timer-queue.js';
 import type { ToxicSpec } from './toxic.js';

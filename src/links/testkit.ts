@@ -1,3 +1,4 @@
+// Test helpers for links: echo servers, dialing, timed round trips.
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 

@@ -1,3 +1,4 @@
+// Toxic JSON as Toxiproxy takes it: parsing, defaults, updates.
 import { ApiError, badBody, checkName, missingField } from './errors.js';
 
 /**

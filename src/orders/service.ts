@@ -1,3 +1,4 @@
+// The sample order service of one eZone: an HTTP JSON API for an order's life, owner-only writes.
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';

@@ -1,3 +1,4 @@
+// The order service's reads and writes on its eZone's MariaDB (µs updated_at, version per write).
 import mysql, { type Pool, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
 import { ORIGIN_COLUMN, type Version } from '../shared/row-version.js';
 import { type OrderAction, TRANSITIONS } from './lifecycle.js';

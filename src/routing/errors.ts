@@ -1,3 +1,4 @@
+// Routing errors (EZ_BAD_ROUTE) and how a value is quoted in them.
 import { EzError } from '../util/errors.js';
 
 /**

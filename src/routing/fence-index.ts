@@ -1,3 +1,4 @@
+// Point → fence lookup for the routing hot path: a grid whose boundary cells keep only their edges.
 import type { Fence } from '../topology/index.js';
 
 /**

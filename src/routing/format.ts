@@ -1,3 +1,4 @@
+// A routing decision as an operator reads it (`ezctl route`).
 import type { RouteDecision } from './resolve.js';
 import { ROUTE_KEYS } from './tag.js';
 

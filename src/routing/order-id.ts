@@ -1,3 +1,4 @@
+// Order ids (DESIGN §2): 64-bit Snowflake layout with the shard embedded, as decimal strings.
 import { MAX_SHARD } from '../topology/index.js';
 import { quote, RouteError } from './errors.js';
 
@@ -30,12 +31,13 @@ const isUint = (n: number, max: number): boolean => Number.isInteger(n) && n >= 
 export function orderIdProblem(id: string): string | undefined {
   const n = id.length;
   if (n === 0) return 'empty order id (expected a decimal order id, e.g. 7290412234567680001)';
-  if (n > 20 || !/^[0-9]+$/.test(id)) return `${quote(id)} is not a decimal order id`;
+  if (n > 20 || !/^[0-9]+$/.test(id))
+    return `${quote(id)} is not a decimal order id (expected digits only, e.g. 7290412234567680001)`;
   if (n > 1 && id.charCodeAt(0) === 48)
     return `${quote(id)} has a leading zero (expected the canonical decimal form)`;
   if (n === 20 && id > MAX_U64) return `${id} is out of range (expected below 2^64)`;
   if (n > 19 || (n === 19 && id > MAX_ORDER_ID))
-    return `${id} is not a valid order id (above 2^63 - 1: the layout is timestamp 41 | shard 10 | sequence 12 bits)`;
+    return `${id} is not a valid order id (expected at most 2^63 - 1: the layout is timestamp 41 | shard 10 | sequence 12 bits)`;
   return undefined;
 }
 

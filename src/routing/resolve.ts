@@ -1,3 +1,4 @@
+// Tag → shard → eZone (DESIGN §3) with layered precedence, and the Resolver every routing part holds.
 import type { Topology } from '../topology/index.js';
 import { RouteError } from './errors.js';
 import { FenceIndex } from './fence-index.js';

@@ -1,3 +1,4 @@
+// The routing table GZS owns (epoch, zone states, shard owners and states, keys, order locks).
 import type { ShardId, Topology, ZoneId } from '../topology/index.js';
 
 /**

@@ -1,3 +1,4 @@
+// The routing tag (`X-Ez-Route`, cookie, query): parsing and formatting.
 import { MAX_SHARD } from '../topology/index.js';
 import { quote, RouteError } from './errors.js';
 import { orderIdProblem } from './order-id.js';

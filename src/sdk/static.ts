@@ -1,3 +1,4 @@
+// A RoutingSource over a fixed table that changes only when told: tests and offline tools.
 import { Resolver, type RoutingTable } from '../routing/index.js';
 import type { Topology } from '../topology/index.js';
 import type { RoutingSource } from './types.js';

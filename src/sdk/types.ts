@@ -1,3 +1,4 @@
+// RoutingSource: what every part that routes holds (the newest table and its Resolver).
 import type { Resolver, RoutingTable } from '../routing/index.js';
 
 /**

@@ -1,3 +1,4 @@
+// The JSON-lines logger (pino) of every long-running part.
 import { type Logger, pino } from 'pino';
 
 /** JSON-lines logger of a long-running part (`part` names it in every line). Level from EZ_LOG_LEVEL. */

@@ -1,3 +1,4 @@
+// Free ports for tests, benches and drills, drawn below the kernel's ephemeral range.
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 

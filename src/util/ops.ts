@@ -1,3 +1,4 @@
+// /healthz and /metrics answers and the Prometheus registry every long-running part serves.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from './log.js';

@@ -1,3 +1,4 @@
+// Where the package lives: its root, fixtures and the embedded default topology.
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

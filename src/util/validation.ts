@@ -1,3 +1,4 @@
+// zod issues and document paths as one line a user can act on.
 import type { z } from 'zod';
 
 /** `shards[3].zone`, `deployment.zones.ez-bj.portBase`: the path inside a document, as users write it. */

@@ -1,3 +1,4 @@
+// The test run's scratch directory and per-test temp dirs.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

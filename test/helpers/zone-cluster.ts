@@ -1,3 +1,4 @@
+// The real `ezctl up` on a topology rewritten to free ports, for integration tests.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -10,7 +11,7 @@ import {
   type UpOptions,
   up,
 } from '../../src/launch/cluster.js';
-import { loadTopology, type Topology, ZONE_PORT_OFFSETS } from '../../src/topology/index.js';
+import { LINK_KINDS, loadTopology, type Topology, ZONE_PORT_OFFSETS } from '../../src/topology/index.js';
 import { defaultTopologyPath } from '../../src/util/paths.js';
 import { tempDir } from './run-dir.js';
 import { freePortRun, freePorts } from './services.js';
@@ -31,9 +32,12 @@ export async function writeFreePortTopology(
     doc.fences = resolve(dirname(src), doc.fences);
     const zones = Object.keys(doc.deployment.zones);
     const kinds = Object.keys(ZONE_PORT_OFFSETS);
-    const endpoints = ['gzs', 'router', 'links', 'zookeeper'].filter((k) => doc.deployment[k]);
+    const endpoints = ['gzs', 'router', 'zookeeper'].filter((k) => doc.deployment[k]);
     const ports = await freePorts(zones.length * kinds.length + endpoints.length);
     for (const name of endpoints) doc.deployment[name] = { ...doc.deployment[name], port: ports.pop() };
+    // the link server's API port, and right above it every link's listen port (src/topology/links.ts)
+    const linkPorts = 1 + (zones.length + 1) * zones.length * LINK_KINDS.length;
+    doc.deployment.links = { ...(doc.deployment.links ?? { host: 'local' }), port: await freePortRun(linkPorts) };
     for (const z of zones) {
       const { portBase: _ignored, ...rest } = doc.deployment.zones[z];
       const zonePorts = Object.fromEntries(kinds.map((k) => [k, ports.pop()]));

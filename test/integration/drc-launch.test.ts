@@ -122,7 +122,10 @@ describe('DRC started by ezctl up (three eZones)', () => {
     for (const d of status.directions) {
       expect(['running', 'catching-up']).toContain(d.state);
       expect(d.lastGtid).toMatch(/^\d+-\d+-\d+$/);
-      expect(d.lag.p99Ms).toBeGreaterThanOrEqual(0);
+      // heartbeats arrive every 100 ms per direction: lag was measured, and through the 30 ms
+      // links `ezctl up` wires (15 ms each way) it can never be below the one-way latency
+      expect(d.lag.samples ?? 0).toBeGreaterThan(0);
+      expect(d.lag.p50Ms).toBeGreaterThanOrEqual(15);
       expect(d.lag.p99Ms).toBeLessThan(5000);
     }
     expect(

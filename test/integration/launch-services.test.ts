@@ -1,3 +1,4 @@
+// The test helpers' real MariaDB, Redis and ZooKeeper: logins, restarts, kills.
 import { spawn } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// `ezctl up/status/down` on real processes: readiness, pids, restarts, data reuse, failures.
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';

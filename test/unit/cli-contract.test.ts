@@ -1,3 +1,4 @@
+// The CLI's contract: every command has --help and --json, errors as JSON, exit codes.
 import { Config, settings } from '@oclif/core';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';

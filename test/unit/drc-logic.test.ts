@@ -1,3 +1,4 @@
+// DRC's pure logic: names, ports, reader ids, GTID positions, DDL detection, planning.
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

@@ -1,3 +1,4 @@
+// DRC's last-writer-wins resolution on hand-made groups of transactions.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Conflict, resolveGroup } from '../../src/drc/resolve.js';

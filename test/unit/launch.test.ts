@@ -1,3 +1,4 @@
+// The launcher's pure logic: phases, kind selection, bootstrap SQL, state, formats.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

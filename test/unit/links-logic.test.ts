@@ -1,3 +1,4 @@
+// The links' pure logic: fault grammar, toxics, seeded draws, the link plan.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ApiError, parseHostPort } from '../../src/links/errors.js';

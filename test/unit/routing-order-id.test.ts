@@ -1,3 +1,4 @@
+// Order ids: encode/decode, the shard fast path, the generator.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -57,7 +58,7 @@ describe('order id layout (DESIGN §2)', () => {
     ['-5', /is not a decimal order id/],
     ['1.5', /is not a decimal order id/],
     ['0042', /leading zero/],
-    ['9223372036854775808', /not a valid order id \(above 2\^63 - 1/],
+    ['9223372036854775808', /not a valid order id \(expected at most 2\^63 - 1/],
     ['18446744073709551615', /not a valid order id/],
     ['18446744073709551616', /out of range \(expected below 2\^64\)/],
     ['123456789012345678901', /is not a decimal order id/],

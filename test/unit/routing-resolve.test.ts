@@ -1,3 +1,4 @@
+// Tag resolution: precedence, fall-through, errors, the Resolver.
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {

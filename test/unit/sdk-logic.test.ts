@@ -1,3 +1,4 @@
+// The SDK's pure logic: cache files, backoff, holder ids.
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

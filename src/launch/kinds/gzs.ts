@@ -1,3 +1,4 @@
+// Launcher kind `gzs`: the routing-table service, on its file or ZooKeeper store.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Topology } from '../../topology/index.js';

@@ -1,3 +1,4 @@
+// Every launcher kind in one list, the selection of `--only`/`--with`, and start phases.
 import { UsageError } from '../../util/errors.js';
 import { drc } from './drc.js';
 import { gzs } from './gzs.js';

@@ -1,3 +1,4 @@
+// Launcher kind `invalidator`: the cache invalidator per eZone.
 import { join } from 'node:path';
 import { invalidatorInstanceName } from '../../drc/index.js';
 import { projectRoot } from '../../util/paths.js';

@@ -1,3 +1,4 @@
+// Launcher kind `mariadb`: one private MariaDB per eZone (binlog ROW/FULL), bootstrapped out of the binlog.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

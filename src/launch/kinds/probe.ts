@@ -1,3 +1,4 @@
+// The readiness probe of HTTP parts: GET /healthz over plain TCP through a Host.
 import type { Host } from '../host.js';
 
 /**

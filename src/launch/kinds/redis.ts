@@ -1,3 +1,4 @@
+// Launcher kind `redis`: one Redis per eZone, a cache without persistence.
 import { join } from 'node:path';
 import { terminate } from '../host.js';
 import { type InstanceSpec, instanceName, type ProcessKind } from './types.js';

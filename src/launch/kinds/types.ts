@@ -1,3 +1,4 @@
+// What a launcher kind is (ProcessKind), what it plans (InstanceSpec) and with what (PlanContext).
 import type { Topology } from '../../topology/index.js';
 import type { Host } from '../host.js';
 

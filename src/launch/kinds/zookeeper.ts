@@ -1,3 +1,4 @@
+// Launcher kind `zookeeper` (optional): a standalone ZooKeeper for GZS HA.
 import { join } from 'node:path';
 import { UsageError } from '../../util/errors.js';
 import { terminate } from '../host.js';
