@@ -9,7 +9,7 @@ export default class Workload extends EzCommand {
   static override description =
     `Places orders at random points all over the country through APIRouter and takes each through its life (accept, pick up, deliver; some are cancelled), recording every request and answer. When the run is over it waits for DRC to bring every eZone to the same data, then checks the recorded history against every eZone's database: no acknowledged order lost, every eZone identical, every order's acknowledged states a valid path with no step applied twice, every acknowledged request served by the owner of its shard at the epoch it carried.
 
-Exit code 1 when a check fails.`;
+Exit code 1 when a check fails, and also when a check could not judge (it examined nothing, or could not read what it covers): the reason follows "could not judge:".`;
 
   static override examples = [
     '<%= config.bin %> workload',
@@ -59,6 +59,13 @@ Exit code 1 when a check fails.`;
         ),
     });
     this.log(formatWorkload(report));
+    // exit 1 when a check failed, and also when one could not judge: a run nobody could judge
+    // proves nothing
+    const unjudged = Object.entries(report.checks).filter(([, c]) => c.verdict === 'unknown');
+    if (unjudged.length > 0)
+      process.stderr.write(
+        `ezctl: could not judge: ${unjudged.map(([name, c]) => `${name}: ${c.reason}`).join('; ')}\n`,
+      );
     if (!report.valid) process.exitCode = 1;
     return report;
   }

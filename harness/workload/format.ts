@@ -1,4 +1,11 @@
+import type { CheckResult } from './checker.js';
 import type { WorkloadReport } from './run.js';
+
+const MARK: Record<CheckResult['verdict'], string> = { ok: 'ok  ', fail: 'FAIL', unknown: '??  ' };
+
+/** What a check looked at, and what it could not judge. */
+const examined = (c: CheckResult): string =>
+  `${c.checked} checked${c.unjudged ? `, unjudged: ${c.unjudged}` : ''}`;
 
 export function formatWorkload(r: WorkloadReport): string {
   const lines = [
@@ -19,9 +26,17 @@ export function formatWorkload(r: WorkloadReport): string {
   lines.push(`drained in  ${r.drainMs === null ? 'NOT within the timeout' : `${r.drainMs} ms`}`);
   lines.push('checks:');
   for (const [name, c] of Object.entries(r.checks)) {
-    lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${name} (${c.checked} checked)`);
+    const why = c.verdict === 'unknown' ? `: could not judge: ${c.reason}` : '';
+    lines.push(`  ${MARK[c.verdict]} ${name} (${examined(c)})${why}`);
     for (const v of c.violations) lines.push(`       ${v}`);
   }
-  lines.push(r.valid ? 'valid: every check passed' : 'INVALID: a check failed');
+  const verdicts = Object.values(r.checks).map((c) => c.verdict);
+  lines.push(
+    r.valid
+      ? 'valid: every check passed'
+      : verdicts.includes('fail')
+        ? 'INVALID: a check failed'
+        : 'NOT JUDGED: a check could not judge the run',
+  );
   return lines.join('\n');
 }
