@@ -1,4 +1,5 @@
 import { TRANSITIONS } from '../../src/orders/lifecycle.js';
+import { compareDigests, type TableDigest } from '../checkers/digest.js';
 import type { History, Op } from './history.js';
 
 /**
@@ -96,27 +97,59 @@ export function noLostOrder(h: History, rows: ZoneRows, unread: Unread = {}): Ch
   });
 }
 
-/** §7.2 Convergence (for the workload's orders): every eZone holds the same state, version and updated_at. */
-export function convergence(h: History, rows: ZoneRows): CheckResult {
-  const v: string[] = [];
-  const ids = ackedOrders(h);
-  const zones = Object.keys(rows);
-  for (const id of ids) {
-    const seen = zones.map((z) => rows[z].get(id)).filter((r): r is StoredOrder => !!r);
-    if (seen.length < 2) continue;
-    const first = seen[0];
-    for (let i = 1; i < seen.length; i++) {
-      const r = seen[i];
-      if (r.state !== first.state || r.version !== first.version || r.updatedAt !== first.updatedAt) {
-        v.push(`order ${id} differs: ${zones.map((z) => `${z}=${describe(rows[z].get(id))}`).join(' ')}`);
-        break;
-      }
-    }
-  }
-  return judge({ checked: ids.length, violations: v, unknown: ids.length ? undefined : 'no order' });
+/** Per replicated table, per eZone, the table's digest (eZones that could not be read are absent). */
+export type TableDigests = Record<string, Record<string, Pick<TableDigest, 'rows' | 'sha' | 'rowHashes'>>>;
+
+export interface ConvergenceResult extends CheckResult {
+  /** per replicated table, per eZone: row count and digest */
+  tables: Record<string, Record<string, { rows: number; sha: string }>>;
 }
 
-const describe = (r?: StoredOrder): string => (r ? `${r.state}/v${r.version}@${r.updatedAt}` : 'missing');
+/**
+ * §7.2 Convergence: every replicated table is identical in every eZone, compared row by row (a
+ * digest per table and eZone; where they differ, the first differing primary keys, found by
+ * per-row hashes). A row missing in one eZone is a difference, never a skip.
+ */
+export function convergence(zones: string[], digests: TableDigests, unread: Unread = {}): ConvergenceResult {
+  const v: string[] = [];
+  const tables: ConvergenceResult['tables'] = {};
+  let checked = 0;
+  let compared = 0;
+  for (const [table, byZone] of Object.entries(digests)) {
+    tables[table] = Object.fromEntries(
+      Object.entries(byZone).map(([z, d]) => [z, { rows: d.rows, sha: d.sha.slice(0, 12) }]),
+    );
+    if (Object.keys(byZone).length < 2) continue;
+    compared++;
+    checked += Math.max(...Object.values(byZone).map((d) => d.rows));
+    const cmp = compareDigests(byZone);
+    if (cmp.same) continue;
+    const counts = Object.entries(byZone)
+      .map(([z, d]) => `${z} ${d.rows} rows ${d.sha.slice(0, 12)}`)
+      .join(', ');
+    const where = (pk: string): string => {
+      const missing = Object.entries(byZone)
+        .filter(([, d]) => !d.rowHashes.has(pk))
+        .map(([z]) => z);
+      return `${pk} (${missing.length ? `missing in ${missing.join(', ')}` : 'differs'})`;
+    };
+    v.push(
+      `table ${table} differs: ${counts}; ` +
+        (cmp.differing.length
+          ? `first differing primary keys: ${cmp.differing.map(where).join(', ')}${cmp.more ? ` and ${cmp.more} more` : ''}`
+          : 'same rows in another order'),
+    );
+  }
+  const unknown =
+    zones.length < 2
+      ? 'fewer than two eZones: nothing to compare'
+      : Object.keys(digests).length === 0
+        ? 'no replicated table'
+        : compared === 0
+          ? (unreadReason(unread) ?? 'no table could be read in two eZones')
+          : unreadReason(unread);
+  return { ...judge({ checked, violations: v, unknown }), tables };
+}
 
 /** A state an order may be in, with the version it then has (create = 1, +1 per applied step). */
 interface Possible {

@@ -1,4 +1,4 @@
-import type { CheckResult } from './checker.js';
+import type { CheckResult, ConvergenceResult } from './checker.js';
 import type { WorkloadReport } from './run.js';
 
 const MARK: Record<CheckResult['verdict'], string> = { ok: 'ok  ', fail: 'FAIL', unknown: '??  ' };
@@ -28,6 +28,13 @@ export function formatWorkload(r: WorkloadReport): string {
   for (const [name, c] of Object.entries(r.checks)) {
     const why = c.verdict === 'unknown' ? `: could not judge: ${c.reason}` : '';
     lines.push(`  ${MARK[c.verdict]} ${name} (${examined(c)})${why}`);
+    if ('tables' in c)
+      for (const [table, byZone] of Object.entries((c as ConvergenceResult).tables))
+        lines.push(
+          `       ${table}: ${Object.entries(byZone)
+            .map(([z, d]) => `${z} ${d.rows} rows ${d.sha}`)
+            .join(', ')}`,
+        );
     for (const v of c.violations) lines.push(`       ${v}`);
   }
   const verdicts = Object.values(r.checks).map((c) => c.verdict);

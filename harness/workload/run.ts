@@ -5,13 +5,16 @@ import { FenceIndex } from '../../src/routing/index.js';
 import { mysqlAccount } from '../../src/shared/mysql-accounts.js';
 import type { Topology } from '../../src/topology/types.js';
 import { seededRandom } from '../../src/util/random.js';
+import { digestConnection, readTableDigest } from '../checkers/digest.js';
 import {
   ackedOrders,
   type CheckResult,
+  type ConvergenceResult,
   convergence,
   noLostOrder,
   routingCorrectness,
   type StoredOrder,
+  type TableDigests,
   validLifecycle,
   type ZoneRows,
 } from './checker.js';
@@ -45,7 +48,9 @@ export interface WorkloadReport {
   runMs: number;
   /** from the end of the run until every eZone held the same rows (null: not within the timeout) */
   drainMs: number | null;
-  checks: Record<'noLostOrder' | 'convergence' | 'validLifecycle' | 'routingCorrectness', CheckResult>;
+  checks: Record<'noLostOrder' | 'validLifecycle' | 'routingCorrectness', CheckResult> & {
+    convergence: ConvergenceResult;
+  };
   /** every check's verdict is ok (a check that could not judge makes the run not valid) */
   valid: boolean;
 }
@@ -95,26 +100,27 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadReport
   opts.onProgress?.({ done, total: opts.orders, ...history.counts() });
 
   const ids = ackedOrders(history);
+  const zones = opts.topology.zones.map((z) => z.id);
   const drainStart = performance.now();
-  let rows = await readOrders(opts.topology, ids);
+  let seen = await readZones(opts.topology, ids);
   let drainMs: number | null = null;
   for (;;) {
-    if (convergence(history, rows).ok && noLostOrder(history, rows).ok) {
+    if (convergence(zones, seen.digests).ok && noLostOrder(history, seen.orders).ok) {
       drainMs = performance.now() - drainStart;
       break;
     }
     if (performance.now() - drainStart > opts.drainTimeoutMs) break;
     await new Promise((r) => setTimeout(r, 100));
-    rows = await readOrders(opts.topology, ids);
+    seen = await readZones(opts.topology, ids);
   }
 
   const gzs = new GzsApi(opts.gzsUrl);
   const [{ table }, { entries }] = await Promise.all([gzs.table(), gzs.history(0)]);
   const doc = { table, history: entries };
   const checks = {
-    noLostOrder: noLostOrder(history, rows),
-    convergence: convergence(history, rows),
-    validLifecycle: validLifecycle(history, rows),
+    noLostOrder: noLostOrder(history, seen.orders),
+    convergence: convergence(zones, seen.digests),
+    validLifecycle: validLifecycle(history, seen.orders),
     routingCorrectness: routingCorrectness(history, (shard, epoch) => ownerAtEpoch(doc, shard, epoch).zone),
   };
 
@@ -144,39 +150,47 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadReport
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
-/** The workload's orders as every eZone's MariaDB holds them. */
-async function readOrders(topology: Topology, ids: string[]): Promise<ZoneRows> {
-  const app = mysqlAccount('app');
-  const out: ZoneRows = {};
+/**
+ * What every eZone's MariaDB holds: a digest of every replicated table, and the workload's orders
+ * (taken from the same read of `orders`, so both checks see one snapshot).
+ */
+async function readZones(
+  topology: Topology,
+  ids: string[],
+): Promise<{ digests: TableDigests; orders: ZoneRows }> {
+  const reader = mysqlAccount('reader');
+  const wanted = new Set(ids);
+  const digests: TableDigests = Object.fromEntries(topology.tables.map((t) => [t.name, {}]));
+  const orders: ZoneRows = {};
   await Promise.all(
     topology.zones.map(async (z) => {
-      const conn = await mysql.createConnection({
-        host: '127.0.0.1',
-        port: topology.deployment.zones[z.id].ports.mysql,
-        user: app.user,
-        password: app.password,
-        database: topology.database,
-        supportBigNumbers: true,
-        bigNumberStrings: true,
-      });
+      const conn = await mysql.createConnection(
+        digestConnection({
+          host: '127.0.0.1',
+          port: topology.deployment.zones[z.id].ports.mysql,
+          user: reader.user,
+          password: reader.password,
+          database: topology.database,
+        }),
+      );
       const m = new Map<string, StoredOrder>();
       try {
-        for (let i = 0; i < ids.length; i += 1000) {
-          const chunk = ids.slice(i, i + 1000);
-          if (chunk.length === 0) break;
-          const [rs] = await conn.query<mysql.RowDataPacket[]>(
-            `SELECT CAST(id AS CHAR) AS id, state, version, DATE_FORMAT(updated_at, '%Y-%m-%d %H:%i:%s.%f') AS updatedAt
-               FROM orders WHERE id IN (?)`,
-            [chunk],
-          );
-          for (const r of rs)
-            m.set(r.id, { id: r.id, state: r.state, version: Number(r.version), updatedAt: r.updatedAt });
+        for (const spec of topology.tables) {
+          digests[spec.name][z.id] = await readTableDigest(conn, spec, {
+            onRow: spec.name === 'orders' ? (r) => keepOrder(m, wanted, r) : undefined,
+          });
         }
       } finally {
         await conn.end();
       }
-      out[z.id] = m;
+      orders[z.id] = m;
     }),
   );
-  return out;
+  return { digests, orders };
+}
+
+function keepOrder(m: Map<string, StoredOrder>, wanted: Set<string>, r: Record<string, unknown>): void {
+  const id = String(r.id);
+  if (!wanted.has(id)) return;
+  m.set(id, { id, state: String(r.state), version: Number(r.version), updatedAt: String(r.updated_at) });
 }

@@ -30,7 +30,15 @@ describe('workload on a running cluster', () => {
     expect(Object.keys(report.servedBy).sort()).toEqual(['ez-bj', 'ez-sh']);
     expect(report.drainMs).not.toBeNull();
     expect(report.checks.noLostOrder.checked).toBe(120);
-    for (const [name, c] of Object.entries(report.checks)) expect(c.violations, name).toEqual([]);
+    for (const [name, c] of Object.entries(report.checks)) {
+      expect(c.violations, name).toEqual([]);
+      expect(c.verdict, name).toBe('ok');
+    }
+    // convergence compared every replicated table, whole, in both eZones
+    const { tables } = report.checks.convergence;
+    expect(Object.keys(tables).sort()).toEqual(['orders', 'users']);
+    expect(tables.orders['ez-bj']).toEqual(tables.orders['ez-sh']);
+    expect(tables.orders['ez-bj'].rows).toBe(120);
     expect(report.valid).toBe(true);
   });
 
