@@ -23,7 +23,11 @@ export function formatWorkload(r: WorkloadReport): string {
         .map(([c, n]) => `${c} ${n}`)
         .join(', ')}`,
     );
-  lines.push(`drained in  ${r.drainMs === null ? 'NOT within the timeout' : `${r.drainMs} ms`}`);
+  lines.push(
+    r.drain.timedOut
+      ? `drain       ${r.drain.message}`
+      : `drained in  ${r.drain.ms} ms${r.drain.waitedFor.length ? ` (waited for: ${r.drain.waitedFor.join('; ')})` : ''}`,
+  );
   lines.push('checks:');
   for (const [name, c] of Object.entries(r.checks)) {
     const why = c.verdict === 'unknown' ? `: could not judge: ${c.reason}` : '';
