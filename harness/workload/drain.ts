@@ -110,16 +110,22 @@ export async function readCluster(
   const zones = Promise.all(
     topology.zones.map(async (z) => {
       try {
-        const read = await readZone(topology, z.id, wanted, callMs);
-        for (const [table, d] of Object.entries(read.digests)) digests[table][z.id] = d;
-        orders[z.id] = read.orders;
+        return { zone: z.id, read: await readZone(topology, z.id, wanted, callMs) };
       } catch (err) {
-        unread[z.id] = brief(err);
+        return { zone: z.id, error: brief(err) };
       }
     }),
   );
   const gzs = await readGzs(gzsUrl, callMs);
-  await zones;
+  // in the topology's eZone order, whichever answered first, so reports read the same every time
+  for (const r of await zones) {
+    if (!r.read) {
+      unread[r.zone] = r.error;
+      continue;
+    }
+    for (const [table, d] of Object.entries(r.read.digests)) digests[table][r.zone] = d;
+    orders[r.zone] = r.read.orders;
+  }
   return { digests, orders, unread, gzs };
 }
 
