@@ -1,13 +1,26 @@
-import { isValidHistory } from '../../src/orders/lifecycle.js';
+import { TRANSITIONS } from '../../src/orders/lifecycle.js';
+import { compareDigests, type TableDigest } from '../checkers/digest.js';
 import type { History, Op } from './history.js';
 
 /**
  * Checkers of DESIGN §7 over a recorded history and what every eZone's database holds after the
- * run has drained. Each returns `{ ok, … }` with the evidence of every violation (capped).
+ * run has drained. Each returns a verdict with the evidence of every violation (capped): `fail`
+ * when a violation was found, `unknown` (with the reason) when nothing could be examined or part
+ * of what the invariant covers could not be read, `ok` only when everything it covers was seen
+ * to keep the invariant.
  */
+export type Verdict = 'ok' | 'fail' | 'unknown';
+
 export interface CheckResult {
+  verdict: Verdict;
+  /** verdict === 'ok' (kept for callers that read a boolean) */
   ok: boolean;
+  /** what was examined (orders, requests, rows: each check says) */
   checked: number;
+  /** examined but not judgeable (routing: the epoch is older than GZS's history) */
+  unjudged?: number;
+  /** why the verdict is unknown */
+  reason?: string;
   violations: string[];
 }
 
@@ -20,88 +33,223 @@ export interface StoredOrder {
 }
 
 export type ZoneRows = Record<string, Map<string, StoredOrder>>;
+/** eZones whose database could not be read, with why */
+export type Unread = Record<string, string>;
 
 const MAX_EVIDENCE = 20;
-const result = (checked: number, violations: string[]): CheckResult => ({
-  ok: violations.length === 0,
-  checked,
-  violations: violations
+
+const capped = (violations: string[]): string[] =>
+  violations
     .slice(0, MAX_EVIDENCE)
-    .concat(violations.length > MAX_EVIDENCE ? [`… and ${violations.length - MAX_EVIDENCE} more`] : []),
-});
+    .concat(violations.length > MAX_EVIDENCE ? [`… and ${violations.length - MAX_EVIDENCE} more`] : []);
+
+/**
+ * The verdict from what a check saw: any violation fails; otherwise a reason not to judge (nothing
+ * examined, a part unreadable) makes it unknown; otherwise ok.
+ */
+export function judge(r: {
+  checked: number;
+  violations: string[];
+  unknown?: string;
+  unjudged?: number;
+}): CheckResult {
+  const verdict: Verdict = r.violations.length > 0 ? 'fail' : r.unknown ? 'unknown' : 'ok';
+  return {
+    verdict,
+    ok: verdict === 'ok',
+    checked: r.checked,
+    ...(r.unjudged ? { unjudged: r.unjudged } : {}),
+    ...(verdict === 'unknown' ? { reason: r.unknown } : {}),
+    violations: capped(r.violations),
+  };
+}
+
+/** A check that could not look at anything (its inputs could not be read). */
+export const notExamined = (reason: string): CheckResult =>
+  judge({ checked: 0, violations: [], unknown: reason });
+
+const unreadReason = (unread: Unread): string | undefined => {
+  const zones = Object.entries(unread);
+  return zones.length ? `could not read ${zones.map(([z, why]) => `${z} (${why})`).join(', ')}` : undefined;
+};
 
 /** Orders whose creation was acknowledged. */
 export const ackedOrders = (h: History): string[] =>
   h.ops.filter((o) => o.kind === 'create' && o.result === 'ok' && o.orderId).map((o) => o.orderId!);
 
 /** §7.1 No lost order: every acknowledged order exists in every eZone. */
-export function noLostOrder(h: History, rows: ZoneRows): CheckResult {
+export function noLostOrder(h: History, rows: ZoneRows, unread: Unread = {}): CheckResult {
   const v: string[] = [];
   const ids = ackedOrders(h);
   for (const id of ids) {
     for (const [zone, m] of Object.entries(rows))
       if (!m.has(id)) v.push(`order ${id} acknowledged but missing in ${zone}`);
   }
-  return result(ids.length, v);
+  return judge({
+    checked: ids.length,
+    violations: v,
+    unknown:
+      ids.length === 0
+        ? 'no order creation was acknowledged'
+        : Object.keys(rows).length === 0
+          ? 'no eZone could be read'
+          : unreadReason(unread),
+  });
 }
 
-/** §7.2 Convergence (for the workload's orders): every eZone holds the same state, version and updated_at. */
-export function convergence(h: History, rows: ZoneRows): CheckResult {
-  const v: string[] = [];
-  const ids = ackedOrders(h);
-  const zones = Object.keys(rows);
-  for (const id of ids) {
-    const seen = zones.map((z) => rows[z].get(id)).filter((r): r is StoredOrder => !!r);
-    if (seen.length < 2) continue;
-    const first = seen[0];
-    for (let i = 1; i < seen.length; i++) {
-      const r = seen[i];
-      if (r.state !== first.state || r.version !== first.version || r.updatedAt !== first.updatedAt) {
-        v.push(`order ${id} differs: ${zones.map((z) => `${z}=${describe(rows[z].get(id))}`).join(' ')}`);
-        break;
-      }
-    }
-  }
-  return result(ids.length, v);
-}
+/** Per replicated table, per eZone, the table's digest (eZones that could not be read are absent). */
+export type TableDigests = Record<string, Record<string, Pick<TableDigest, 'rows' | 'sha' | 'rowHashes'>>>;
 
-const describe = (r?: StoredOrder): string => (r ? `${r.state}/v${r.version}@${r.updatedAt}` : 'missing');
+export interface ConvergenceResult extends CheckResult {
+  /** per replicated table, per eZone: row count and digest */
+  tables: Record<string, Record<string, { rows: number; sha: string }>>;
+}
 
 /**
- * §7.4 Valid lifecycle: the acknowledged states of each order form a path of its state machine,
- * and the stored state is reachable from the last acknowledged one (an unknown-outcome step may
- * have happened after it, a refused one must not have).
+ * §7.2 Convergence: every replicated table is identical in every eZone, compared row by row (a
+ * digest per table and eZone; where they differ, the first differing primary keys, found by
+ * per-row hashes). A row missing in one eZone is a difference, never a skip.
  */
-export function validLifecycle(h: History, rows: ZoneRows): CheckResult {
+export function convergence(zones: string[], digests: TableDigests, unread: Unread = {}): ConvergenceResult {
+  const v: string[] = [];
+  const tables: ConvergenceResult['tables'] = {};
+  let checked = 0;
+  let compared = 0;
+  for (const [table, byZone] of Object.entries(digests)) {
+    tables[table] = Object.fromEntries(
+      Object.entries(byZone).map(([z, d]) => [z, { rows: d.rows, sha: d.sha.slice(0, 12) }]),
+    );
+    if (Object.keys(byZone).length < 2) continue;
+    compared++;
+    checked += Math.max(...Object.values(byZone).map((d) => d.rows));
+    const cmp = compareDigests(byZone);
+    if (cmp.same) continue;
+    const counts = Object.entries(byZone)
+      .map(([z, d]) => `${z} ${d.rows} rows ${d.sha.slice(0, 12)}`)
+      .join(', ');
+    const where = (pk: string): string => {
+      const missing = Object.entries(byZone)
+        .filter(([, d]) => !d.rowHashes.has(pk))
+        .map(([z]) => z);
+      return `${pk} (${missing.length ? `missing in ${missing.join(', ')}` : 'differs'})`;
+    };
+    v.push(
+      `table ${table} differs: ${counts}; ` +
+        (cmp.differing.length
+          ? `first differing primary keys: ${cmp.differing.map(where).join(', ')}${cmp.more ? ` and ${cmp.more} more` : ''}`
+          : 'same rows in another order'),
+    );
+  }
+  const unknown =
+    zones.length < 2
+      ? 'fewer than two eZones: nothing to compare'
+      : Object.keys(digests).length === 0
+        ? 'no replicated table'
+        : compared === 0
+          ? (unreadReason(unread) ?? 'no table could be read in two eZones')
+          : unreadReason(unread);
+  return { ...judge({ checked, violations: v, unknown }), tables };
+}
+
+/** A state an order may be in, with the version it then has (create = 1, +1 per applied step). */
+interface Possible {
+  state: string;
+  version: number;
+}
+
+const key = (p: Possible): string => `${p.state}/v${p.version}`;
+
+/** The states `kind` leads to from each possible state (none where it cannot run). */
+function stepFrom(possible: Possible[], kind: Op['kind']): Possible[] {
+  if (kind === 'create') return [];
+  const t = TRANSITIONS[kind];
+  return possible
+    .filter((p) => (t.from as readonly string[]).includes(p.state))
+    .map((p) => ({ state: t.to, version: p.version + 1 }));
+}
+
+const union = (a: Possible[], b: Possible[]): Possible[] => {
+  const m = new Map(a.map((p) => [key(p), p]));
+  for (const p of b) m.set(key(p), p);
+  return [...m.values()];
+};
+
+/**
+ * §7.4 Valid lifecycle: each order's acknowledged steps form a path of its state machine, and the
+ * state and version every eZone stores are among those the history allows: the last acknowledged
+ * one, or one reached from it by steps whose outcome is unknown (`info`). A refused step (`fail`)
+ * must not have happened; a step applied twice shows as a version too high.
+ */
+export function validLifecycle(h: History, rows: ZoneRows, unread: Unread = {}): CheckResult {
   const v: string[] = [];
   let checked = 0;
   for (const [id, ops] of h.byOrder()) {
-    const acked = ops.filter((o) => o.result === 'ok' && o.state).map((o) => o.state!);
-    if (acked.length === 0) continue;
+    const created = ops.find((o) => o.kind === 'create' && o.result === 'ok');
+    if (!created) continue; // the order's creation was not acknowledged: nothing to hold it to
     checked++;
-    if (!isValidHistory(acked))
-      v.push(`order ${id}: acknowledged states ${acked.join(' → ')} are not a path`);
-    const maybe = ops.filter((o) => o.result === 'info').length;
+    let possible: Possible[] = [{ state: 'placed', version: 1 }];
+    let last = 'placed';
+    let unknownSteps = 0;
+    let broken = false;
+    for (const op of ops) {
+      if (op === created || op.result === 'fail') continue;
+      const next = stepFrom(possible, op.kind);
+      if (op.result === 'info') {
+        unknownSteps++;
+        possible = union(possible, next);
+        continue;
+      }
+      // acknowledged: the step happened, and reached the state the answer names
+      const reached = op.state === undefined ? next : next.filter((p) => p.state === op.state);
+      if (reached.length === 0) {
+        v.push(
+          `order ${id}: acknowledged ${op.kind} → ${op.state} after ${possible.map((p) => p.state).join(' or ')} is not a path`,
+        );
+        broken = true;
+        break;
+      }
+      possible = reached;
+      last = reached[0].state;
+      unknownSteps = 0;
+    }
+    if (broken) continue;
     for (const [zone, m] of Object.entries(rows)) {
       const stored = m.get(id);
-      if (!stored) continue;
-      const last = acked[acked.length - 1];
-      const okVersion = acked.length; // create = version 1, +1 per acknowledged step
-      if (stored.state !== last && maybe === 0)
-        v.push(`order ${id} in ${zone}: stored ${stored.state}, last acknowledged ${last}`);
-      if (stored.version < okVersion || stored.version > okVersion + maybe) {
+      if (!stored) continue; // a missing order is noLostOrder's finding
+      if (possible.some((p) => p.state === stored.state && p.version === stored.version)) continue;
+      const sameState = possible.filter((p) => p.state === stored.state);
+      if (sameState.length > 0) {
         v.push(
-          `order ${id} in ${zone}: version ${stored.version}, expected ${okVersion}${maybe ? `..${okVersion + maybe}` : ''} (a step applied twice or lost)`,
+          `order ${id} in ${zone}: version ${stored.version}, expected ${sameState.map((p) => p.version).join(' or ')} (a step applied twice or lost)`,
+        );
+      } else {
+        const also = possible.filter((p) => p.state !== last).map((p) => p.state);
+        v.push(
+          `order ${id} in ${zone}: stored ${stored.state}, last acknowledged ${last}` +
+            (also.length
+              ? ` (or ${[...new Set(also)].join(' or ')} after ${unknownSteps} unknown step(s))`
+              : ''),
         );
       }
     }
   }
-  return result(checked, v);
+  return judge({
+    checked,
+    violations: v,
+    unknown:
+      checked === 0
+        ? 'no order creation was acknowledged'
+        : Object.keys(rows).length === 0
+          ? 'no eZone could be read'
+          : unreadReason(unread),
+  });
 }
 
 /**
  * §7.5 Routing correctness (and §7.3 single writer for the workload's requests): every
- * acknowledged request was served by the owner of its shard at the epoch it carried.
+ * acknowledged request was served by the owner of its shard at the epoch it carried. A request
+ * whose epoch GZS's history no longer reaches cannot be judged: it counts as unjudged, and when
+ * every request is, the verdict is unknown.
  */
 export function routingCorrectness(
   h: History,
@@ -109,21 +257,36 @@ export function routingCorrectness(
 ): CheckResult {
   const v: string[] = [];
   let checked = 0;
+  let unjudged = 0;
   for (const op of h.ops) {
     if (op.result !== 'ok') continue;
-    checked++;
     if (op.zone === undefined || op.shard === undefined || op.epoch === undefined) {
+      checked++;
       v.push(`${label(op)}: answer without X-Ez-Zone/X-Ez-Shard/X-Ez-Epoch`);
       continue;
     }
     const owner = ownerAt(op.shard, op.epoch);
-    if (owner === null) continue; // history no longer reaches that epoch: cannot judge
+    if (owner === null) {
+      unjudged++;
+      continue;
+    }
+    checked++;
     if (owner !== op.zone)
       v.push(
         `${label(op)}: served by ${op.zone}, owner of shard ${op.shard} at epoch ${op.epoch} is ${owner}`,
       );
   }
-  return result(checked, v);
+  return judge({
+    checked,
+    unjudged,
+    violations: v,
+    unknown:
+      checked > 0
+        ? undefined
+        : unjudged > 0
+          ? `GZS's history does not reach the epoch of any of the ${unjudged} acknowledged requests`
+          : 'no request was acknowledged',
+  });
 }
 
 const label = (op: Op): string => `${op.kind}${op.orderId ? ` ${op.orderId}` : ''} (${op.tag})`;

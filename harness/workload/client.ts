@@ -3,8 +3,11 @@ import type { Op, OpKind } from './history.js';
 
 /**
  * The workload's client: speaks to APIRouter like a user's app does (HTTP + X-Ez-Route) and turns
- * each answer into one history entry. A refusal the system states (4xx, 503 with a code) is
- * `fail`; a timeout or a broken connection is `info` — the write may have happened.
+ * each answer — or each failure to get one — into one history entry, never an exception. A
+ * refusal the system states (a 4xx, an `EZ_LOCKED` 503) is `fail`; a timeout, a broken connection
+ * or another 5xx is `info` — the write may have happened. Every entry that is not `ok` carries an
+ * `EZ_` code: the system's own, `EZ_HTTP_<status>` for an answer without one, and
+ * `EZ_CLIENT_<code>` for an error below HTTP (`EZ_CLIENT_ECONNREFUSED`, `EZ_CLIENT_HEADERS_TIMEOUT`).
  */
 export class OrderClient {
   private readonly agent: Agent;
@@ -70,11 +73,12 @@ export class OrderClient {
         // eZone) leaves the outcome unknown
         const code = json?.error?.code;
         op.result = res.statusCode < 500 || code === 'EZ_LOCKED' ? 'fail' : 'info';
-        op.error = code ?? `HTTP ${res.statusCode}`;
+        op.error = typeof code === 'string' ? code : `EZ_HTTP_${res.statusCode}`;
       }
     } catch (err) {
       op.result = 'info';
-      op.error = (err as { code?: string }).code ?? (err as Error).message;
+      op.error = clientErrorCode(err);
+      op.detail = (err as Error)?.message ?? String(err);
     }
     op.ms = performance.now() - t0;
     return op;
@@ -91,4 +95,19 @@ function safeJson(text: string): any {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The `EZ_CLIENT_…` code of an error below HTTP, so the report's error tallies read like the
+ * system's own codes: node's errno code (ECONNREFUSED, ECONNRESET) or undici's without its
+ * `UND_ERR_` prefix (HEADERS_TIMEOUT, SOCKET); `EZ_CLIENT_ERROR` when the error names none.
+ */
+export function clientErrorCode(err: unknown): string {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const raw = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : '';
+  const code = raw
+    .replace(/^UND_ERR_/, '')
+    .toUpperCase()
+    .replace(/[^A-Z0-9]+/g, '_');
+  return code ? `EZ_CLIENT_${code}` : 'EZ_CLIENT_ERROR';
 }

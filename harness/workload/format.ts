@@ -1,4 +1,11 @@
+import type { CheckResult, ConvergenceResult } from './checker.js';
 import type { WorkloadReport } from './run.js';
+
+const MARK: Record<CheckResult['verdict'], string> = { ok: 'ok  ', fail: 'FAIL', unknown: '??  ' };
+
+/** What a check looked at, and what it could not judge. */
+const examined = (c: CheckResult): string =>
+  `${c.checked} checked${c.unjudged ? `, unjudged: ${c.unjudged}` : ''}`;
 
 export function formatWorkload(r: WorkloadReport): string {
   const lines = [
@@ -16,12 +23,31 @@ export function formatWorkload(r: WorkloadReport): string {
         .map(([c, n]) => `${c} ${n}`)
         .join(', ')}`,
     );
-  lines.push(`drained in  ${r.drainMs === null ? 'NOT within the timeout' : `${r.drainMs} ms`}`);
+  lines.push(
+    r.drain.timedOut
+      ? `drain       ${r.drain.message}`
+      : `drained in  ${r.drain.ms} ms${r.drain.waitedFor.length ? ` (waited for: ${r.drain.waitedFor.join('; ')})` : ''}`,
+  );
   lines.push('checks:');
   for (const [name, c] of Object.entries(r.checks)) {
-    lines.push(`  ${c.ok ? 'ok  ' : 'FAIL'} ${name} (${c.checked} checked)`);
+    const why = c.verdict === 'unknown' ? `: could not judge: ${c.reason}` : '';
+    lines.push(`  ${MARK[c.verdict]} ${name} (${examined(c)})${why}`);
+    if ('tables' in c)
+      for (const [table, byZone] of Object.entries((c as ConvergenceResult).tables))
+        lines.push(
+          `       ${table}: ${Object.entries(byZone)
+            .map(([z, d]) => `${z} ${d.rows} rows ${d.sha}`)
+            .join(', ')}`,
+        );
     for (const v of c.violations) lines.push(`       ${v}`);
   }
-  lines.push(r.valid ? 'valid: every check passed' : 'INVALID: a check failed');
+  const verdicts = Object.values(r.checks).map((c) => c.verdict);
+  lines.push(
+    r.valid
+      ? 'valid: every check passed'
+      : verdicts.includes('fail')
+        ? 'INVALID: a check failed'
+        : 'NOT JUDGED: a check could not judge the run',
+  );
   return lines.join('\n');
 }

@@ -1,8 +1,9 @@
 /**
  * The recorded history of a workload run: the single source of truth the checkers read (Jepsen's
  * model). Every operation is recorded once when it completes, with what the client asked and
- * what the system answered: `ok` (acknowledged), `fail` (definitely not done: a 4xx/503 refusal),
- * or `info` (unknown: timeout or connection error — it may or may not have happened).
+ * what the system answered: `ok` (acknowledged), `fail` (definitely not done: a 4xx, an EZ_LOCKED
+ * refusal), or `info` (unknown: a timeout, a connection error, another 5xx — it may or may not
+ * have happened). A client error is an entry like any other, never the end of the run.
  */
 export type OpKind = 'create' | 'accept' | 'pickup' | 'deliver' | 'cancel';
 export type OpResult = 'ok' | 'fail' | 'info';
@@ -15,8 +16,13 @@ export interface Op {
   tag: string;
   result: OpResult;
   status?: number;
-  /** error code of a refusal (EZ_LOCKED, EZ_ZONE_UNAVAILABLE, …) or the client error */
+  /**
+   * why it was not `ok`, as an EZ_ code: the system's (EZ_LOCKED, EZ_ZONE_UNAVAILABLE, …),
+   * `EZ_HTTP_<status>` for an answer without one, `EZ_CLIENT_<code>` for an error below HTTP
+   */
   error?: string;
+  /** the message of an error below HTTP */
+  detail?: string;
   /** X-Ez-Zone / X-Ez-Shard / X-Ez-Epoch of the answer */
   zone?: string;
   shard?: number;

@@ -22,7 +22,13 @@ export interface DirectionStatus {
   lastGtid: string | null;
   gtidPos: string | null;
   /** heartbeat lag (samples: heartbeats measured in the last minute) */
-  lag: { nowMs: number | null; p50Ms: number | null; p99Ms: number | null; p999Ms: number | null; samples: number | null };
+  lag: {
+    nowMs: number | null;
+    p50Ms: number | null;
+    p99Ms: number | null;
+    p999Ms: number | null;
+    samples: number | null;
+  };
   rowsPerSec: number | null;
   appliedRows: number | null;
   conflicts: number | null;

@@ -3,12 +3,12 @@
  * file pointing at them, DRC's objects installed as root, and replicators/invalidators started as
  * real child processes from the build (`dist/src/drc/main.js`, `dist/src/cache/main.js`).
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
 import { parse, stringify } from 'yaml';
+import { digestTable } from '../../harness/checkers/digest.js';
 import { currentPosition, waitApplied } from '../../src/drc/index.js';
 import { installDrc } from '../../src/drc/install.js';
 import { drcPort, tableSpecs } from '../../src/drc/names.js';
@@ -267,28 +267,7 @@ export async function drainDirections(
 }
 
 /** A row-by-row digest of a table (visible columns and drc_origin, ordered by primary key). */
-export async function digestTable(
-  opts: ConnectionOptions,
-  topology: Topology,
-  table: string,
-): Promise<{ rows: number; sha: string; text: string }> {
-  const spec = topology.tables.find((t) => t.name === table)!;
-  const c = await mysql.createConnection({
-    ...opts,
-    dateStrings: true,
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-  });
-  try {
-    const [rows] = await c.query(
-      `SELECT *, drc_origin FROM ${mysql.escapeId(table)} ORDER BY ${spec.primaryKey.map((k) => mysql.escapeId(k)).join(', ')}`,
-    );
-    const text = (rows as Record<string, unknown>[]).map((r) => JSON.stringify(r)).join('\n');
-    return { rows: (rows as unknown[]).length, sha: createHash('sha256').update(text).digest('hex'), text };
-  } finally {
-    await c.end();
-  }
-}
+export { digestTable };
 
 /** Run `fn`, retrying InnoDB deadlocks (1213) as any application must. */
 export async function retryDeadlock<T>(fn: () => Promise<T>): Promise<T> {

@@ -37,7 +37,10 @@ export async function writeFreePortTopology(
     for (const name of endpoints) doc.deployment[name] = { ...doc.deployment[name], port: ports.pop() };
     // the link server's API port, and right above it every link's listen port (src/topology/links.ts)
     const linkPorts = 1 + (zones.length + 1) * zones.length * LINK_KINDS.length;
-    doc.deployment.links = { ...(doc.deployment.links ?? { host: 'local' }), port: await freePortRun(linkPorts) };
+    doc.deployment.links = {
+      ...(doc.deployment.links ?? { host: 'local' }),
+      port: await freePortRun(linkPorts),
+    };
     for (const z of zones) {
       const { portBase: _ignored, ...rest } = doc.deployment.zones[z];
       const zonePorts = Object.fromEntries(kinds.map((k) => [k, ports.pop()]));

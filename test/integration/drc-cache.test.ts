@@ -215,9 +215,10 @@ describe('cache invalidation from the binlog', () => {
     const redis = redisOf('ez-sh');
     const cache = new CacheAside(redis);
     const load = (id: number) => async () => {
-      const [rows] = await sh.query('SELECT id, state, version, updated_at, drc_origin FROM orders WHERE id = ?', [
-        id,
-      ]);
+      const [rows] = await sh.query(
+        'SELECT id, state, version, updated_at, drc_origin FROM orders WHERE id = ?',
+        [id],
+      );
       return ((rows as OrderRow[])[0] as OrderRow) ?? null;
     };
     let compared = 0;
@@ -225,7 +226,9 @@ describe('cache invalidation from the binlog', () => {
       await cache.get<OrderRow>(`order:${id}`, load(id), vOf);
       const cached = await redis.get(`order:${id}`);
       expect(cached, `order:${id} holds no value after a read through the cache rule`).not.toBeNull();
-      expect(cached!.startsWith('\u0000'), `order:${id} still holds a lease or marker: ${cached}`).toBe(false);
+      expect(cached!.startsWith('\u0000'), `order:${id} still holds a lease or marker: ${cached}`).toBe(
+        false,
+      );
       expect(JSON.parse(cached!)).toEqual(await load(id)());
       compared++;
     }
