@@ -25,16 +25,12 @@ Exit code: 0 when none is recorded, 1 when there are illegal writes.`;
 
   async run(): Promise<{ illegalWrites: (IllegalWriteRow & { seenIn: string[] })[] }> {
     const { flags } = await this.parse(AuditIllegalWrites);
-    const [{ loadTopology }, { listIllegalWrites, formatIllegalWrites }, { UsageError }] = await Promise.all([
+    const [{ loadTopology, checkZone }, { listIllegalWrites, formatIllegalWrites }] = await Promise.all([
       import('../../src/topology/index.js'),
-      import('../../src/drc/inspect.js'),
-      import('../../src/util/errors.js'),
+      import('../../src/drc/index.js'),
     ]);
     const topology = loadTopology(flags.topology);
-    if (flags.origin && !topology.zones.some((z) => z.id === flags.origin))
-      throw new UsageError(
-        `--origin ${flags.origin}: unknown eZone (known: ${topology.zones.map((z) => z.id).join(', ')})`,
-      );
+    if (flags.origin) checkZone(topology, '--origin', flags.origin);
     const illegalWrites = await listIllegalWrites(topology, { limit: flags.limit, origin: flags.origin });
     if (!this.jsonEnabled()) this.log(formatIllegalWrites(illegalWrites));
     if (illegalWrites.length > 0) process.exitCode = 1;

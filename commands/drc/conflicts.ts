@@ -25,16 +25,14 @@ source GTID. Newest first, merged across eZones.`;
 
   async run(): Promise<{ conflicts: ConflictRow[] }> {
     const { flags } = await this.parse(DrcConflicts);
-    const [{ loadTopology }, { listConflicts, formatConflicts }, { UsageError }] = await Promise.all([
-      import('../../src/topology/index.js'),
-      import('../../src/drc/inspect.js'),
-      import('../../src/util/errors.js'),
-    ]);
+    const [{ loadTopology, checkZone }, { listConflicts, formatConflicts }, { UsageError }] =
+      await Promise.all([
+        import('../../src/topology/index.js'),
+        import('../../src/drc/index.js'),
+        import('../../src/util/errors.js'),
+      ]);
     const topology = loadTopology(flags.topology);
-    if (flags.zone && !topology.zones.some((z) => z.id === flags.zone))
-      throw new UsageError(
-        `--zone ${flags.zone}: unknown eZone (known: ${topology.zones.map((z) => z.id).join(', ')})`,
-      );
+    if (flags.zone) checkZone(topology, '--zone', flags.zone);
     if (flags.table && !topology.tables.some((t) => t.name === flags.table))
       throw new UsageError(
         `--table ${flags.table}: not a replicated table (known: ${topology.tables.map((t) => t.name).join(', ')})`,

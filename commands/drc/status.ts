@@ -33,20 +33,13 @@ Exit code: 0 when every direction is running or catching up, 1 otherwise.`;
   async run(): Promise<{ directions: DirectionStatus[]; healthy: boolean } | undefined> {
     const { flags } = await this.parse(DrcStatus);
     const intervalMs = parseDuration(flags.interval, '--interval', WATCH_INTERVAL);
-    const [{ loadTopology }, { drcStatus, formatDrcStatus }, { UsageError }] = await Promise.all([
+    const [{ loadTopology, checkZone }, { drcStatus, formatDrcStatus }] = await Promise.all([
       import('../../src/topology/index.js'),
-      import('../../src/drc/inspect.js'),
-      import('../../src/util/errors.js'),
+      import('../../src/drc/index.js'),
     ]);
     const topology = loadTopology(flags.topology);
-    const known = topology.zones.map((z) => z.id);
-    for (const [flag, z] of [
-      ['--from', flags.from],
-      ['--to', flags.to],
-    ] as const) {
-      if (z && !known.includes(z))
-        throw new UsageError(`${flag} ${z}: unknown eZone (known: ${known.join(', ')})`);
-    }
+    if (flags.from) checkZone(topology, '--from', flags.from);
+    if (flags.to) checkZone(topology, '--to', flags.to);
     const snapshot = async () => {
       const directions = await drcStatus(topology, { from: flags.from, to: flags.to });
       return { directions, healthy: directions.every((d) => d.healthy) };

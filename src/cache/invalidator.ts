@@ -16,10 +16,10 @@ import { BinlogSource, readerServerId, summaryMs, zoneOfServerId } from '../drc/
 import { type MysqlAccount, mysqlAccount } from '../shared/mysql-accounts.js';
 import { formatVersion, nowUs, pkKey, updatedAtToUs, versionOf } from '../shared/row-version.js';
 import type { Topology, ZoneId } from '../topology/index.js';
-import { backoffDelay } from '../util/backoff.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { createRegistry, type Health } from '../util/ops.js';
+import { runSessions } from '../util/session-loop.js';
 import { Wakeable } from '../util/wakeable.js';
 import { INVALIDATED_PREFIX, INVALIDATED_TTL_MS, versionKey } from './cache-aside.js';
 import { compileKeyPattern } from './key-pattern.js';
@@ -146,29 +146,23 @@ export class Invalidator {
     await this.loop;
   }
 
-  private async run(): Promise<void> {
-    let attempt = 0;
-    while (!this.stopping) {
-      const t0 = performance.now();
-      try {
-        await this.session();
-      } catch (err) {
-        if (this.stopping) break;
+  private run(): Promise<void> {
+    return runSessions({
+      stopped: () => this.stopping,
+      session: () => this.session(),
+      onFailure: (err, attempt, delay) => {
         const kind = (err as { invKind?: string }).invKind ?? 'session';
         this.m.errors.inc({ kind });
         this.totals.errors++;
         this.lastError = { at: new Date().toISOString(), message: errorMessage(err) };
-        if (performance.now() - t0 > 10_000) attempt = 0;
-        attempt++;
-        const delay = backoffDelay(attempt - 1);
         this.setState('reconnecting');
         this.o.log.warn(
           { attempt, delayMs: delay, kind, err: errorMessage(err) },
           'session failed: reconnecting after backoff',
         );
-        await this.idle.sleep(delay);
-      }
-    }
+      },
+      sleep: (ms) => this.idle.sleep(ms),
+    });
   }
 
   private tag(err: unknown, kind: string): Error {

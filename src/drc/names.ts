@@ -1,5 +1,5 @@
 // Names, ports and ids of DRC's replicators and readers, derived from the topology.
-import type { Topology, ZoneId } from '../topology/index.js';
+import { checkZone, type Topology, type ZoneId } from '../topology/index.js';
 import { UsageError } from '../util/errors.js';
 import type { TableSpec } from './types.js';
 
@@ -26,20 +26,13 @@ export function drcPort(topology: Topology, from: ZoneId, to: ZoneId): number {
 }
 
 export function checkDirection(topology: Topology, from: ZoneId, to: ZoneId): void {
-  const known = topology.zones.map((z) => z.id);
-  for (const [flag, z] of [
-    ['--from', from],
-    ['--to', to],
-  ] as const) {
-    if (!known.includes(z)) throw new UsageError(`${flag} ${z}: unknown eZone (known: ${known.join(', ')})`);
-  }
+  checkZone(topology, '--from', from);
+  checkZone(topology, '--to', to);
   if (from === to) throw new UsageError(`--from and --to are both ${from}: a direction needs two eZones`);
 }
 
 export function serverIdOf(topology: Topology, zone: ZoneId): number {
-  const z = topology.zones.find((x) => x.id === zone);
-  if (!z) throw new UsageError(`unknown eZone "${zone}"`);
-  return z.serverId;
+  return topology.zones.find((x) => x.id === checkZone(topology, 'eZone', zone))!.serverId;
 }
 
 export function zoneOfServerId(topology: Topology, serverId: number): ZoneId | undefined {

@@ -11,10 +11,10 @@ import mysql from 'mysql2/promise';
 import { type MysqlAccount, mysqlAccount } from '../shared/mysql-accounts.js';
 import { nowUs, updatedAtToUs } from '../shared/row-version.js';
 import type { Topology, ZoneId } from '../topology/index.js';
-import { backoffDelay } from '../util/backoff.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { Health } from '../util/ops.js';
+import { runSessions } from '../util/session-loop.js';
 import { Wakeable } from '../util/wakeable.js';
 import { Applier, type Checkpoint } from './applier.js';
 import { BinlogSource } from './binlog.js';
@@ -176,36 +176,29 @@ export class Replicator {
   }
 
   /** Sessions, each resuming from the checkpoint, with exponential backoff between failures. */
-  private async run(): Promise<void> {
-    let attempt = 0;
-    while (!this.stopping) {
-      const t0 = performance.now();
-      try {
-        await this.session(() => {
-          attempt = 0;
-        });
-      } catch (err) {
-        if (this.stopping) break;
-        if (err instanceof StoppedError) {
-          await this.waitForResume();
-          continue;
-        }
+  private run(): Promise<void> {
+    return runSessions({
+      stopped: () => this.stopping,
+      session: (progress) => this.session(progress),
+      handle: async (err) => {
+        if (!(err instanceof StoppedError)) return false;
+        await this.waitForResume();
+        return true;
+      },
+      onFailure: (err, attempt, delay) => {
         const kind = (err as { drcKind?: string }).drcKind ?? 'session';
         this.metrics.errors.inc({ kind });
         this.totals.errors++;
         this.lastError = { at: new Date().toISOString(), message: errorMessage(err) };
-        if (performance.now() - t0 > 10_000) attempt = 0;
-        attempt++;
-        const delay = backoffDelay(attempt - 1);
         this.metrics.reconnects.inc();
         this.setState('reconnecting');
         this.log.warn(
           { attempt, delayMs: Math.round(delay), kind, err: errorMessage(err) },
           'session failed: reconnecting after backoff',
         );
-        await this.idle.sleep(delay);
-      }
-    }
+      },
+      sleep: (ms) => this.idle.sleep(ms),
+    });
   }
 
   private tag(err: unknown, kind: string): Error {

@@ -1,6 +1,7 @@
 // The link server's Toxiproxy HTTP API: routes, bodies, answers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter, Histogram } from 'prom-client';
+import { HttpError, readJson } from '../util/http-json.js';
 import type { Logger } from '../util/log.js';
 import { type ProxyCollection, parseProxyInput } from './collection.js';
 import { ApiError, badBody } from './errors.js';
@@ -40,7 +41,7 @@ export function createApiHandler(proxies: ProxyCollection, log: Logger, metrics:
         throw new ApiError(400, `bad URL encoding in ${JSON.stringify(path.slice(0, 100))}`);
       }
       const m = req.method ?? 'GET';
-      const body = (): Promise<unknown> => readJson(req);
+      const body = (): Promise<unknown> => readBody(req);
       const allow = (...methods: string[]): void => {
         if (!methods.includes(m))
           throw new ApiError(405, `method ${m} not allowed on ${route}: expected ${methods.join(', ')}`);
@@ -145,38 +146,16 @@ function send(res: ServerResponse, reply: Reply): void {
   res.end(text);
 }
 
-/** The request body as JSON; a bad or oversized body is a 400/413 that says so. */
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        failed = true;
-        reject(new ApiError(413, `request body too large: more than ${MAX_BODY} bytes`));
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('error', (err) => {
-      if (!failed) reject(badBody(err.message));
-    });
-    req.on('end', () => {
-      if (failed) return;
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (text.trim() === '') {
-        reject(badBody('empty body (expected JSON)'));
-        return;
-      }
-      try {
-        resolve(JSON.parse(text));
-      } catch (err) {
-        reject(badBody(`not JSON (${(err as Error).message})`));
-      }
-    });
-  });
+/**
+ * The request body as JSON (the shared reader, src/util/http-json.ts); a bad or oversized body is
+ * a 400/413 in Toxiproxy's error shape.
+ */
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  try {
+    return await readJson(req, MAX_BODY, { allowEmpty: false });
+  } catch (err) {
+    if (!(err instanceof HttpError)) throw badBody((err as Error).message);
+    if (err.status === 413) throw new ApiError(413, `request body too large: more than ${MAX_BODY} bytes`);
+    throw badBody(err.message.replace(/^body: /, ''));
+  }
 }

@@ -85,7 +85,11 @@ const tooLarge = (limit: number): HttpError =>
  * reading), 400 for text that is not JSON. The content type is not checked: `curl -d` sends
  * form-urlencoded by default, and the body is JSON either way.
  */
-export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+export async function readJson(
+  req: IncomingMessage,
+  limit: number,
+  opts: { allowEmpty?: boolean } = {},
+): Promise<unknown> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
@@ -96,7 +100,10 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (text === '') return {};
+  if (text === '') {
+    if (opts.allowEmpty === false) throw badRequest('body: empty (expected JSON)');
+    return {};
+  }
   try {
     return JSON.parse(text);
   } catch (err) {
