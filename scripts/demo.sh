@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The ezctl demo on a fresh Debian machine: set up, bring up the default two-zones cluster
 # (per eZone: MariaDB, Redis, DRC replicators, cache invalidator, order service, SOA Proxy; plus
-# GZS and APIRouter), show what runs where, run orders through it and check the result.
+# GZS, APIRouter and the link server: every path between eZones is a named link with a 30 ms round
+# trip, as between Beijing and Shanghai), show what runs where, run orders through it and check them.
 #
 #   ./scripts/demo.sh                 # default topology, state in ./.ezctl
 #   EZCTL_TOPOLOGY=fixtures/topologies/three-zones.yaml ./scripts/demo.sh
@@ -17,6 +18,9 @@ ezctl() { node bin/run.js "$@"; }
 echo
 echo "demo: ezctl up"
 ezctl up
+echo
+echo "demo: the links between the sites (30 ms round trip between eZones, 2 ms from APIRouter's site)"
+ezctl links list
 echo
 echo "demo: where two routing tags go (Beijing, Shanghai)"
 ezctl route --tag 'geo=39.9042,116.4074'

@@ -49,6 +49,12 @@ export interface RoutingClientOptions {
   cacheFile?: string;
   /** who holds the table (acknowledgements); without one the client only reads */
   holder?: Holder;
+  /**
+   * The epoch this holder may acknowledge, given the one it holds (default: the one it holds).
+   * The DAL acknowledges a new epoch only once its open transactions on the shards that epoch
+   * locks or moves away have ended (DESIGN §6 step 1); it calls `acknowledge()` when they have.
+   */
+  ackableEpoch?: (held: number) => number;
   /** Prometheus registry for ez_sdk_* metrics (one client per registry) */
   registry?: Registry;
   log?: Logger;
@@ -78,6 +84,7 @@ export class RoutingClient implements RoutingSource {
   private socket: WebSocket | undefined;
   private heartbeatMs = 1000;
   private ackedAt = 0;
+  private ackedEpoch = 0;
   private closed = false;
   private readonly listeners = new Set<(t: RoutingTable) => void>();
   private readonly waiters = new Set<{ epoch: number; done: (ok: boolean) => void }>();
@@ -430,8 +437,21 @@ export class RoutingClient implements RoutingSource {
 
   private ack(ws: WebSocket): void {
     if (ws.readyState !== WebSocket.OPEN) return;
-    ws.send(`{"t":"ack","epoch":${this.epoch}}`);
+    const held = this.epoch;
+    const epoch = this.opts.ackableEpoch ? Math.min(held, this.opts.ackableEpoch(held)) : held;
+    ws.send(`{"t":"ack","epoch":${epoch}}`);
+    this.ackedEpoch = epoch;
     this.ackedAt = Date.now();
+  }
+
+  /** Acknowledge now (after `ackableEpoch` would answer a newer epoch than the one last sent). */
+  acknowledge(): void {
+    if (this.socket) this.ack(this.socket);
+  }
+
+  /** the epoch last acknowledged to GZS (0 before the first) */
+  get acknowledgedEpoch(): number {
+    return this.ackedEpoch;
   }
 
   /** Take `table` if it is newer (or of another generation: a re-created store). */
