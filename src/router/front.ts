@@ -13,6 +13,7 @@ import {
   type ParseError,
 } from './llhttp.js';
 import { beginTurn, endTurn, Outbox } from './outbox.js';
+import { ErrorCode, errorBody, unsupportedCoding } from './reply.js';
 
 /**
  * The gateway's HTTP/1.1 server side: plain `net` sockets parsed by llhttp (llhttp.ts says why not
@@ -25,8 +26,12 @@ import { beginTurn, endTurn, Outbox } from './outbox.js';
  *   value; node:http sends it at once);
  * - answers: Content-Length when known, else chunked (HTTP/1.1) or close-delimited (HTTP/1.0);
  *   no body for HEAD, 204, 304; a `Date` header unless the answer has one;
- * - malformed heads → 400, heads over maxHeaderSize (16 KB) → 431, oversized chunk extensions → 413,
- *   each with `Connection: close`; a head not complete within headersTimeoutMs → 408;
+ * - input llhttp cannot parse (a malformed head, bad chunk framing, …) → 400, heads over
+ *   maxHeaderSize (16 KB) → 431, oversized chunk extensions → 413, a Transfer-Encoding that does not
+ *   end in chunked → 501 (RFC 9112 §6.1); a head not complete within headersTimeoutMs → 408; each
+ *   a JSON error (EZ_BAD_REQUEST, naming llhttp's reason and code) with `Connection: close`. The
+ *   answers of complete requests before the bad bytes go out first, in order: a client that
+ *   pipelined a valid request never loses its answer to junk that followed it;
  * - idle keep-alive connections close after keepAliveTimeoutMs (5 s);
  * - a client that half-closes its side is gone (the answer in flight is cut, as nginx and node:http do).
  */
@@ -51,6 +56,11 @@ export interface FrontHandler {
   clientClosed(): void;
   /** the socket took what was queued, after write() returned false */
   clientDrained(): void;
+  /**
+   * The request's own bytes turned out malformed (its chunked body): stop, never let the upstream
+   * see it complete, and answer `status` (or cut an answer under way). Without it the front answers.
+   */
+  requestFailed?(status: number, message: string): void;
 }
 
 /** Who reads a request body: chunks as they arrive, with backpressure. */
@@ -72,11 +82,49 @@ function statusLine(status: number): string {
   return line;
 }
 
-const CANNED: Record<string, string> = {
-  HPE_HEADER_OVERFLOW: statusLine(431),
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: statusLine(413),
-  timeout: statusLine(408),
-};
+/** A complete JSON error answer (DESIGN §3 shape) after which the connection closes. */
+function errorAnswer(status: number, message: string): { head: string; body: Buffer } {
+  const body = Buffer.from(errorBody(ErrorCode.badRequest, message));
+  const head = `${statusLine(status)}content-type: application/json\r\ncache-control: no-store\r\ndate: ${clock.date}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`;
+  return { head, body };
+}
+
+/** The answer to a parse error: llhttp's code picks the status, its reason is the message. */
+function parseFailure(
+  err: ParseError,
+  inMessage: FrontRequest | null,
+  before: number,
+  maxHeaderSize: number,
+): { status: number; message: string } {
+  const where =
+    before === 0
+      ? 'malformed request'
+      : `malformed request after ${before} complete request${before === 1 ? '' : 's'} on this connection`;
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, message: `${where}: head larger than ${maxHeaderSize} bytes (${err.code})` };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, message: `${where}: chunk extensions too long (${err.code})` };
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+      // raised after the head only when the last coding is not chunked: one we do not implement
+      if (inMessage !== null)
+        return {
+          status: 501,
+          message: unsupportedCoding(headerValues(inMessage.rawHeaders, 'transfer-encoding')),
+        };
+  }
+  return { status: 400, message: `${where}: ${err.reason ?? err.message} (${err.code})` };
+}
+
+/** The values of header `name` (lower-case) in a flat raw header list, joined as one field. */
+function headerValues(raw: string[], name: string): string {
+  let out = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === name.length && raw[i].toLowerCase() === name)
+      out = out === '' ? raw[i + 1] : `${out}, ${raw[i + 1]}`;
+  }
+  return out;
+}
 
 /** One request on a client connection, and its answer. */
 export class FrontRequest {
@@ -200,6 +248,26 @@ export class FrontRequest {
     }
   }
 
+  /** @internal the parser failed inside this request's message (its body): the request cannot complete */
+  failed(status: number, message: string): void {
+    this.keepAlive = false;
+    this.held = null;
+    if (!this.endDelivered && this.reader !== null) {
+      this.endDelivered = true;
+      this.reader.onBodyError(new Error(message));
+    }
+    const h = this.handler;
+    if (h?.requestFailed !== undefined) h.requestFailed(status, message);
+    else if (!this.headersSent) {
+      const { head, body } = errorAnswer(status, message);
+      this.headersSent = true;
+      this.conn.out.text(head);
+      this.conn.out.bytes(body);
+      this.finished = true;
+      this.conn.answered(this);
+    } else this.destroy();
+  }
+
   /** @internal the connection closed */
   closed(): void {
     if (!this.bodyComplete && this.reader !== null && !this.endDelivered) {
@@ -291,6 +359,12 @@ export class ClientConnection {
   private inTurn = false;
   /** the request just parsed had an Upgrade header: llhttp stopped after it */
   private upgradeStop = false;
+  /** heads parsed on this connection (error messages say how many came before a bad one) */
+  private heads = 0;
+  /** the parser failed: what is read from now on is dropped (see parseError) */
+  private failed = false;
+  /** the error answer to send once the answers before it are out */
+  private failure: { head: string; body: Buffer } | null = null;
 
   constructor(
     readonly front: FrontServer,
@@ -351,7 +425,7 @@ export class ClientConnection {
 
   /** 'data' event (a socket the parser cannot read itself) */
   private onData(d: Buffer): void {
-    if (this.isClosed) return;
+    if (this.isClosed || this.failed) return;
     this.enterTurn();
     try {
       this.afterRead(this.parseRest(d, this.parser.execute(d)));
@@ -394,12 +468,48 @@ export class ClientConnection {
       this.headSince = clock.now;
   }
 
+  /**
+   * llhttp failed. Requests before the bad bytes are complete: their answers go first, then the
+   * error answer, then the connection closes. The request the parser was in (its body was bad) is
+   * answered with the error instead: by the gateway if it has it (it cuts its upstream call), else
+   * in its place in the queue. From now on reads are dropped, not left unread: closing a socket with
+   * unread bytes resets it, and a reset can destroy answers the client has not read yet.
+   */
   private parseError(err: ParseError): void {
-    // answer with the error only if no answer is under way on this connection
-    if (this.current === null) {
-      this.out.text(`${CANNED[err.code] ?? statusLine(400)}connection: close\r\n\r\n`);
-      this.close();
-    } else this.socket.destroy();
+    if (this.failed) return; // llhttp gives the same error for every later read
+    this.failed = true;
+    const p = this.parsing;
+    this.parsing = null;
+    this.headSince = 0;
+    const { status, message } = parseFailure(
+      err,
+      p,
+      p === null ? this.heads : this.heads - 1,
+      this.front.opts.maxHeaderSize,
+    );
+    if (p !== null) {
+      if (p === this.current) {
+        if (!p.finished) p.failed(status, message);
+        else {
+          // answered early, its body was being dropped: that answer stands, nothing more to say
+          this.current = null;
+          this.close();
+        }
+        return;
+      }
+      // queued behind an answer in progress (always the last one), never handed to the gateway
+      this.queue.pop();
+    }
+    this.failure = errorAnswer(status, message);
+    if (this.current === null) this.sendFailure();
+  }
+
+  private sendFailure(): void {
+    const f = this.failure!;
+    this.failure = null;
+    this.out.text(f.head);
+    this.out.bytes(f.body);
+    this.close();
   }
 
   /** Flush and half-close; the socket is destroyed when the peer closes (or by the sweep). */
@@ -451,6 +561,7 @@ export class ClientConnection {
     }
     this.enterTurn();
     this.headSince = 0;
+    this.heads++;
     const name = METHODS[method];
     if (name === 'CONNECT' || name === 'PRI') {
       // no tunnels through the gateway (node:http without a 'connect' listener does the same)
@@ -522,6 +633,9 @@ export class ClientConnection {
     if (req !== undefined) {
       this.current = req;
       this.front.onRequest(req);
+    } else if (this.failure !== null) {
+      this.sendFailure();
+      return;
     } else if (this.closing) {
       this.close();
       return;
@@ -533,7 +647,7 @@ export class ClientConnection {
   updateReading(): void {
     if (this.isClosed) return;
     const p = this.parsing;
-    const want = this.queue.length === 0 && (p === null || p.bodyComplete || p.bodyFlowing);
+    const want = this.failed || (this.queue.length === 0 && (p === null || p.bodyComplete || p.bodyFlowing));
     const h = this.handle;
     if (want && this.paused) {
       this.paused = false;
@@ -558,7 +672,12 @@ export class ClientConnection {
     if (this.current === null && this.parsing === null) {
       if (this.headSince !== 0) {
         if (now - this.headSince > o.headersTimeoutMs) {
-          this.out.text(`${CANNED.timeout}connection: close\r\n\r\n`);
+          const { head, body } = errorAnswer(
+            408,
+            `request head not complete within ${o.headersTimeoutMs} ms`,
+          );
+          this.out.text(head);
+          this.out.bytes(body);
           this.close();
           this.socket.destroy();
         }

@@ -16,7 +16,7 @@ import {
   SHARD_LINE,
 } from './headers.js';
 import type { GatewayMetrics, TargetStats } from './metrics.js';
-import { ErrorCode, errorBody } from './reply.js';
+import { ErrorCode, errorBody, unsupportedCoding } from './reply.js';
 import {
   type Upstream,
   type UpstreamConn,
@@ -87,6 +87,12 @@ const CONNECT_ERRORS = new Set([
 const RETRY_AFTER = 'retry-after: 1\r\n';
 /** `Expect` values node:http accepts (RFC 9110 §10.1.1) */
 const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+/**
+ * The one transfer coding the gateway passes on: it re-frames the body it forwards, so another
+ * coding (`gzip, chunked`, which llhttp accepts) would reach the service without its label. 501 and
+ * close, as nginx answers (RFC 9112 §6.1).
+ */
+const CHUNKED = /^[ \t]*chunked[ \t]*$/i;
 /** A tag taken from a cookie or the query is copied into a header: it must hold no control characters. */
 function hasControl(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
@@ -212,8 +218,14 @@ class Exchange implements FrontHandler, UpstreamHandler {
         } else if (lower === 'cookie') {
           this.cookie = this.cookie === undefined ? value : `${this.cookie}; ${value}`;
         } else if (DROP_REQUEST.has(lower)) {
-          if (lower === 'transfer-encoding') chunked = true;
-          else if (lower === 'expect' && req.httpMinor === 1) {
+          if (lower === 'transfer-encoding') {
+            if (value !== 'chunked' && !CHUNKED.test(value)) {
+              req.keepAlive = false; // llhttp may not even know where the body ends
+              this.refuse(501, ErrorCode.badRequest, unsupportedCoding(value));
+              return;
+            }
+            chunked = true;
+          } else if (lower === 'expect' && req.httpMinor === 1) {
             if (!CONTINUE.test(value)) {
               this.refuse(
                 417,
@@ -443,6 +455,7 @@ class Exchange implements FrontHandler, UpstreamHandler {
     this.conn = null;
     this.queued = false;
     this.body?.detach();
+    if (this.done) return; // answered already (requestFailed aborts its call after answering)
     const t = this.target!;
     if (this.clientGone) {
       this.finish(499);
@@ -494,6 +507,22 @@ class Exchange implements FrontHandler, UpstreamHandler {
 
   clientDrained(): void {
     this.conn?.resume();
+  }
+
+  requestFailed(status: number, message: string): void {
+    if (this.done) {
+      this.req.destroy();
+      return;
+    }
+    this.clientGone = true; // a held, routing or retrying request goes no further
+    this.refuse(status, ErrorCode.badRequest, message); // or cuts an answer that had started
+    // the upstream has part of a body that can never be completed: cut its connection so it cannot
+    // take the request as whole
+    if (this.conn !== null) this.conn.abort();
+    else if (this.queued) {
+      this.queued = false;
+      this.upstream!.cancel(this);
+    }
   }
 
   // ---- 421 ----------------------------------------------------------------------------------

@@ -18,6 +18,11 @@ export function errorBody(code: string, message: string): string {
   return JSON.stringify({ error: { code, message } });
 }
 
+/** The message of a 501 for a request body in a transfer coding the gateway does not pass on. */
+export function unsupportedCoding(value: string): string {
+  return `Transfer-Encoding "${value}" is not supported (only chunked)`;
+}
+
 /** Send a JSON error (no-op when the response already started: the caller destroys it instead). */
 export function sendError(
   res: ServerResponse,

@@ -34,7 +34,8 @@ let answer: ((req: IncomingMessage, res: ServerResponse, body: Buffer) => void) 
 
 /** ez-sh's stand-in: a raw TCP server whose answer bytes a test writes itself. */
 let rawSvc: NetServer;
-let rawAnswer: (socket: Socket, request: string) => void = () => {};
+/** true: the test reads the rest of the socket itself (`rest`: bytes that came after the head) */
+let rawAnswer: (socket: Socket, request: string, rest: string) => unknown = () => undefined;
 let rawConnections = 0;
 
 let router: GatewayServer;
@@ -65,15 +66,16 @@ beforeAll(async () => {
   rawSvc = createNetServer((socket) => {
     rawConnections++;
     let text = '';
-    socket.on('data', (d) => {
+    const onData = (d: Buffer) => {
       text += d.toString('latin1');
       const end = text.indexOf('\r\n\r\n');
       if (end >= 0) {
         const head = text.slice(0, end);
         text = text.slice(end + 4);
-        rawAnswer(socket, head);
+        if (rawAnswer(socket, head, text) === true) socket.off('data', onData);
       }
-    });
+    };
+    socket.on('data', onData);
     socket.on('error', () => {});
   });
   rawSvc.listen(0, '127.0.0.1');
@@ -96,7 +98,7 @@ afterAll(async () => {
 
 afterEach(() => {
   answer = undefined;
-  rawAnswer = () => {};
+  rawAnswer = () => undefined;
   seen.length = 0;
 });
 
@@ -468,4 +470,116 @@ describe('gateway front: answers', () => {
     expect(upstreamClosed).toBe(true);
     expect(await count499()).toBe(before + 1);
   });
+});
+
+describe('gateway front: malformed input after and inside requests', () => {
+  const order = '{"user":"u-1","merchant":"m-1","amountCents":1200}';
+  const post = `POST /orders HTTP/1.1\r\nHost: x\r\nX-Ez-Route: ${BEIJING}\r\nContent-Type: application/json\r\nContent-Length: ${order.length}\r\n\r\n${order}`;
+
+  it('answers a complete POST before the junk pipelined after it, then 400 JSON and closes', async () => {
+    const c = new Raw();
+    c.send(`${post}GARBAGE\r\n\r\n`);
+    await c.waitClosed();
+    const all = parseAnswers(c.text);
+    expect(all.map((a) => a.head.split('\r\n')[0])).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 400 Bad Request']);
+    expect(JSON.parse(all[0].body)).toEqual({ url: '/orders', bodyBytes: order.length });
+    expect(all[0].head).not.toMatch(/connection: close/i);
+    expect(all[1].head).toMatch(/\r\nconnection: close/i);
+    expect(all[1].head).toMatch(/\r\ncontent-type: application\/json/i);
+    const err = JSON.parse(all[1].body);
+    expect(err.error.code).toBe('EZ_BAD_REQUEST');
+    expect(err.error.message).toMatch(/Invalid method/);
+    expect(seen.map((s) => `${s.method} ${s.url} ${s.bodyBytes}`)).toEqual([`POST /orders ${order.length}`]);
+  });
+
+  it('keeps the answers of every complete request pipelined before a malformed head, in order', async () => {
+    answer = (req, res) => {
+      const out = JSON.stringify({ url: req.url });
+      setTimeout(
+        () => res.writeHead(200, { 'content-length': Buffer.byteLength(out) }).end(out),
+        req.url === '/slow' ? 80 : 0,
+      );
+    };
+    const c = new Raw();
+    c.send(`${get('/slow')}${get('/fast')}GET /bad HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n`);
+    await c.waitClosed();
+    const all = parseAnswers(c.text);
+    expect(all.map((a) => a.head.split('\r\n')[0])).toEqual([
+      'HTTP/1.1 200 OK',
+      'HTTP/1.1 200 OK',
+      'HTTP/1.1 400 Bad Request',
+    ]);
+    expect(all.slice(0, 2).map((a) => JSON.parse(a.body).url)).toEqual(['/slow', '/fast']);
+    expect(JSON.parse(all[2].body).error.message).toMatch(/Content-Length/);
+    expect(seen.map((s) => s.url)).toEqual(['/slow', '/fast']);
+  });
+
+  it('never forwards a pipelined request whose chunked body is malformed; the earlier answer still comes', async () => {
+    answer = (req, res) => {
+      setTimeout(() => res.writeHead(200, { 'content-length': 4 }).end('slow'), 50);
+      void req;
+    };
+    const c = new Raw();
+    c.send(
+      `${get('/slow')}POST /orders HTTP/1.1\r\nHost: x\r\nX-Ez-Route: ${BEIJING}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n`,
+    );
+    await c.waitClosed();
+    const all = parseAnswers(c.text);
+    expect(all.map((a) => a.head.split('\r\n')[0])).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 400 Bad Request']);
+    expect(all[0].body).toBe('slow');
+    expect(JSON.parse(all[1].body).error.message).toMatch(/chunk size/);
+    expect(seen.map((s) => s.url)).toEqual(['/slow']);
+  });
+
+  it.each([
+    [
+      'an unknown transfer coding',
+      'xchunked',
+      '5\r\nhello\r\n0\r\n\r\n',
+      501,
+      /Transfer-Encoding "xchunked" is not supported/,
+    ],
+    [
+      'a coding the gateway cannot pass on',
+      'gzip, chunked',
+      '5\r\nhello\r\n0\r\n\r\n',
+      501,
+      /Transfer-Encoding "gzip, chunked" is not supported/,
+    ],
+    ['chunked twice', 'chunked, chunked', '5\r\nhello\r\n0\r\n\r\n', 400, /Transfer-Encoding/],
+    [
+      'an overflowing chunk size',
+      'chunked',
+      'ffffffffffffffffff\r\nhello\r\n0\r\n\r\n',
+      400,
+      /Chunk size overflow/,
+    ],
+    ['LF-only chunk lines', 'chunked', '5\nhello\n0\n\n', 400, /Missing expected CR after chunk size/],
+    [
+      'LF-only after chunk data',
+      'chunked',
+      '5\r\nhello\n0\r\n\r\n',
+      400,
+      /Missing expected CR after chunk data/,
+    ],
+  ])(
+    'answers %s with a JSON error and never forwards the request',
+    async (_what, coding, body, status, message) => {
+      const c = new Raw();
+      c.send(
+        `POST /orders HTTP/1.1\r\nHost: x\r\nX-Ez-Route: ${BEIJING}\r\nTransfer-Encoding: ${coding}\r\n\r\n${body}`,
+      );
+      await c.wait((t) => t.endsWith('}}'));
+      const [a] = parseAnswers(c.text);
+      expect(a.head.split('\r\n')[0]).toBe(
+        `HTTP/1.1 ${status} ${status === 501 ? 'Not Implemented' : 'Bad Request'}`,
+      );
+      const err = JSON.parse(a.body);
+      expect(err.error.code).toBe('EZ_BAD_REQUEST');
+      expect(err.error.message).toMatch(message);
+      expect(a.head).toMatch(/\r\nconnection: close/i);
+      await c.waitClosed();
+      expect(seen).toHaveLength(0);
+    },
+  );
 });
