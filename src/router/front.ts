@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { clock, onTick } from './clock.js';
+import { clientAddress, forwardLines } from './headers.js';
 import {
   HTTPParser,
   type HttpParser,
@@ -365,6 +366,10 @@ export class ClientConnection {
   private failed = false;
   /** the error answer to send once the answers before it are out */
   private failure: { head: string; body: Buffer } | null = null;
+  /** the client's address (X-Forwarded-For, Forwarded) */
+  readonly clientAddress: string;
+  /** the forwarding header lines of a request that brought none of its own, built once per connection */
+  readonly forwardLines: string;
 
   constructor(
     readonly front: FrontServer,
@@ -372,6 +377,8 @@ export class ClientConnection {
   ) {
     this.out = new Outbox(socket);
     this.idleSince = clock.now;
+    this.clientAddress = clientAddress(socket.remoteAddress);
+    this.forwardLines = forwardLines(this.clientAddress, undefined, undefined, false);
     const parser = new HTTPParser();
     parser.initialize(HTTPParser.REQUEST, {}, front.opts.maxHeaderSize, HTTPParser.kLenientNone);
     (parser as ParserWithConn).conn = this;

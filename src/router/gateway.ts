@@ -7,10 +7,14 @@ import type { FrontHandler, FrontRequest } from './front.js';
 import {
   DROP_REQUEST,
   DROP_RESPONSE,
+  forwardLines,
   H_EPOCH,
+  H_FORWARDED,
   H_ROUTE,
   H_SOA_PATH,
   H_VIA,
+  H_XF_PROTO,
+  H_XFF,
   REQUEST_NAME_LENGTHS,
   RESPONSE_NAME_LENGTHS,
   SHARD_LINE,
@@ -199,10 +203,15 @@ class Exchange implements FrontHandler, UpstreamHandler {
     const soa = this.gw.opts.soaZone !== undefined;
     let fwd = '';
     let chunked = false;
+    let xff: string | undefined;
+    let forwarded: string | undefined;
+    let hasProto = false;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i];
       const value = raw[i + 1];
-      if (REQUEST_NAME_LENGTHS[name.length] === 1) {
+      const len = name.length;
+      // of the 15-letter names only x-forwarded-for matters: Accept-Encoding/-Language are not lower-cased
+      if (REQUEST_NAME_LENGTHS[len] === 1 && (len !== 15 || (name.charCodeAt(0) | 0x20) === 0x78)) {
         const lower = name.toLowerCase();
         if (lower === H_ROUTE) {
           if (this.routeHeader !== undefined) {
@@ -217,6 +226,14 @@ class Exchange implements FrontHandler, UpstreamHandler {
           if (this.contentLength > 0) this.hasBody = true;
         } else if (lower === 'cookie') {
           this.cookie = this.cookie === undefined ? value : `${this.cookie}; ${value}`;
+        } else if (lower === H_XFF) {
+          xff = xff === undefined ? value : `${xff}, ${value}`;
+          continue; // sent once, with the client's address appended
+        } else if (lower === H_FORWARDED) {
+          forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
+          continue;
+        } else if (lower === H_XF_PROTO) {
+          hasProto = true; // passed on as it is
         } else if (DROP_REQUEST.has(lower)) {
           if (lower === 'transfer-encoding') {
             if (value !== 'chunked' && !CHUNKED.test(value)) {
@@ -242,7 +259,12 @@ class Exchange implements FrontHandler, UpstreamHandler {
       }
       fwd += `${name}: ${value}\r\n`;
     }
-    this.fwd = fwd;
+    // the client's address as one more hop: lines built once per connection unless the client sent its own
+    const conn = req.conn;
+    this.fwd =
+      xff === undefined && forwarded === undefined && !hasProto
+        ? fwd + conn.forwardLines
+        : fwd + forwardLines(conn.clientAddress, xff, forwarded, hasProto);
     if (chunked) {
       this.hasBody = true;
       this.contentLength = -1;

@@ -435,3 +435,66 @@ describe('APIRouter streaming and ops', () => {
     expect(m.text).toMatch(/ez_router_in_flight_requests\{part="router"\} 0/);
   });
 });
+
+describe('APIRouter forwarding headers', () => {
+  /** the raw header lines the service got for one request */
+  async function rawHeadersOf(url: string, headers: string[]): Promise<string[]> {
+    let raw: string[] = [];
+    bj.answer = (req, res) => {
+      raw = req.rawHeaders;
+      res.writeHead(204).end();
+      return true;
+    };
+    const res = await request(url, { headers });
+    await res.body.dump();
+    expect(res.statusCode).toBe(204);
+    return raw;
+  }
+  /** the values of header `name` (lower-case), one per line the service got */
+  const valuesOf = (raw: string[], name: string) => {
+    const out: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === name) out.push(raw[i + 1]);
+    return out;
+  };
+
+  it('adds the client address: X-Forwarded-For, X-Forwarded-Proto and an RFC 7239 Forwarded element', async () => {
+    const raw = await rawHeadersOf(`${router.url}/x`, ['X-Ez-Route', BEIJING]);
+    expect(valuesOf(raw, 'x-forwarded-for')).toEqual(['127.0.0.1']);
+    expect(valuesOf(raw, 'x-forwarded-proto')).toEqual(['http']);
+    expect(valuesOf(raw, 'forwarded')).toEqual(['for=127.0.0.1;proto=http']);
+  });
+
+  it('appends to the X-Forwarded-For and Forwarded a client sent (as one line each), keeps its X-Forwarded-Proto', async () => {
+    const raw = await rawHeadersOf(`${router.url}/x`, [
+      'X-Ez-Route',
+      BEIJING,
+      'X-Forwarded-For',
+      '203.0.113.7',
+      'x-forwarded-for',
+      '198.51.100.2',
+      'Forwarded',
+      'for=203.0.113.7;proto=https',
+      'X-Forwarded-Proto',
+      'https',
+    ]);
+    expect(valuesOf(raw, 'x-forwarded-for')).toEqual(['203.0.113.7, 198.51.100.2, 127.0.0.1']);
+    expect(valuesOf(raw, 'forwarded')).toEqual(['for=203.0.113.7;proto=https, for=127.0.0.1;proto=http']);
+    expect(valuesOf(raw, 'x-forwarded-proto')).toEqual(['https']);
+  });
+
+  it('quotes an IPv6 client in Forwarded (RFC 7239 §6) and gives it bare in X-Forwarded-For', async () => {
+    const r6 = await startApiRouter({
+      source,
+      host: '::1',
+      upstreams: { 'ez-bj': [bj.origin], 'ez-sh': [sh.origin] },
+      accessLog: { mode: 'off', sample: 0 },
+    });
+    try {
+      const raw = await rawHeadersOf(`http://[::1]:${r6.port}/x`, ['X-Ez-Route', BEIJING]);
+      expect(valuesOf(raw, 'x-forwarded-for')).toEqual(['::1']);
+      expect(valuesOf(raw, 'forwarded')).toEqual(['for="[::1]";proto=http']);
+    } finally {
+      await r6.close();
+    }
+  });
+});
