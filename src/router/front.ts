@@ -15,6 +15,7 @@ import {
 } from './llhttp.js';
 import { beginTurn, endTurn, Outbox } from './outbox.js';
 import { ErrorCode, errorBody, unsupportedCoding } from './reply.js';
+import { Tunnel } from './tunnel.js';
 
 /**
  * The gateway's HTTP/1.1 server side: plain `net` sockets parsed by llhttp (llhttp.ts says why not
@@ -33,6 +34,9 @@ import { ErrorCode, errorBody, unsupportedCoding } from './reply.js';
  *   a JSON error (EZ_BAD_REQUEST, naming llhttp's reason and code) with `Connection: close`. The
  *   answers of complete requests before the bad bytes go out first, in order: a client that
  *   pipelined a valid request never loses its answer to junk that followed it;
+ * - a request with `Connection: upgrade` + `Upgrade` (llhttp's upgrade flag) stops the parser at its
+ *   end: what the client sent after it waits until its answer says what it is. A 101 turns the
+ *   connection into a Tunnel (switchProtocols); any other answer and the connection goes on as HTTP;
  * - idle keep-alive connections close after keepAliveTimeoutMs (5 s);
  * - a client that half-closes its side is gone (the answer in flight is cut, as nginx and node:http do).
  */
@@ -135,6 +139,8 @@ export class FrontRequest {
   readonly rawHeaders: string[];
   readonly httpMajor: number;
   readonly httpMinor: number;
+  /** `Connection: upgrade` with an `Upgrade` header: a 101 may switch the connection to another protocol */
+  readonly upgrade: boolean;
   /** the connection stays open after this answer */
   keepAlive: boolean;
   /** set by the gateway when the client sent `Expect: 100-continue` */
@@ -169,6 +175,7 @@ export class FrontRequest {
     major: number,
     minor: number,
     keepAlive: boolean,
+    upgrade: boolean,
   ) {
     this.method = method;
     this.url = url;
@@ -176,6 +183,7 @@ export class FrontRequest {
     this.httpMajor = major;
     this.httpMinor = minor;
     this.keepAlive = keepAlive;
+    this.upgrade = upgrade;
     this.startedAt = clock.now;
   }
 
@@ -327,6 +335,25 @@ export class FrontRequest {
     this.conn.answered(this);
   }
 
+  /**
+   * Whether a 101 can switch the connection now: this is an Upgrade request, its message is complete
+   * and the parser stopped right after it (nothing the client sent later was read as HTTP).
+   */
+  get canSwitch(): boolean {
+    return this.upgrade && !this.headersSent && this.conn.stoppedAfter(this);
+  }
+
+  /**
+   * Answer `101 Switching Protocols` (`lines`: its header lines) and hand the connection over to a
+   * Tunnel with `upstream` (`upstreamHead`: bytes the upstream sent after its own 101 head).
+   * Only when canSwitch.
+   */
+  switchProtocols(lines: string, upstream: Socket, upstreamHead: Buffer): Tunnel {
+    this.headersSent = true;
+    this.finished = true;
+    return this.conn.switchTo(`${statusLine(101)}${lines}\r\n`, upstream, upstreamHead);
+  }
+
   /** Cut the connection: an answer that cannot be completed must not look complete. */
   destroy(): void {
     this.finished = true;
@@ -358,8 +385,13 @@ export class ClientConnection {
   private readonly handle: StreamHandle | null;
   /** inside a read (beginTurn() done) */
   private inTurn = false;
-  /** the request just parsed had an Upgrade header: llhttp stopped after it */
+  /** the message just completed was an Upgrade request: llhttp stops after it */
   private upgradeStop = false;
+  /**
+   * What the client sent after an Upgrade request, not parsed: it is the next request or the other
+   * protocol's first bytes, depending on the answer. Reading stops meanwhile.
+   */
+  private stopped: Buffer | null = null;
   /** heads parsed on this connection (error messages say how many came before a bad one) */
   private heads = 0;
   /** the parser failed: what is read from now on is dropped (see parseError) */
@@ -396,24 +428,30 @@ export class ClientConnection {
       this.handle = handle;
     } else {
       this.handle = null;
-      socket.on('data', (d: Buffer) => this.onData(d));
+      socket.on('data', this.onSocketData);
     }
-    socket.on('end', () => this.onEnd());
+    socket.on('end', this.onSocketEnd);
     socket.on('error', () => {}); // 'close' follows
-    socket.on('close', () => this.onClose());
-    socket.on('drain', () => {
-      const c = this.current;
-      if (c?.wantsDrain) {
-        c.wantsDrain = false;
-        beginTurn();
-        try {
-          c.handler?.clientDrained();
-        } finally {
-          endTurn();
-        }
-      }
-    });
+    socket.on('close', this.onSocketClose);
+    socket.on('drain', this.onSocketDrain);
   }
+
+  // socket listeners, kept so that switchTo() can take them off
+  private readonly onSocketData = (d: Buffer): void => this.onData(d);
+  private readonly onSocketEnd = (): void => this.onEnd();
+  private readonly onSocketClose = (): void => this.onClose();
+  private readonly onSocketDrain = (): void => {
+    const c = this.current;
+    if (c?.wantsDrain) {
+      c.wantsDrain = false;
+      beginTurn();
+      try {
+        c.handler?.clientDrained();
+      } finally {
+        endTurn();
+      }
+    }
+  };
 
   /** Writes made while a read is handled leave together at its end (outbox.ts). */
   private enterTurn(): void {
@@ -448,6 +486,7 @@ export class ClientConnection {
       // only an Upgrade request stops llhttp short of a read's end; getCurrentBuffer() copies the read
       if (this.upgradeStop && typeof ret === 'number' && !this.isClosed)
         ret = this.parseRest(this.parser.getCurrentBuffer(), ret);
+      else this.upgradeStop = false;
       this.afterRead(ret);
     } finally {
       this.leaveTurn();
@@ -455,17 +494,78 @@ export class ClientConnection {
   }
 
   /**
-   * A request with an Upgrade header stops llhttp at its end (we do not upgrade: it was proxied as a
-   * plain request): parse what follows it in `d`, after the `ret` bytes already parsed.
+   * An Upgrade request stops llhttp at its end; `ret` bytes of `d` were parsed. While its answer is
+   * to come, the rest waits (`stopped`); if it was answered already (refused at once), the
+   * connection goes on as HTTP with the rest.
    */
   private parseRest(d: Buffer, ret: number | ParseError): number | ParseError {
-    while (this.upgradeStop && typeof ret === 'number' && ret > 0 && ret < d.length && !this.isClosed) {
+    while (this.upgradeStop && typeof ret === 'number' && !this.isClosed) {
       this.upgradeStop = false;
       d = d.subarray(ret);
+      if (this.current !== null) {
+        this.stopped = d;
+        this.updateReading();
+        return ret;
+      }
+      if (d.length === 0) break;
       ret = this.parser.execute(d);
     }
     this.upgradeStop = false;
     return ret;
+  }
+
+  /** the parser stopped right after `req` and waits for its answer */
+  stoppedAfter(req: FrontRequest): boolean {
+    return req === this.current && this.stopped !== null && !this.isClosed && this.queue.length === 0;
+  }
+
+  /** After the answer to an Upgrade request that did not switch: parse what the client sent after it. */
+  private parseStopped(): void {
+    const d = this.stopped!;
+    this.stopped = null;
+    if (d.length > 0) {
+      this.enterTurn();
+      try {
+        this.afterRead(this.parseRest(d, this.parser.execute(d)));
+      } finally {
+        this.leaveTurn();
+      }
+    }
+    this.updateReading();
+  }
+
+  /**
+   * @internal 101: send `head` and leave HTTP; the socket goes to a Tunnel with `upstream`. The
+   * parser lets go of the socket (unconsume, as node:http does on 'upgrade') and is closed.
+   */
+  switchTo(head: string, upstream: Socket, upstreamHead: Buffer): Tunnel {
+    const socket = this.socket;
+    this.out.text(head);
+    this.out.flush(); // before any tunnel byte
+    const rest = this.stopped!;
+    this.stopped = null;
+    this.current = null;
+    this.isClosed = true;
+    this.front.conns.delete(this);
+    socket.off('end', this.onSocketEnd);
+    socket.off('close', this.onSocketClose);
+    socket.off('drain', this.onSocketDrain);
+    const h = this.handle;
+    if (h !== null) {
+      this.parser.unconsume();
+      // the stream's own reads take over; the front stopped them (while waiting for this answer)
+      // behind the stream's back, and the stream thinks it is reading: start them again here
+      if (!h.reading) {
+        h.reading = true;
+        h.readStart();
+      }
+    } else socket.off('data', this.onSocketData);
+    setImmediate(closeParser, this.parser);
+    const tunnel = new Tunnel(socket, rest, upstream, upstreamHead);
+    const tunnels = this.front.tunnels;
+    tunnels.add(tunnel);
+    void tunnel.closed.then(() => tunnels.delete(tunnel));
+    return tunnel;
   }
 
   private afterRead(ret: number | ParseError): void {
@@ -557,7 +657,6 @@ export class ClientConnection {
     upgrade: boolean,
     keepAlive: boolean,
   ): number {
-    if (upgrade) this.upgradeStop = true;
     if (headers === undefined) {
       headers = this.slowHeaders;
       this.slowHeaders = [];
@@ -575,7 +674,7 @@ export class ClientConnection {
       this.socket.destroy();
       return 0;
     }
-    const req = new FrontRequest(this, name, url, headers, major, minor, keepAlive);
+    const req = new FrontRequest(this, name, url, headers, major, minor, keepAlive, upgrade);
     this.parsing = req;
     if (this.current === null) {
       this.current = req;
@@ -602,6 +701,7 @@ export class ClientConnection {
     const req = this.parsing;
     if (req === null) return;
     this.parsing = null;
+    if (req.upgrade) this.upgradeStop = true; // llhttp pauses right after this callback
     req.messageComplete();
     if (req.finished && req === this.current) this.next();
     this.updateReading();
@@ -646,6 +746,9 @@ export class ClientConnection {
     } else if (this.closing) {
       this.close();
       return;
+    } else if (this.stopped !== null) {
+      this.parseStopped(); // an Upgrade request answered without 101: HTTP goes on
+      return;
     }
     this.updateReading();
   }
@@ -654,7 +757,9 @@ export class ClientConnection {
   updateReading(): void {
     if (this.isClosed) return;
     const p = this.parsing;
-    const want = this.failed || (this.queue.length === 0 && (p === null || p.bodyComplete || p.bodyFlowing));
+    const want =
+      this.failed ||
+      (this.queue.length === 0 && this.stopped === null && (p === null || p.bodyComplete || p.bodyFlowing));
     const h = this.handle;
     if (want && this.paused) {
       this.paused = false;
@@ -744,6 +849,8 @@ function closeParser(parser: HttpParser): void {
 export class FrontServer {
   readonly server: Server;
   readonly conns = new Set<ClientConnection>();
+  /** connections switched to another protocol (WebSocket, …) */
+  readonly tunnels = new Set<Tunnel>();
   private stopSweep: (() => void) | undefined;
 
   constructor(
@@ -781,6 +888,7 @@ export class FrontServer {
 
   closeAll(): void {
     for (const c of this.conns) c.socket.destroy();
+    for (const t of this.tunnels) t.destroy();
     this.stopSweep?.();
     this.stopSweep = undefined;
   }

@@ -316,15 +316,6 @@ describe('gateway front: connections', () => {
     expect(seen).toHaveLength(0);
     c.close();
   });
-
-  it('forwards a request with an Upgrade header as a plain request, and the connection goes on', async () => {
-    const c = new Raw();
-    c.send(get('/ws', 'Connection: Upgrade\r\nUpgrade: websocket\r\n') + get('/after'));
-    await c.wait((t) => answers(t) === 2 && t.includes('"/after"'));
-    expect(seen.map((s) => s.url)).toEqual(['/ws', '/after']);
-    expect(seen[0].headers.upgrade).toBeUndefined();
-    c.close();
-  });
 });
 
 describe('gateway front: request bodies', () => {
@@ -582,4 +573,135 @@ describe('gateway front: malformed input after and inside requests', () => {
       expect(seen).toHaveLength(0);
     },
   );
+});
+
+describe('gateway front: Upgrade', () => {
+  const upgrade = (path: string, tag: string, proto = 'test-proto') =>
+    `GET ${path} HTTP/1.1\r\nHost: x\r\nX-Ez-Route: ${tag}\r\nConnection: Upgrade\r\nUpgrade: ${proto}\r\n\r\n`;
+  const SWITCH = 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: test-proto\r\n\r\n';
+
+  it('passes a non-101 answer to an Upgrade request on as a normal answer; the connection goes on as HTTP', async () => {
+    const c = new Raw();
+    c.send(get('/ws', 'Connection: Upgrade\r\nUpgrade: websocket\r\n') + get('/after'));
+    await c.wait((t) => answers(t) === 2 && t.includes('"/after"'));
+    expect(parseAnswers(c.text).map((a) => JSON.parse(a.body).url)).toEqual(['/ws', '/after']);
+    expect(seen.map((s) => s.url)).toEqual(['/ws', '/after']);
+    // the upgrade request went with its Connection/Upgrade headers (node:http without an 'upgrade' listener answers it as a request)
+    expect(seen[0].headers.upgrade).toBe('websocket');
+    expect(seen[0].headers.connection).toBe('upgrade');
+    expect(seen[1].headers.upgrade).toBeUndefined();
+    expect(c.closed).toBe(false);
+    c.close();
+  });
+
+  it('tunnels after 101: bytes sent early and late reach the upstream, a half-close is passed on', async () => {
+    let got = '';
+    let head = '';
+    rawAnswer = (socket, h, rest) => {
+      head = h;
+      got = rest;
+      socket.write(`${SWITCH}hello`);
+      socket.on('data', (d) => {
+        got += d.toString('latin1');
+      });
+      // the client's FIN arrives as 'end': the upstream can still answer on its side
+      socket.on('end', () => socket.end(` got ${got.length} bytes: ${got}`));
+      return true;
+    };
+    const c = new Raw();
+    c.send(`${upgrade('/tunnel', SHANGHAI)}early`);
+    await c.wait((t) => t.endsWith('hello'));
+    expect(c.text).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    expect(c.text).toMatch(/\r\nupgrade: test-proto\r\n/i);
+    expect(c.text).toMatch(/\r\nx-ez-zone: ez-sh\r\n/);
+    expect(head).toMatch(/\r\nconnection: upgrade\r\n/i);
+    expect(head).toMatch(/\r\nupgrade: test-proto(\r\n|$)/i);
+    c.socket.end(' late');
+    await c.waitClosed();
+    expect(c.text.endsWith('hello got 10 bytes: early late')).toBe(true);
+  });
+
+  it('closes the client connection when the upstream dies after 101, and goes on serving', async () => {
+    rawAnswer = (socket) => {
+      socket.write(`${SWITCH}first`);
+      setTimeout(() => socket.destroy(), 20);
+      return true;
+    };
+    const c = new Raw();
+    c.send(upgrade('/dies', SHANGHAI));
+    await c.waitClosed();
+    expect(c.text).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    expect(c.text.endsWith('\r\n\r\nfirst')).toBe(true);
+    const res = await request(`${router.url}/after`, { headers: { 'X-Ez-Route': BEIJING } });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+  });
+
+  it('answers 503 when the upstream dies before answering an upgrade; the connection goes on as HTTP', async () => {
+    rawAnswer = (socket) => {
+      socket.destroy();
+      return true;
+    };
+    const c = new Raw();
+    c.send(upgrade('/dies-early', SHANGHAI));
+    await c.wait((t) => t.endsWith('}}'));
+    expect(c.text).toMatch(/^HTTP\/1\.1 503 /);
+    expect(c.text).toContain('EZ_ZONE_UNAVAILABLE');
+    c.send(get('/after'));
+    await c.wait((t) => t.includes('"/after"'));
+    c.close();
+  });
+
+  it('respects backpressure through a tunnel: a client that stops reading holds the upstream back', async () => {
+    const total = 64 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let written = 0;
+    rawAnswer = (socket) => {
+      socket.write(SWITCH);
+      const pump = (): void => {
+        while (written < total) {
+          written += chunk.length;
+          if (!socket.write(chunk)) {
+            socket.once('drain', pump);
+            return;
+          }
+        }
+        socket.end();
+      };
+      pump();
+      return true;
+    };
+    const c = connect(port, '127.0.0.1');
+    let received = 0;
+    let headSeen = false;
+    let text = '';
+    const ended = new Promise<void>((resolve) => c.on('end', resolve));
+    c.on('data', (d: Buffer) => {
+      if (!headSeen) {
+        text += d.toString('latin1');
+        const end = text.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        headSeen = true;
+        received += text.length - end - 4;
+        c.pause(); // stop reading: the router must stop reading the upstream too
+        return;
+      }
+      received += d.length;
+    });
+    c.write(upgrade('/flood', SHANGHAI));
+    // wait until the upstream is held back: `written` stops growing
+    let last = -1;
+    let still = 0;
+    while (still < 3) {
+      await new Promise((r) => setTimeout(r, 100));
+      still = written === last ? still + 1 : 0;
+      last = written;
+    }
+    expect(text).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    expect(written).toBeLessThan(total);
+    c.resume();
+    await ended;
+    expect(received).toBe(total);
+    c.destroy();
+  });
 });
