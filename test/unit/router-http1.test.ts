@@ -522,6 +522,26 @@ describe('gateway front: malformed input after and inside requests', () => {
     expect(seen.map((s) => s.url)).toEqual(['/slow']);
   });
 
+  it('answers 501 to a request with an unknown transfer coding queued behind another, after that answer', async () => {
+    answer = (_req, res) => {
+      setTimeout(() => res.writeHead(200, { 'content-length': 4 }).end('slow'), 50);
+    };
+    const c = new Raw();
+    c.send(
+      `${get('/slow')}POST /orders HTTP/1.1\r\nHost: x\r\nX-Ez-Route: ${BEIJING}\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+    );
+    await c.waitClosed();
+    const all = parseAnswers(c.text);
+    expect(all.map((a) => a.head.split('\r\n')[0])).toEqual([
+      'HTTP/1.1 200 OK',
+      'HTTP/1.1 501 Not Implemented',
+    ]);
+    expect(JSON.parse(all[1].body).error.message).toBe(
+      'Transfer-Encoding "xchunked" is not supported (only chunked)',
+    );
+    expect(seen.map((s) => s.url)).toEqual(['/slow']);
+  });
+
   it.each([
     [
       'an unknown transfer coding',
