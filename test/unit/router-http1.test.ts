@@ -31,6 +31,8 @@ interface Seen {
 let svc: Server;
 const seen: Seen[] = [];
 let answer: ((req: IncomingMessage, res: ServerResponse, body: Buffer) => void) | undefined;
+/** called with each request as soon as its head is in, before its body */
+let onHead: ((req: IncomingMessage) => void) | undefined;
 
 /** ez-sh's stand-in: a raw TCP server whose answer bytes a test writes itself. */
 let rawSvc: NetServer;
@@ -44,6 +46,7 @@ let port: number;
 beforeAll(async () => {
   process.env.EZ_LOG_LEVEL = 'silent';
   svc = createServer((req, res) => {
+    onHead?.(req);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -98,6 +101,7 @@ afterAll(async () => {
 
 afterEach(() => {
   answer = undefined;
+  onHead = undefined;
   rawAnswer = () => undefined;
   seen.length = 0;
 });
@@ -520,6 +524,30 @@ describe('gateway front: malformed input after and inside requests', () => {
     expect(all[0].body).toBe('slow');
     expect(JSON.parse(all[1].body).error.message).toMatch(/chunk size/);
     expect(seen.map((s) => s.url)).toEqual(['/slow']);
+  });
+
+  it('cuts the upstream call when a chunked body turns bad midway: the service never takes it as whole', async () => {
+    let started = false;
+    let cut = false;
+    onHead = (req) => {
+      started = true;
+      req.on('close', () => {
+        cut = !req.complete;
+      });
+    };
+    const c = new Raw();
+    c.send(
+      `POST /orders HTTP/1.1\r\nHost: x\r\nX-Ez-Route: ${BEIJING}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`,
+    );
+    for (let i = 0; i < 300 && !started; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(started).toBe(true); // the service has the head and the first chunk
+    c.send('zz\r\n');
+    await c.waitClosed();
+    expect(c.text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(JSON.parse(parseAnswers(c.text)[0].body).error.message).toMatch(/Invalid character in chunk size/);
+    for (let i = 0; i < 300 && !cut; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(cut).toBe(true);
+    expect(seen).toHaveLength(0);
   });
 
   it('answers 501 to a request with an unknown transfer coding queued behind another, after that answer', async () => {
