@@ -669,6 +669,38 @@ describe('gateway front: Upgrade', () => {
     expect(c.text.endsWith('hello got 10 bytes: early late')).toBe(true);
   });
 
+  it('passes a half-close by the upstream on: the client sees the end and can still send', async () => {
+    let got = '';
+    rawAnswer = (socket, _h, rest) => {
+      got = rest;
+      socket.on('data', (d) => {
+        got += d.toString('latin1');
+      });
+      socket.end(`${SWITCH}server done`); // 101, bytes, then FIN: it still reads
+      return true;
+    };
+    // a client that keeps its side open after the server's FIN
+    const c = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let text = '';
+    let ended = false;
+    c.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+    });
+    c.on('end', () => {
+      ended = true;
+    });
+    c.write(upgrade('/server-first', SHANGHAI));
+    for (let i = 0; i < 300 && !ended; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(ended).toBe(true);
+    expect(text).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    expect(text.endsWith('\r\n\r\nserver done')).toBe(true);
+    c.write('client still talking');
+    for (let i = 0; i < 300 && got !== 'client still talking'; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(got).toBe('client still talking');
+    c.destroy();
+  });
+
   it('closes the client connection when the upstream dies after 101, and goes on serving', async () => {
     rawAnswer = (socket) => {
       socket.write(`${SWITCH}first`);
