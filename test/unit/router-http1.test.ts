@@ -704,7 +704,7 @@ describe('gateway front: Upgrade', () => {
   it('closes the client connection when the upstream dies after 101, and goes on serving', async () => {
     rawAnswer = (socket) => {
       socket.write(`${SWITCH}first`);
-      setTimeout(() => socket.destroy(), 20);
+      setTimeout(() => socket.resetAndDestroy(), 20); // a reset, not a FIN: the process died
       return true;
     };
     const c = new Raw();
