@@ -1,7 +1,9 @@
 /**
  * APIRouter's request path in-process, over a StaticRoutingSource whose table the test changes,
  * with small HTTP servers standing in for each eZone's services: geo/order routing, tag sources,
- * bad tags, lock hold, 421 retry with body replay, unreachable eZone, streaming, ops endpoints.
+ * bad tags, lock hold, 421 retry with body replay, unreachable eZone, streaming, ops endpoints,
+ * forwarding headers (X-Forwarded-For, Forwarded), WebSockets through the router (a real `ws`
+ * server on each stand-in service, `ws` clients).
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';

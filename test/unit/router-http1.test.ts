@@ -2,8 +2,10 @@
  * The gateway's own HTTP/1.1 front and upstream connections (src/router/front.ts, upstream.ts),
  * driven over raw TCP so every byte on the wire is visible: keep-alive and Connection: close,
  * HTTP/1.0, pipelining, Content-Length and chunked request bodies, Expect: 100-continue, HEAD,
- * 204/304, close-delimited and chunked answers, malformed and oversized heads, a client or an
- * upstream going away mid-answer, upstream header timeouts.
+ * 204/304, close-delimited and chunked answers, malformed and oversized heads, malformed framing
+ * and junk after complete requests (answers kept, then a JSON error), a client or an upstream
+ * going away mid-answer, upstream header timeouts, Upgrade requests (non-101 answers, tunnels after
+ * 101: early bytes, half-close both ways, an upstream dying, backpressure).
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';

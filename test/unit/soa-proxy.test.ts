@@ -1,7 +1,7 @@
 /**
  * SOA Proxy logic in-process: two proxies (ez-bj, ez-sh) over static routing sources, with small
  * HTTP servers standing in for each eZone's service. Local vs remote, loop prevention, a stale
- * proxy corrected by a 421 from its peer, the path header.
+ * proxy corrected by a 421 from its peer, the path header, X-Forwarded-For across two proxies.
  */
 import { once } from 'node:events';
 import { createServer, get as httpGet, type IncomingMessage, type Server } from 'node:http';
