@@ -32,6 +32,13 @@ export interface AccessEntry {
   code?: string;
   retried?: boolean;
   heldMs?: number;
+  /** an Upgrade request answered 101: the protocol asked for (`websocket`), and which line this is */
+  upgrade?: string;
+  /** `open`: at the 101; `closed`: when the tunnel ended (`ms` is then its lifetime) */
+  tunnel?: 'open' | 'closed';
+  /** bytes through the tunnel from the client, and to it */
+  bytesIn?: number;
+  bytesOut?: number;
 }
 
 /**
@@ -56,11 +63,11 @@ export class AccessLog {
     );
   }
 
-  /** Cheap test before an entry is built. */
-  wants(status: number): boolean {
+  /** Cheap test before an entry is built; `always`: a success logged in mode `all` whatever the sample. */
+  wants(status: number, always = false): boolean {
     if (this.logger === undefined) return false;
     if (status >= 400) return true;
-    return this.all && (this.sample >= 1 || Math.random() < this.sample);
+    return this.all && (always || this.sample >= 1 || Math.random() < this.sample);
   }
 
   write(entry: AccessEntry): void {

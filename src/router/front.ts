@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { clock, onTick } from './clock.js';
+import { clientAddress, forwardLines } from './headers.js';
 import {
   HTTPParser,
   type HttpParser,
@@ -13,6 +14,8 @@ import {
   type ParseError,
 } from './llhttp.js';
 import { beginTurn, endTurn, Outbox } from './outbox.js';
+import { ErrorCode, errorBody, unsupportedCoding } from './reply.js';
+import { Tunnel } from './tunnel.js';
 
 /**
  * The gateway's HTTP/1.1 server side: plain `net` sockets parsed by llhttp (llhttp.ts says why not
@@ -25,8 +28,15 @@ import { beginTurn, endTurn, Outbox } from './outbox.js';
  *   value; node:http sends it at once);
  * - answers: Content-Length when known, else chunked (HTTP/1.1) or close-delimited (HTTP/1.0);
  *   no body for HEAD, 204, 304; a `Date` header unless the answer has one;
- * - malformed heads → 400, heads over maxHeaderSize (16 KB) → 431, oversized chunk extensions → 413,
- *   each with `Connection: close`; a head not complete within headersTimeoutMs → 408;
+ * - input llhttp cannot parse (a malformed head, bad chunk framing, …) → 400, heads over
+ *   maxHeaderSize (16 KB) → 431, oversized chunk extensions → 413, a Transfer-Encoding that does not
+ *   end in chunked → 501 (RFC 9112 §6.1); a head not complete within headersTimeoutMs → 408; each
+ *   a JSON error (EZ_BAD_REQUEST, naming llhttp's reason and code) with `Connection: close`. The
+ *   answers of complete requests before the bad bytes go out first, in order: a client that
+ *   pipelined a valid request never loses its answer to junk that followed it;
+ * - a request with `Connection: upgrade` + `Upgrade` (llhttp's upgrade flag) stops the parser at its
+ *   end: what the client sent after it waits until its answer says what it is. A 101 turns the
+ *   connection into a Tunnel (switchProtocols); any other answer and the connection goes on as HTTP;
  * - idle keep-alive connections close after keepAliveTimeoutMs (5 s);
  * - a client that half-closes its side is gone (the answer in flight is cut, as nginx and node:http do).
  */
@@ -51,6 +61,11 @@ export interface FrontHandler {
   clientClosed(): void;
   /** the socket took what was queued, after write() returned false */
   clientDrained(): void;
+  /**
+   * The request's own bytes turned out malformed (its chunked body): stop, never let the upstream
+   * see it complete, and answer `status` (or cut an answer under way). Without it the front answers.
+   */
+  requestFailed?(status: number, message: string): void;
 }
 
 /** Who reads a request body: chunks as they arrive, with backpressure. */
@@ -72,11 +87,49 @@ function statusLine(status: number): string {
   return line;
 }
 
-const CANNED: Record<string, string> = {
-  HPE_HEADER_OVERFLOW: statusLine(431),
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: statusLine(413),
-  timeout: statusLine(408),
-};
+/** A complete JSON error answer (DESIGN §3 shape) after which the connection closes. */
+function errorAnswer(status: number, message: string): { head: string; body: Buffer } {
+  const body = Buffer.from(errorBody(ErrorCode.badRequest, message));
+  const head = `${statusLine(status)}content-type: application/json\r\ncache-control: no-store\r\ndate: ${clock.date}\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n`;
+  return { head, body };
+}
+
+/** The answer to a parse error: llhttp's code picks the status, its reason is the message. */
+function parseFailure(
+  err: ParseError,
+  inMessage: FrontRequest | null,
+  before: number,
+  maxHeaderSize: number,
+): { status: number; message: string } {
+  const where =
+    before === 0
+      ? 'malformed request'
+      : `malformed request after ${before} complete request${before === 1 ? '' : 's'} on this connection`;
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, message: `${where}: head larger than ${maxHeaderSize} bytes (${err.code})` };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, message: `${where}: chunk extensions too long (${err.code})` };
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+      // raised after the head only when the last coding is not chunked: one we do not implement
+      if (inMessage !== null)
+        return {
+          status: 501,
+          message: unsupportedCoding(headerValues(inMessage.rawHeaders, 'transfer-encoding')),
+        };
+  }
+  return { status: 400, message: `${where}: ${err.reason ?? err.message} (${err.code})` };
+}
+
+/** The values of header `name` (lower-case) in a flat raw header list, joined as one field. */
+function headerValues(raw: string[], name: string): string {
+  let out = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === name.length && raw[i].toLowerCase() === name)
+      out = out === '' ? raw[i + 1] : `${out}, ${raw[i + 1]}`;
+  }
+  return out;
+}
 
 /** One request on a client connection, and its answer. */
 export class FrontRequest {
@@ -86,6 +139,8 @@ export class FrontRequest {
   readonly rawHeaders: string[];
   readonly httpMajor: number;
   readonly httpMinor: number;
+  /** `Connection: upgrade` with an `Upgrade` header: a 101 may switch the connection to another protocol */
+  readonly upgrade: boolean;
   /** the connection stays open after this answer */
   keepAlive: boolean;
   /** set by the gateway when the client sent `Expect: 100-continue` */
@@ -120,6 +175,7 @@ export class FrontRequest {
     major: number,
     minor: number,
     keepAlive: boolean,
+    upgrade: boolean,
   ) {
     this.method = method;
     this.url = url;
@@ -127,6 +183,7 @@ export class FrontRequest {
     this.httpMajor = major;
     this.httpMinor = minor;
     this.keepAlive = keepAlive;
+    this.upgrade = upgrade;
     this.startedAt = clock.now;
   }
 
@@ -200,6 +257,26 @@ export class FrontRequest {
     }
   }
 
+  /** @internal the parser failed inside this request's message (its body): the request cannot complete */
+  failed(status: number, message: string): void {
+    this.keepAlive = false;
+    this.held = null;
+    if (!this.endDelivered && this.reader !== null) {
+      this.endDelivered = true;
+      this.reader.onBodyError(new Error(message));
+    }
+    const h = this.handler;
+    if (h?.requestFailed !== undefined) h.requestFailed(status, message);
+    else if (!this.headersSent) {
+      const { head, body } = errorAnswer(status, message);
+      this.headersSent = true;
+      this.conn.out.text(head);
+      this.conn.out.bytes(body);
+      this.finished = true;
+      this.conn.answered(this);
+    } else this.destroy();
+  }
+
   /** @internal the connection closed */
   closed(): void {
     if (!this.bodyComplete && this.reader !== null && !this.endDelivered) {
@@ -258,6 +335,25 @@ export class FrontRequest {
     this.conn.answered(this);
   }
 
+  /**
+   * Whether a 101 can switch the connection now: this is an Upgrade request, its message is complete
+   * and the parser stopped right after it (nothing the client sent later was read as HTTP).
+   */
+  get canSwitch(): boolean {
+    return this.upgrade && !this.headersSent && this.conn.stoppedAfter(this);
+  }
+
+  /**
+   * Answer `101 Switching Protocols` (`lines`: its header lines) and hand the connection over to a
+   * Tunnel with `upstream` (`upstreamHead`: bytes the upstream sent after its own 101 head).
+   * Only when canSwitch.
+   */
+  switchProtocols(lines: string, upstream: Socket, upstreamHead: Buffer): Tunnel {
+    this.headersSent = true;
+    this.finished = true;
+    return this.conn.switchTo(`${statusLine(101)}${lines}\r\n`, upstream, upstreamHead);
+  }
+
   /** Cut the connection: an answer that cannot be completed must not look complete. */
   destroy(): void {
     this.finished = true;
@@ -289,8 +385,23 @@ export class ClientConnection {
   private readonly handle: StreamHandle | null;
   /** inside a read (beginTurn() done) */
   private inTurn = false;
-  /** the request just parsed had an Upgrade header: llhttp stopped after it */
+  /** the message just completed was an Upgrade request: llhttp stops after it */
   private upgradeStop = false;
+  /**
+   * What the client sent after an Upgrade request, not parsed: it is the next request or the other
+   * protocol's first bytes, depending on the answer. Reading stops meanwhile.
+   */
+  private stopped: Buffer | null = null;
+  /** heads parsed on this connection (error messages say how many came before a bad one) */
+  private heads = 0;
+  /** the parser failed: what is read from now on is dropped (see parseError) */
+  private failed = false;
+  /** the error answer to send once the answers before it are out */
+  private failure: { head: string; body: Buffer } | null = null;
+  /** the client's address (X-Forwarded-For, Forwarded) */
+  readonly clientAddress: string;
+  /** the forwarding header lines of a request that brought none of its own, built once per connection */
+  readonly forwardLines: string;
 
   constructor(
     readonly front: FrontServer,
@@ -298,6 +409,8 @@ export class ClientConnection {
   ) {
     this.out = new Outbox(socket);
     this.idleSince = clock.now;
+    this.clientAddress = clientAddress(socket.remoteAddress);
+    this.forwardLines = forwardLines(this.clientAddress, undefined, undefined, false);
     const parser = new HTTPParser();
     parser.initialize(HTTPParser.REQUEST, {}, front.opts.maxHeaderSize, HTTPParser.kLenientNone);
     (parser as ParserWithConn).conn = this;
@@ -315,24 +428,30 @@ export class ClientConnection {
       this.handle = handle;
     } else {
       this.handle = null;
-      socket.on('data', (d: Buffer) => this.onData(d));
+      socket.on('data', this.onSocketData);
     }
-    socket.on('end', () => this.onEnd());
+    socket.on('end', this.onSocketEnd);
     socket.on('error', () => {}); // 'close' follows
-    socket.on('close', () => this.onClose());
-    socket.on('drain', () => {
-      const c = this.current;
-      if (c?.wantsDrain) {
-        c.wantsDrain = false;
-        beginTurn();
-        try {
-          c.handler?.clientDrained();
-        } finally {
-          endTurn();
-        }
-      }
-    });
+    socket.on('close', this.onSocketClose);
+    socket.on('drain', this.onSocketDrain);
   }
+
+  // socket listeners, kept so that switchTo() can take them off
+  private readonly onSocketData = (d: Buffer): void => this.onData(d);
+  private readonly onSocketEnd = (): void => this.onEnd();
+  private readonly onSocketClose = (): void => this.onClose();
+  private readonly onSocketDrain = (): void => {
+    const c = this.current;
+    if (c?.wantsDrain) {
+      c.wantsDrain = false;
+      beginTurn();
+      try {
+        c.handler?.clientDrained();
+      } finally {
+        endTurn();
+      }
+    }
+  };
 
   /** Writes made while a read is handled leave together at its end (outbox.ts). */
   private enterTurn(): void {
@@ -351,7 +470,7 @@ export class ClientConnection {
 
   /** 'data' event (a socket the parser cannot read itself) */
   private onData(d: Buffer): void {
-    if (this.isClosed) return;
+    if (this.isClosed || this.failed) return;
     this.enterTurn();
     try {
       this.afterRead(this.parseRest(d, this.parser.execute(d)));
@@ -367,6 +486,7 @@ export class ClientConnection {
       // only an Upgrade request stops llhttp short of a read's end; getCurrentBuffer() copies the read
       if (this.upgradeStop && typeof ret === 'number' && !this.isClosed)
         ret = this.parseRest(this.parser.getCurrentBuffer(), ret);
+      else this.upgradeStop = false;
       this.afterRead(ret);
     } finally {
       this.leaveTurn();
@@ -374,17 +494,78 @@ export class ClientConnection {
   }
 
   /**
-   * A request with an Upgrade header stops llhttp at its end (we do not upgrade: it was proxied as a
-   * plain request): parse what follows it in `d`, after the `ret` bytes already parsed.
+   * An Upgrade request stops llhttp at its end; `ret` bytes of `d` were parsed. While its answer is
+   * to come, the rest waits (`stopped`); if it was answered already (refused at once), the
+   * connection goes on as HTTP with the rest.
    */
   private parseRest(d: Buffer, ret: number | ParseError): number | ParseError {
-    while (this.upgradeStop && typeof ret === 'number' && ret > 0 && ret < d.length && !this.isClosed) {
+    while (this.upgradeStop && typeof ret === 'number' && !this.isClosed) {
       this.upgradeStop = false;
       d = d.subarray(ret);
+      if (this.current !== null) {
+        this.stopped = d;
+        this.updateReading();
+        return ret;
+      }
+      if (d.length === 0) break;
       ret = this.parser.execute(d);
     }
     this.upgradeStop = false;
     return ret;
+  }
+
+  /** the parser stopped right after `req` and waits for its answer */
+  stoppedAfter(req: FrontRequest): boolean {
+    return req === this.current && this.stopped !== null && !this.isClosed && this.queue.length === 0;
+  }
+
+  /** After the answer to an Upgrade request that did not switch: parse what the client sent after it. */
+  private parseStopped(): void {
+    const d = this.stopped!;
+    this.stopped = null;
+    if (d.length > 0) {
+      this.enterTurn();
+      try {
+        this.afterRead(this.parseRest(d, this.parser.execute(d)));
+      } finally {
+        this.leaveTurn();
+      }
+    }
+    this.updateReading();
+  }
+
+  /**
+   * @internal 101: send `head` and leave HTTP; the socket goes to a Tunnel with `upstream`. The
+   * parser lets go of the socket (unconsume, as node:http does on 'upgrade') and is closed.
+   */
+  switchTo(head: string, upstream: Socket, upstreamHead: Buffer): Tunnel {
+    const socket = this.socket;
+    this.out.text(head);
+    this.out.flush(); // before any tunnel byte
+    const rest = this.stopped!;
+    this.stopped = null;
+    this.current = null;
+    this.isClosed = true;
+    this.front.conns.delete(this);
+    socket.off('end', this.onSocketEnd);
+    socket.off('close', this.onSocketClose);
+    socket.off('drain', this.onSocketDrain);
+    const h = this.handle;
+    if (h !== null) {
+      this.parser.unconsume();
+      // the stream's own reads take over; the front stopped them (while waiting for this answer)
+      // behind the stream's back, and the stream thinks it is reading: start them again here
+      if (!h.reading) {
+        h.reading = true;
+        h.readStart();
+      }
+    } else socket.off('data', this.onSocketData);
+    setImmediate(closeParser, this.parser);
+    const tunnel = new Tunnel(socket, rest, upstream, upstreamHead);
+    const tunnels = this.front.tunnels;
+    tunnels.add(tunnel);
+    void tunnel.closed.then(() => tunnels.delete(tunnel));
+    return tunnel;
   }
 
   private afterRead(ret: number | ParseError): void {
@@ -394,12 +575,48 @@ export class ClientConnection {
       this.headSince = clock.now;
   }
 
+  /**
+   * llhttp failed. Requests before the bad bytes are complete: their answers go first, then the
+   * error answer, then the connection closes. The request the parser was in (its body was bad) is
+   * answered with the error instead: by the gateway if it has it (it cuts its upstream call), else
+   * in its place in the queue. From now on reads are dropped, not left unread: closing a socket with
+   * unread bytes resets it, and a reset can destroy answers the client has not read yet.
+   */
   private parseError(err: ParseError): void {
-    // answer with the error only if no answer is under way on this connection
-    if (this.current === null) {
-      this.out.text(`${CANNED[err.code] ?? statusLine(400)}connection: close\r\n\r\n`);
-      this.close();
-    } else this.socket.destroy();
+    if (this.failed) return; // llhttp gives the same error for every later read
+    this.failed = true;
+    const p = this.parsing;
+    this.parsing = null;
+    this.headSince = 0;
+    const { status, message } = parseFailure(
+      err,
+      p,
+      p === null ? this.heads : this.heads - 1,
+      this.front.opts.maxHeaderSize,
+    );
+    if (p !== null) {
+      if (p === this.current) {
+        if (!p.finished) p.failed(status, message);
+        else {
+          // answered early, its body was being dropped: that answer stands, nothing more to say
+          this.current = null;
+          this.close();
+        }
+        return;
+      }
+      // queued behind an answer in progress (always the last one), never handed to the gateway
+      this.queue.pop();
+    }
+    this.failure = errorAnswer(status, message);
+    if (this.current === null) this.sendFailure();
+  }
+
+  private sendFailure(): void {
+    const f = this.failure!;
+    this.failure = null;
+    this.out.text(f.head);
+    this.out.bytes(f.body);
+    this.close();
   }
 
   /** Flush and half-close; the socket is destroyed when the peer closes (or by the sweep). */
@@ -440,7 +657,6 @@ export class ClientConnection {
     upgrade: boolean,
     keepAlive: boolean,
   ): number {
-    if (upgrade) this.upgradeStop = true;
     if (headers === undefined) {
       headers = this.slowHeaders;
       this.slowHeaders = [];
@@ -451,13 +667,14 @@ export class ClientConnection {
     }
     this.enterTurn();
     this.headSince = 0;
+    this.heads++;
     const name = METHODS[method];
     if (name === 'CONNECT' || name === 'PRI') {
       // no tunnels through the gateway (node:http without a 'connect' listener does the same)
       this.socket.destroy();
       return 0;
     }
-    const req = new FrontRequest(this, name, url, headers, major, minor, keepAlive);
+    const req = new FrontRequest(this, name, url, headers, major, minor, keepAlive, upgrade);
     this.parsing = req;
     if (this.current === null) {
       this.current = req;
@@ -484,6 +701,7 @@ export class ClientConnection {
     const req = this.parsing;
     if (req === null) return;
     this.parsing = null;
+    if (req.upgrade) this.upgradeStop = true; // llhttp pauses right after this callback
     req.messageComplete();
     if (req.finished && req === this.current) this.next();
     this.updateReading();
@@ -522,8 +740,14 @@ export class ClientConnection {
     if (req !== undefined) {
       this.current = req;
       this.front.onRequest(req);
+    } else if (this.failure !== null) {
+      this.sendFailure();
+      return;
     } else if (this.closing) {
       this.close();
+      return;
+    } else if (this.stopped !== null) {
+      this.parseStopped(); // an Upgrade request answered without 101: HTTP goes on
       return;
     }
     this.updateReading();
@@ -533,7 +757,9 @@ export class ClientConnection {
   updateReading(): void {
     if (this.isClosed) return;
     const p = this.parsing;
-    const want = this.queue.length === 0 && (p === null || p.bodyComplete || p.bodyFlowing);
+    const want =
+      this.failed ||
+      (this.queue.length === 0 && this.stopped === null && (p === null || p.bodyComplete || p.bodyFlowing));
     const h = this.handle;
     if (want && this.paused) {
       this.paused = false;
@@ -558,7 +784,12 @@ export class ClientConnection {
     if (this.current === null && this.parsing === null) {
       if (this.headSince !== 0) {
         if (now - this.headSince > o.headersTimeoutMs) {
-          this.out.text(`${CANNED.timeout}connection: close\r\n\r\n`);
+          const { head, body } = errorAnswer(
+            408,
+            `request head not complete within ${o.headersTimeoutMs} ms`,
+          );
+          this.out.text(head);
+          this.out.bytes(body);
           this.close();
           this.socket.destroy();
         }
@@ -618,6 +849,8 @@ function closeParser(parser: HttpParser): void {
 export class FrontServer {
   readonly server: Server;
   readonly conns = new Set<ClientConnection>();
+  /** connections switched to another protocol (WebSocket, …) */
+  readonly tunnels = new Set<Tunnel>();
   private stopSweep: (() => void) | undefined;
 
   constructor(
@@ -655,6 +888,7 @@ export class FrontServer {
 
   closeAll(): void {
     for (const c of this.conns) c.socket.destroy();
+    for (const t of this.tunnels) t.destroy();
     this.stopSweep?.();
     this.stopSweep = undefined;
   }

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { type RouteDecision, RouteError, type RouteTag, routeTagFrom } from '../routing/index.js';
 import type { RoutingSource } from '../sdk/types.js';
@@ -7,16 +8,20 @@ import type { FrontHandler, FrontRequest } from './front.js';
 import {
   DROP_REQUEST,
   DROP_RESPONSE,
+  forwardLines,
   H_EPOCH,
+  H_FORWARDED,
   H_ROUTE,
   H_SOA_PATH,
   H_VIA,
+  H_XF_PROTO,
+  H_XFF,
   REQUEST_NAME_LENGTHS,
   RESPONSE_NAME_LENGTHS,
   SHARD_LINE,
 } from './headers.js';
 import type { GatewayMetrics, TargetStats } from './metrics.js';
-import { ErrorCode, errorBody } from './reply.js';
+import { ErrorCode, errorBody, unsupportedCoding } from './reply.js';
 import {
   type Upstream,
   type UpstreamConn,
@@ -31,7 +36,8 @@ import {
  * (an eZone's services, a peer SOA Proxy) → stream the request and the answer through a keep-alive
  * connection → one retry after a 421. No framework: one Exchange object per request is the front's
  * handler and the upstream's handler at once, so the hot path allocates no closures; headers are
- * copied as `name: value\r\n` text straight into the outgoing heads.
+ * copied as `name: value\r\n` text straight into the outgoing heads. An Upgrade request (WebSocket)
+ * takes the same path on a fresh upstream connection; a 101 makes both connections one Tunnel.
  */
 
 /** Where a decision is sent. Built once per eZone (and route) by the part, reused for every request. */
@@ -87,6 +93,12 @@ const CONNECT_ERRORS = new Set([
 const RETRY_AFTER = 'retry-after: 1\r\n';
 /** `Expect` values node:http accepts (RFC 9110 §10.1.1) */
 const CONTINUE = /(?:^|\W)100-continue(?:$|\W)/i;
+/**
+ * The one transfer coding the gateway passes on: it re-frames the body it forwards, so another
+ * coding (`gzip, chunked`, which llhttp accepts) would reach the service without its label. 501 and
+ * close, as nginx answers (RFC 9112 §6.1).
+ */
+const CHUNKED = /^[ \t]*chunked[ \t]*$/i;
 /** A tag taken from a cookie or the query is copied into a header: it must hold no control characters. */
 function hasControl(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
@@ -152,6 +164,8 @@ class Exchange implements FrontHandler, UpstreamHandler {
   private routeHeader: string | undefined;
   private cookie: string | undefined;
   private via: string | undefined;
+  /** the client's Upgrade header (sent on only when the request is an upgrade, llhttp's flag) */
+  private upgradeTo: string | undefined;
   private peerEpoch = 0;
   private hasBody = false;
   /** content-length of the request, -1 when chunked or absent */
@@ -193,10 +207,15 @@ class Exchange implements FrontHandler, UpstreamHandler {
     const soa = this.gw.opts.soaZone !== undefined;
     let fwd = '';
     let chunked = false;
+    let xff: string | undefined;
+    let forwarded: string | undefined;
+    let hasProto = false;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i];
       const value = raw[i + 1];
-      if (REQUEST_NAME_LENGTHS[name.length] === 1) {
+      const len = name.length;
+      // of the 15-letter names only x-forwarded-for matters: Accept-Encoding/-Language are not lower-cased
+      if (REQUEST_NAME_LENGTHS[len] === 1 && (len !== 15 || (name.charCodeAt(0) | 0x20) === 0x78)) {
         const lower = name.toLowerCase();
         if (lower === H_ROUTE) {
           if (this.routeHeader !== undefined) {
@@ -211,9 +230,23 @@ class Exchange implements FrontHandler, UpstreamHandler {
           if (this.contentLength > 0) this.hasBody = true;
         } else if (lower === 'cookie') {
           this.cookie = this.cookie === undefined ? value : `${this.cookie}; ${value}`;
+        } else if (lower === H_XFF) {
+          xff = xff === undefined ? value : `${xff}, ${value}`;
+          continue; // sent once, with the client's address appended
+        } else if (lower === H_FORWARDED) {
+          forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
+          continue;
+        } else if (lower === H_XF_PROTO) {
+          hasProto = true; // passed on as it is
         } else if (DROP_REQUEST.has(lower)) {
-          if (lower === 'transfer-encoding') chunked = true;
-          else if (lower === 'expect' && req.httpMinor === 1) {
+          if (lower === 'transfer-encoding') {
+            if (value !== 'chunked' && !CHUNKED.test(value)) {
+              req.keepAlive = false; // llhttp may not even know where the body ends
+              this.refuse(501, ErrorCode.badRequest, unsupportedCoding(value));
+              return;
+            }
+            chunked = true;
+          } else if (lower === 'expect' && req.httpMinor === 1) {
             if (!CONTINUE.test(value)) {
               this.refuse(
                 417,
@@ -223,14 +256,21 @@ class Exchange implements FrontHandler, UpstreamHandler {
               return;
             }
             req.expectContinue = true;
-          } else if (soa && lower === H_VIA) this.via = value;
+          } else if (lower === 'upgrade')
+            this.upgradeTo = this.upgradeTo === undefined ? value : `${this.upgradeTo}, ${value}`;
+          else if (soa && lower === H_VIA) this.via = value;
           else if (soa && lower === H_EPOCH) this.peerEpoch = Number(value) || 0;
           continue;
         }
       }
       fwd += `${name}: ${value}\r\n`;
     }
-    this.fwd = fwd;
+    // the client's address as one more hop: lines built once per connection unless the client sent its own
+    const conn = req.conn;
+    this.fwd =
+      xff === undefined && forwarded === undefined && !hasProto
+        ? fwd + conn.forwardLines
+        : fwd + forwardLines(conn.clientAddress, xff, forwarded, hasProto);
     if (chunked) {
       this.hasBody = true;
       this.contentLength = -1;
@@ -347,7 +387,9 @@ class Exchange implements FrontHandler, UpstreamHandler {
     const u = this.target!.group.pick();
     this.upstream = u;
     this.queued = true;
-    u.acquire(this); // → onUpstreamConn, now or once a connection is free
+    // → onUpstreamConn, now or once a connection is free; an upgrade never shares a pooled one
+    if (this.req.upgrade) u.acquireFresh(this);
+    else u.acquire(this);
   }
 
   // ---- upstream handler ----------------------------------------------------------------------
@@ -364,6 +406,8 @@ class Exchange implements FrontHandler, UpstreamHandler {
     if (this.routeHeader === undefined && this.tagText !== undefined)
       head += `${H_ROUTE}: ${this.tagText}\r\n`;
     head += t.zoneLine + SHARD_LINE[d.shard] + this.gw.epochLine(d.epoch) + t.headerLines;
+    // hop-by-hop, but an upgrade is asked of the next hop: the two are sent on as one asks for it
+    if (req.upgrade) head += `connection: upgrade\r\nupgrade: ${this.upgradeTo}\r\n`;
     const isHead = req.method === 'HEAD';
     if (!this.hasBody) {
       conn.sendHead(`${head}\r\n`, isHead, true);
@@ -443,6 +487,7 @@ class Exchange implements FrontHandler, UpstreamHandler {
     this.conn = null;
     this.queued = false;
     this.body?.detach();
+    if (this.done) return; // answered already (requestFailed aborts its call after answering)
     const t = this.target!;
     if (this.clientGone) {
       this.finish(499);
@@ -477,6 +522,64 @@ class Exchange implements FrontHandler, UpstreamHandler {
     this.body?.drained();
   }
 
+  /** 101 from the upstream: pass its head on and join the two connections (tunnel.ts). */
+  onUpstreamSwitch(headers: string[], socket: Socket, head: Buffer): void {
+    this.conn = null;
+    this.queued = false;
+    this.body?.detach();
+    if (this.done || this.clientGone) {
+      socket.destroy();
+      return;
+    }
+    if (!this.req.canSwitch) {
+      // the client's request was not all read (a body still coming): its bytes cannot become the tunnel's
+      socket.destroy();
+      this.onUpstreamError(
+        UpstreamFailure.badResponse,
+        '101 Switching Protocols before the request was complete',
+      );
+      return;
+    }
+    const t = this.target!;
+    const d = this.decision!;
+    let lines = '';
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      if (RESPONSE_NAME_LENGTHS[name.length] === 1) {
+        const lower = name.toLowerCase();
+        // Connection and Upgrade are what a 101 is about: they stay; framing and X-Ez-* do not
+        if (
+          lower === 'content-length' ||
+          (DROP_RESPONSE.has(lower) && lower !== 'connection' && lower !== 'upgrade')
+        ) {
+          if (lower === H_SOA_PATH) this.peerPath = headers[i + 1];
+          continue;
+        }
+      }
+      lines += `${name}: ${headers[i + 1]}\r\n`;
+    }
+    lines += t.zoneLine + SHARD_LINE[d.shard] + this.gw.epochLine(d.epoch);
+    const soa = this.gw.opts.soaZone;
+    if (soa !== undefined)
+      lines += `${H_SOA_PATH}: ${t.route === 'remote' ? `${soa}>${this.peerPath ?? t.zone}` : soa}\r\n`;
+    const tunnel = this.req.switchProtocols(lines, socket, head);
+    this.status = 101;
+    const { metrics, accessLog } = this.gw.opts;
+    metrics.upgraded(t.zone, t.route);
+    void tunnel.closed.then(() => {
+      metrics.tunnelClosed();
+      if (accessLog.wants(101, true))
+        accessLog.write({
+          ...this.accessEntry(101, Math.round(performance.now() - tunnel.openedAt), undefined),
+          upgrade: this.upgradeTo,
+          tunnel: 'closed',
+          bytesIn: tunnel.bytesIn,
+          bytesOut: tunnel.bytesOut,
+        });
+    });
+    this.finish(101);
+  }
+
   // ---- front handler -------------------------------------------------------------------------
 
   clientClosed(): void {
@@ -494,6 +597,22 @@ class Exchange implements FrontHandler, UpstreamHandler {
 
   clientDrained(): void {
     this.conn?.resume();
+  }
+
+  requestFailed(status: number, message: string): void {
+    if (this.done) {
+      this.req.destroy();
+      return;
+    }
+    this.clientGone = true; // a held, routing or retrying request goes no further
+    this.refuse(status, ErrorCode.badRequest, message); // or cuts an answer that had started
+    // the upstream has part of a body that can never be completed: cut its connection so it cannot
+    // take the request as whole
+    if (this.conn !== null) this.conn.abort();
+    else if (this.queued) {
+      this.queued = false;
+      this.upstream!.cancel(this);
+    }
   }
 
   // ---- 421 ----------------------------------------------------------------------------------
@@ -576,27 +695,34 @@ class Exchange implements FrontHandler, UpstreamHandler {
     const stats = t !== undefined && code === undefined ? t.stats : metrics.stats(d?.zone ?? '', 'none');
     stats.count(d === undefined ? -1 : d.shard, status, ms / 1000);
     if (this.body !== undefined) this.body.release();
-    if (accessLog.wants(status)) {
-      const entry: AccessEntry = {
-        method: this.req.method,
-        path: this.req.url,
-        status,
-        ms: Math.round(ms * 1000) / 1000,
-      };
-      if (d !== undefined) {
-        entry.zone = d.zone;
-        entry.shard = d.shard;
-        entry.epoch = d.epoch;
+    // an upgrade is logged whatever the sampling: it opens a connection that may live for hours
+    if (accessLog.wants(status, status === 101)) {
+      const entry = this.accessEntry(status, Math.round(ms * 1000) / 1000, code);
+      if (status === 101) {
+        entry.upgrade = this.upgradeTo;
+        entry.tunnel = 'open';
       }
-      if (t !== undefined && code === undefined) {
-        entry.route = t.route;
-        entry.upstream = this.upstream?.origin;
-      }
-      if (this.tagSource !== undefined) entry.tag = this.tagSource;
-      if (code !== undefined) entry.code = code;
-      if (this.retried) entry.retried = true;
-      if (this.heldMs > 0) entry.heldMs = this.heldMs;
       accessLog.write(entry);
     }
+  }
+
+  private accessEntry(status: number, ms: number, code: string | undefined): AccessEntry {
+    const d = this.decision;
+    const t = this.target;
+    const entry: AccessEntry = { method: this.req.method, path: this.req.url, status, ms };
+    if (d !== undefined) {
+      entry.zone = d.zone;
+      entry.shard = d.shard;
+      entry.epoch = d.epoch;
+    }
+    if (t !== undefined && code === undefined) {
+      entry.route = t.route;
+      entry.upstream = this.upstream?.origin;
+    }
+    if (this.tagSource !== undefined) entry.tag = this.tagSource;
+    if (code !== undefined) entry.code = code;
+    if (this.retried) entry.retried = true;
+    if (this.heldMs > 0) entry.heldMs = this.heldMs;
+    return entry;
   }
 }

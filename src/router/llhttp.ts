@@ -29,7 +29,10 @@ export interface HttpParser {
 }
 
 export interface ParseError extends Error {
+  /** llhttp's error name: HPE_INVALID_METHOD, HPE_INVALID_CHUNK_SIZE, … */
   code: string;
+  /** llhttp's own words: `Invalid method encountered`, `Chunk size overflow`, … */
+  reason?: string;
   bytesParsed: number;
 }
 

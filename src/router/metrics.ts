@@ -100,8 +100,10 @@ export class GatewayMetrics {
   readonly upstreamErrors: Counter<string>;
   readonly lockHolds: Counter<string>;
   readonly retries: Counter<string>;
+  readonly upgrades: Counter<string>;
   private readonly byKey = new Map<string, TargetStats>();
   private inFlightNow = 0;
+  private tunnelsNow = 0;
 
   constructor(registry: Registry, prefix: string, source: RoutingSource) {
     const registers = [registry];
@@ -149,6 +151,20 @@ export class GatewayMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    this.upgrades = new Counter({
+      name: `${prefix}_upgrades_total`,
+      help: 'connections switched to another protocol (101 from the upstream: WebSocket, …), by eZone and route',
+      labelNames: ['zone', 'route'],
+      registers,
+    });
+    new Gauge({
+      name: `${prefix}_upgraded_connections`,
+      help: 'connections switched to another protocol and still open (not counted as in-flight requests)',
+      registers,
+      collect() {
+        this.set(self.tunnelsNow);
+      },
+    });
     new Gauge({
       name: `${prefix}_routing_epoch`,
       help: 'epoch of the routing table this process routes with',
@@ -187,5 +203,15 @@ export class GatewayMetrics {
 
   get inFlightCount(): number {
     return this.inFlightNow;
+  }
+
+  /** a 101 joined a client and an upstream of `zone` (`route`) */
+  upgraded(zone: string, route: string): void {
+    this.upgrades.labels(zone, route).inc();
+    this.tunnelsNow++;
+  }
+
+  tunnelClosed(): void {
+    this.tunnelsNow--;
   }
 }

@@ -4,3 +4,8 @@
  */
 export { ErrorCode } from '../shared/error-codes.js';
 export { errorBody } from '../util/http-json.js';
+
+/** The message of a 501 for a request body in a transfer coding the gateway does not pass on. */
+export function unsupportedCoding(value: string): string {
+  return `Transfer-Encoding "${value}" is not supported (only chunked)`;
+}

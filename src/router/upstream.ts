@@ -64,6 +64,11 @@ export interface UpstreamHandler {
   onUpstreamError(reason: string, message: string): void;
   /** the connection took the request bytes queued so far, after writeBody() returned false */
   onUpstreamDrain(): void;
+  /**
+   * `101 Switching Protocols` to a request sent on a fresh connection (Upstream.acquireFresh): the
+   * socket is the handler's now, `head` the bytes that came after the 101 head in the same read.
+   */
+  onUpstreamSwitch(headers: string[], socket: Socket, head: Buffer): void;
 }
 
 type ParserWithConn = HttpParser & { conn: UpstreamConn };
@@ -72,6 +77,9 @@ type ParserWithConn = HttpParser & { conn: UpstreamConn };
  * One keep-alive connection to an upstream instance, one request at a time (no pipelining: one slow
  * answer must not hold others). Hand-written instead of undici's Pool (llhttp.ts says why): the
  * request goes out as one write (head and the body's first bytes), the answer is parsed by llhttp.
+ * A `fresh` connection carries one Upgrade request and is never pooled: its 101 hands the socket
+ * over (onUpstreamSwitch); it reads through 'data' events, not the shared buffer, so that the bytes
+ * after the 101 and the socket itself can leave with the tunnel.
  */
 export class UpstreamConn {
   readonly socket: Socket;
@@ -92,10 +100,14 @@ export class UpstreamConn {
   /** idle this long → closed (IDLE_MS, or a second less than the service keeps it, ≤ MAX_IDLE_MS) */
   private idleMs = IDLE_MS;
   private closed = false;
+  /** a 101 was parsed (fresh connections only): the socket goes to the handler after this read */
+  private switching = false;
+  private switchHeaders: string[] = [];
 
   constructor(
     readonly upstream: Upstream,
     handler: UpstreamHandler,
+    readonly fresh = false,
   ) {
     this.handler = handler;
     this.since = clock.now;
@@ -109,12 +121,15 @@ export class UpstreamConn {
     this.parser = parser;
     // `onread`: answers are read into one shared buffer and parsed in place (llhttp copies what it
     // hands on), without a Buffer and a stream 'data' event per read
-    const socket = connect({
-      host: upstream.host,
-      port: upstream.port,
-      noDelay: true,
-      onread: { buffer: READ_BUFFER, callback: (n: number) => this.onRead(n) },
-    });
+    const socket = fresh
+      ? // half-open allowed: after a 101 each direction ends on its own (tunnel.ts)
+        connect({ host: upstream.host, port: upstream.port, noDelay: true, allowHalfOpen: true })
+      : connect({
+          host: upstream.host,
+          port: upstream.port,
+          noDelay: true,
+          onread: { buffer: READ_BUFFER, callback: (n: number) => this.onRead(n) },
+        });
     this.socket = socket;
     this.out = new Outbox(socket);
     socket.on('connect', () => {
@@ -124,25 +139,33 @@ export class UpstreamConn {
       try {
         const h = this.handler;
         if (h !== null) h.onUpstreamConn(this);
+        else if (this.fresh) this.destroy();
         else this.upstream.release(this);
       } finally {
         endTurn();
       }
     });
-    socket.on('end', () => this.onEnd());
-    socket.on('error', (err: NodeJS.ErrnoException) =>
-      this.fail(err.code ?? UpstreamFailure.closed, err.message || String(err)),
-    );
-    socket.on('close', () => this.onClose());
-    socket.on('drain', () => {
-      beginTurn();
-      try {
-        this.handler?.onUpstreamDrain();
-      } finally {
-        endTurn();
-      }
-    });
+    if (fresh) socket.on('data', this.onSocketData);
+    socket.on('end', this.onSocketEnd);
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onSocketClose);
+    socket.on('drain', this.onSocketDrain);
   }
+
+  // socket listeners, kept so that a fresh connection can take them off when it switches
+  private readonly onSocketData = (d: Buffer): void => this.onData(d);
+  private readonly onSocketEnd = (): void => this.onEnd();
+  private readonly onSocketError = (err: NodeJS.ErrnoException): void =>
+    this.fail(err.code ?? UpstreamFailure.closed, err.message || String(err));
+  private readonly onSocketClose = (): void => this.onClose();
+  private readonly onSocketDrain = (): void => {
+    beginTurn();
+    try {
+      this.handler?.onUpstreamDrain();
+    } finally {
+      endTurn();
+    }
+  };
 
   /** (re)used for a new call */
   assign(handler: UpstreamHandler): void {
@@ -188,6 +211,12 @@ export class UpstreamConn {
     this.socket.resume();
   }
 
+  /** The call is no longer wanted (before the connection was up): close it without telling anyone. */
+  cancel(): void {
+    this.handler = null;
+    this.destroy();
+  }
+
   /** The caller gives up on the call (its client went away): the connection is closed. */
   abort(): void {
     const h = this.handler;
@@ -209,6 +238,40 @@ export class UpstreamConn {
       endTurn();
     }
     return !this.paused;
+  }
+
+  /** A read of a fresh connection (its own Buffer: what follows a 101 can be handed on as it is). */
+  private onData(d: Buffer): void {
+    if (this.closed) return;
+    this.since = clock.now;
+    beginTurn();
+    try {
+      const ret = this.parser.execute(d);
+      if (typeof ret !== 'number') this.fail(UpstreamFailure.badResponse, `malformed answer: ${ret.message}`);
+      else if (this.switching) this.switched(d.subarray(ret));
+      else if (ret < d.length && this.handler !== null)
+        this.fail(UpstreamFailure.badResponse, 'the upstream switched protocols');
+    } finally {
+      endTurn();
+    }
+  }
+
+  /** After a 101: the socket leaves this connection (no listener, timeout or pool of ours is left on it). */
+  private switched(rest: Buffer): void {
+    const h = this.handler;
+    const socket = this.socket;
+    this.handler = null;
+    this.closed = true;
+    socket.off('data', this.onSocketData);
+    socket.off('end', this.onSocketEnd);
+    socket.off('error', this.onSocketError);
+    socket.off('close', this.onSocketClose);
+    socket.off('drain', this.onSocketDrain);
+    socket.pause(); // until the tunnel reads it
+    this.upstream.removed(this);
+    setImmediate(closeParser, this.parser);
+    if (h !== null) h.onUpstreamSwitch(this.switchHeaders, socket, rest);
+    else socket.destroy();
   }
 
   private onEnd(): void {
@@ -248,6 +311,12 @@ export class UpstreamConn {
       this.slowHeaders = [];
     }
     if (status < 200) {
+      if (status === 101 && this.fresh && this.handler !== null) {
+        // llhttp stops after this head: what follows is the other protocol (onData hands it on)
+        this.switching = true;
+        this.switchHeaders = headers;
+        return 1;
+      }
       this.informational = true; // 100 Continue, 103 Early Hints: not passed on
       return 1;
     }
@@ -275,6 +344,7 @@ export class UpstreamConn {
   }
 
   messageComplete(): void {
+    if (this.switching) return;
     if (this.informational) {
       this.informational = false;
       return;
@@ -283,7 +353,7 @@ export class UpstreamConn {
     this.handler = null;
     // reusable only when the request was all sent (an early answer leaves the body half-sent);
     // an answer nobody asked for means the connection is out of step
-    if (h !== null && this.reusable && this.requestDone) {
+    if (h !== null && this.reusable && this.requestDone && !this.fresh) {
       this.since = clock.now;
       if (this.paused) {
         this.paused = false;
@@ -354,6 +424,8 @@ export class Upstream {
   readonly opts: PoolOptions;
   private readonly idle: UpstreamConn[] = [];
   private readonly all = new Set<UpstreamConn>();
+  /** fresh connections for Upgrade requests, outside the pool and its limit, until they switch or end */
+  private readonly unpooled = new Set<UpstreamConn>();
   private waiting: UpstreamHandler[] = [];
   private closed = false;
   private readonly stopSweep: () => void;
@@ -368,6 +440,7 @@ export class Upstream {
     this.stopSweep = onTick(() => {
       const now = clock.now;
       for (const c of this.all) c.sweep(now);
+      for (const c of this.unpooled) c.sweep(now);
     });
   }
 
@@ -383,10 +456,23 @@ export class Upstream {
     else this.waiting.push(h);
   }
 
+  /**
+   * A connection of its own for `h`, never pooled and not counted against the pool's limit: an
+   * Upgrade request, which may turn it into a tunnel (a long-lived WebSocket must not hold a slot).
+   */
+  acquireFresh(h: UpstreamHandler): void {
+    if (this.closed) {
+      h.onUpstreamError(UpstreamFailure.closed, 'the gateway is shutting down');
+      return;
+    }
+    this.unpooled.add(new UpstreamConn(this, h, true));
+  }
+
   /** `h` no longer wants a connection (its client went away while it waited). */
   cancel(h: UpstreamHandler): void {
     const i = this.waiting.indexOf(h);
     if (i >= 0) this.waiting.splice(i, 1);
+    for (const c of this.unpooled) if (c.handler === h) c.cancel(); // still connecting
   }
 
   /** @internal a connection finished a call and can take another */
@@ -400,8 +486,12 @@ export class Upstream {
     else this.idle.push(c);
   }
 
-  /** @internal a connection closed */
+  /** @internal a connection closed (or switched protocols) */
   removed(c: UpstreamConn): void {
+    if (c.fresh) {
+      this.unpooled.delete(c);
+      return;
+    }
     this.all.delete(c);
     const i = this.idle.indexOf(c);
     if (i >= 0) this.idle.splice(i, 1);

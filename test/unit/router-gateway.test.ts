@@ -1,13 +1,16 @@
 /**
  * APIRouter's request path in-process, over a StaticRoutingSource whose table the test changes,
  * with small HTTP servers standing in for each eZone's services: geo/order routing, tag sources,
- * bad tags, lock hold, 421 retry with body replay, unreachable eZone, streaming, ops endpoints.
+ * bad tags, lock hold, 421 retry with body replay, unreachable eZone, streaming, ops endpoints,
+ * forwarding headers (X-Forwarded-For, Forwarded), WebSockets through the router (a real `ws`
+ * server on each stand-in service, `ws` clients).
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
 import { startApiRouter } from '../../src/router/index.js';
 import type { GatewayServer } from '../../src/router/server.js';
 import { encodeOrderId, type RoutingTable } from '../../src/routing/index.js';
@@ -45,10 +48,22 @@ interface FakeService {
   origin: string;
   seen: Seen[];
   answer?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** WebSocket upgrade requests it accepted (headers), and the close codes/reasons its sockets saw */
+  upgrades: { url: string; headers: IncomingMessage['headers'] }[];
+  wsClosed: { code: number; reason: string }[];
+  /** a WebSocket it accepted, after its greeting */
+  onSocket?: (ws: WebSocket) => void;
 }
 
 async function fakeService(zone: string): Promise<FakeService> {
-  const svc: FakeService = { zone, server: undefined as unknown as Server, origin: '', seen: [] };
+  const svc: FakeService = {
+    zone,
+    server: undefined as unknown as Server,
+    origin: '',
+    seen: [],
+    upgrades: [],
+    wsClosed: [],
+  };
   svc.server = createServer((req, res) => {
     if (svc.answer?.(req, res)) return;
     const hash = createHash('sha256');
@@ -71,10 +86,57 @@ async function fakeService(zone: string): Promise<FakeService> {
       res.end(body);
     });
   });
+  // a real WebSocket server on the same port: greets, echoes, records how each socket closed
+  const wss = new WebSocketServer({ noServer: true });
+  svc.server.on('upgrade', (req, socket, head) => {
+    svc.upgrades.push({ url: req.url!, headers: req.headers });
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('message', (m) => ws.send(`echo ${zone}: ${m}`));
+      ws.on('close', (code, reason) => svc.wsClosed.push({ code, reason: reason.toString() }));
+      ws.send(`hello from ${zone}`);
+      svc.onSocket?.(ws);
+    });
+  });
   svc.server.listen(0, '127.0.0.1');
   await once(svc.server, 'listening');
   svc.origin = `http://127.0.0.1:${(svc.server.address() as { port: number }).port}`;
   return svc;
+}
+
+/** Resolves once `check()` holds; rejects after `timeoutMs` (tests wait for a condition, never assert a duration). */
+async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * The messages of `ws` as text, in order, from the moment it is created (a greeting can come in the
+ * same read as the 101, before an `await` after 'upgrade' would listen): `next()` takes the next one.
+ */
+function inbox(ws: WebSocket): { next(): Promise<string> } {
+  const got: string[] = [];
+  const waiters: ((m: string) => void)[] = [];
+  ws.on('message', (m) => {
+    const w = waiters.shift();
+    if (w) w(String(m));
+    else got.push(String(m));
+  });
+  return {
+    next() {
+      const m = got.shift();
+      if (m !== undefined) return Promise.resolve(m);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('no WebSocket message within 3 s')), 3000);
+        waiters.push((msg) => {
+          clearTimeout(t);
+          resolve(msg);
+        });
+      });
+    },
+  };
 }
 
 const topology = loadTopology();
@@ -116,6 +178,11 @@ afterEach(() => {
   sh.answer = undefined;
   bj.seen.length = 0;
   sh.seen.length = 0;
+  for (const s of [bj, sh]) {
+    s.upgrades.length = 0;
+    s.wsClosed.length = 0;
+    s.onSocket = undefined;
+  }
   source.next = undefined;
   source.setTable({ ...initial(), epoch: source.epoch + 1 });
 });
@@ -433,5 +500,149 @@ describe('APIRouter streaming and ops', () => {
     );
     expect(m.text).toMatch(/ez_router_routing_epoch\{part="router"\} \d+/);
     expect(m.text).toMatch(/ez_router_in_flight_requests\{part="router"\} 0/);
+  });
+});
+
+describe('APIRouter forwarding headers', () => {
+  /** the raw header lines the service got for one request */
+  async function rawHeadersOf(url: string, headers: string[]): Promise<string[]> {
+    let raw: string[] = [];
+    bj.answer = (req, res) => {
+      raw = req.rawHeaders;
+      res.writeHead(204).end();
+      return true;
+    };
+    const res = await request(url, { headers });
+    await res.body.dump();
+    expect(res.statusCode).toBe(204);
+    return raw;
+  }
+  /** the values of header `name` (lower-case), one per line the service got */
+  const valuesOf = (raw: string[], name: string) => {
+    const out: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) if (raw[i].toLowerCase() === name) out.push(raw[i + 1]);
+    return out;
+  };
+
+  it('adds the client address: X-Forwarded-For, X-Forwarded-Proto and an RFC 7239 Forwarded element', async () => {
+    const raw = await rawHeadersOf(`${router.url}/x`, ['X-Ez-Route', BEIJING]);
+    expect(valuesOf(raw, 'x-forwarded-for')).toEqual(['127.0.0.1']);
+    expect(valuesOf(raw, 'x-forwarded-proto')).toEqual(['http']);
+    expect(valuesOf(raw, 'forwarded')).toEqual(['for=127.0.0.1;proto=http']);
+  });
+
+  it('appends to the X-Forwarded-For and Forwarded a client sent (as one line each), keeps its X-Forwarded-Proto', async () => {
+    const raw = await rawHeadersOf(`${router.url}/x`, [
+      'X-Ez-Route',
+      BEIJING,
+      'X-Forwarded-For',
+      '203.0.113.7',
+      'x-forwarded-for',
+      '198.51.100.2',
+      'Forwarded',
+      'for=203.0.113.7;proto=https',
+      'X-Forwarded-Proto',
+      'https',
+    ]);
+    expect(valuesOf(raw, 'x-forwarded-for')).toEqual(['203.0.113.7, 198.51.100.2, 127.0.0.1']);
+    expect(valuesOf(raw, 'forwarded')).toEqual(['for=203.0.113.7;proto=https, for=127.0.0.1;proto=http']);
+    expect(valuesOf(raw, 'x-forwarded-proto')).toEqual(['https']);
+  });
+
+  it('quotes an IPv6 client in Forwarded (RFC 7239 §6) and gives it bare in X-Forwarded-For', async () => {
+    const r6 = await startApiRouter({
+      source,
+      host: '::1',
+      upstreams: { 'ez-bj': [bj.origin], 'ez-sh': [sh.origin] },
+      accessLog: { mode: 'off', sample: 0 },
+    });
+    try {
+      const raw = await rawHeadersOf(`http://[::1]:${r6.port}/x`, ['X-Ez-Route', BEIJING]);
+      expect(valuesOf(raw, 'x-forwarded-for')).toEqual(['::1']);
+      expect(valuesOf(raw, 'forwarded')).toEqual(['for="[::1]";proto=http']);
+    } finally {
+      await r6.close();
+    }
+  });
+});
+
+describe('APIRouter WebSocket upgrades', () => {
+  const wsUrl = (path: string) => `ws://127.0.0.1:${router.port}${path}`;
+
+  /** ez_router metrics text */
+  const metricsText = async () => (await (await request(`${router.url}/metrics`)).body.text()) as string;
+  const metric = (text: string, re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+  const UPGRADES_SH = /ez_router_upgrades_total\{zone="ez-sh",route="zone",part="router"\} (\d+)/;
+  const OPEN = /ez_router_upgraded_connections\{part="router"\} (\d+)/;
+
+  it('proxies a WebSocket routed by ?ez_route=: messages both ways, the client close reaches the service', async () => {
+    const before = metric(await metricsText(), UPGRADES_SH);
+    const ws = new WebSocket(wsUrl(`/rider/stream?ez_route=${encodeURIComponent(SHANGHAI)}`));
+    const messages = inbox(ws);
+    const [res] = (await once(ws, 'upgrade')) as [IncomingMessage];
+    expect(res.statusCode).toBe(101);
+    expect(res.headers['x-ez-zone']).toBe('ez-sh');
+    expect(res.headers['x-ez-shard']).toBe('1');
+    expect(await messages.next()).toBe('hello from ez-sh');
+    ws.send('rider 7 at 31.23,121.47');
+    expect(await messages.next()).toBe('echo ez-sh: rider 7 at 31.23,121.47');
+    // the service got the decision, the tag (from the query) and the client address
+    expect(sh.upgrades).toHaveLength(1);
+    expect(bj.upgrades).toHaveLength(0);
+    const h = sh.upgrades[0].headers;
+    expect(h['x-ez-zone']).toBe('ez-sh');
+    expect(h['x-ez-shard']).toBe('1');
+    expect(h['x-ez-route']).toBe(SHANGHAI);
+    expect(h['x-forwarded-for']).toBe('127.0.0.1');
+    const during = await metricsText();
+    expect(metric(during, UPGRADES_SH)).toBe(before + 1);
+    expect(metric(during, OPEN)).toBe(1);
+
+    ws.close(4001, 'rider offline');
+    const [code] = await once(ws, 'close');
+    expect(code).toBe(4001);
+    await until(() => sh.wsClosed.length === 1, 'the service to see the close');
+    expect(sh.wsClosed[0]).toEqual({ code: 4001, reason: 'rider offline' });
+    await until(
+      async () => metric(await metricsText(), OPEN) === 0,
+      'the upgraded-connections gauge to go back to 0',
+    );
+  });
+
+  it('routes a WebSocket by the X-Ez-Route header; a close from the service reaches the client', async () => {
+    bj.onSocket = (s) => s.once('message', () => s.close(4002, 'shift over'));
+    const ws = new WebSocket(wsUrl('/rider/stream'), { headers: { 'X-Ez-Route': BEIJING } });
+    const messages = inbox(ws);
+    expect(await messages.next()).toBe('hello from ez-bj');
+    ws.send('bye?');
+    const [code, reason] = await once(ws, 'close');
+    expect(code).toBe(4002);
+    expect(String(reason)).toBe('shift over');
+    expect(bj.upgrades).toHaveLength(1);
+    expect(sh.upgrades).toHaveLength(0);
+  });
+
+  it('answers an upgrade with a bad tag 400 EZ_BAD_ROUTE, and nothing reaches a service', async () => {
+    const ws = new WebSocket(wsUrl(`/rider/stream?ez_route=${encodeURIComponent('geo=0,0')}`));
+    const [, res] = (await once(ws, 'unexpected-response')) as [unknown, IncomingMessage];
+    let body = '';
+    for await (const c of res) body += c;
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(body).error).toMatchObject({ code: 'EZ_BAD_ROUTE' });
+    expect(JSON.parse(body).error.message).toMatch(/outside every fence/);
+    ws.terminate();
+    expect(bj.upgrades.length + sh.upgrades.length).toBe(0);
+  });
+
+  it('holds an upgrade for a locked shard and sends it to the new owner once the lock clears', async () => {
+    source.setTable(withShard(1, { state: 'locked' }));
+    const ws = new WebSocket(wsUrl('/rider/stream'), { headers: { 'X-Ez-Route': SHANGHAI } });
+    const greeting = inbox(ws).next();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(bj.upgrades.length + sh.upgrades.length).toBe(0);
+    source.setTable(withShard(1, { state: 'serving', zone: 'ez-bj' }));
+    expect(await greeting).toBe('hello from ez-bj');
+    ws.close();
+    await once(ws, 'close');
   });
 });

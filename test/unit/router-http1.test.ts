@@ -2,8 +2,10 @@
  * The gateway's own HTTP/1.1 front and upstream connections (src/router/front.ts, upstream.ts),
  * driven over raw TCP so every byte on the wire is visible: keep-alive and Connection: close,
  * HTTP/1.0, pipelining, Content-Length and chunked request bodies, Expect: 100-continue, HEAD,
- * 204/304, close-delimited and chunked answers, malformed and oversized heads, a client or an
- * upstream going away mid-answer, upstream header timeouts.
+ * 204/304, close-delimited and chunked answers, malformed and oversized heads, malformed framing
+ * and junk after complete requests (answers kept, then a JSON error), a client or an upstream
+ * going away mid-answer, upstream header timeouts, Upgrade requests (non-101 answers, tunnels after
+ * 101: early bytes, half-close both ways, an upstream dying, backpressure).
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -31,10 +33,13 @@ interface Seen {
 let svc: Server;
 const seen: Seen[] = [];
 let answer: ((req: IncomingMessage, res: ServerResponse, body: Buffer) => void) | undefined;
+/** called with each request as soon as its head is in, before its body */
+let onHead: ((req: IncomingMessage) => void) | undefined;
 
 /** ez-sh's stand-in: a raw TCP server whose answer bytes a test writes itself. */
 let rawSvc: NetServer;
-let rawAnswer: (socket: Socket, request: string) => void = () => {};
+/** true: the test reads the rest of the socket itself (`rest`: bytes that came after the head) */
+let rawAnswer: (socket: Socket, request: string, rest: string) => unknown = () => undefined;
 let rawConnections = 0;
 
 let router: GatewayServer;
@@ -43,6 +48,7 @@ let port: number;
 beforeAll(async () => {
   process.env.EZ_LOG_LEVEL = 'silent';
   svc = createServer((req, res) => {
+    onHead?.(req);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -65,15 +71,16 @@ beforeAll(async () => {
   rawSvc = createNetServer((socket) => {
     rawConnections++;
     let text = '';
-    socket.on('data', (d) => {
+    const onData = (d: Buffer) => {
       text += d.toString('latin1');
       const end = text.indexOf('\r\n\r\n');
       if (end >= 0) {
         const head = text.slice(0, end);
         text = text.slice(end + 4);
-        rawAnswer(socket, head);
+        if (rawAnswer(socket, head, text) === true) socket.off('data', onData);
       }
-    });
+    };
+    socket.on('data', onData);
     socket.on('error', () => {});
   });
   rawSvc.listen(0, '127.0.0.1');
@@ -96,7 +103,8 @@ afterAll(async () => {
 
 afterEach(() => {
   answer = undefined;
-  rawAnswer = () => {};
+  onHead = undefined;
+  rawAnswer = () => undefined;
   seen.length = 0;
 });
 
@@ -314,15 +322,6 @@ describe('gateway front: connections', () => {
     expect(seen).toHaveLength(0);
     c.close();
   });
-
-  it('forwards a request with an Upgrade header as a plain request, and the connection goes on', async () => {
-    const c = new Raw();
-    c.send(get('/ws', 'Connection: Upgrade\r\nUpgrade: websocket\r\n') + get('/after'));
-    await c.wait((t) => answers(t) === 2 && t.includes('"/after"'));
-    expect(seen.map((s) => s.url)).toEqual(['/ws', '/after']);
-    expect(seen[0].headers.upgrade).toBeUndefined();
-    c.close();
-  });
 });
 
 describe('gateway front: request bodies', () => {
@@ -467,5 +466,324 @@ describe('gateway front: answers', () => {
     while (!upstreamClosed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(upstreamClosed).toBe(true);
     expect(await count499()).toBe(before + 1);
+  });
+});
+
+describe('gateway front: malformed input after and inside requests', () => {
+  const order = '{"user":"u-1","merchant":"m-1","amountCents":1200}';
+  const post = `POST /orders HTTP/1.1\r\nHost: x\r\nX-Ez-Route: ${BEIJING}\r\nContent-Type: application/json\r\nContent-Length: ${order.length}\r\n\r\n${order}`;
+
+  it('answers a complete POST before the junk pipelined after it, then 400 JSON and closes', async () => {
+    const c = new Raw();
+    c.send(`${post}GARBAGE\r\n\r\n`);
+    await c.waitClosed();
+    const all = parseAnswers(c.text);
+    expect(all.map((a) => a.head.split('\r\n')[0])).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 400 Bad Request']);
+    expect(JSON.parse(all[0].body)).toEqual({ url: '/orders', bodyBytes: order.length });
+    expect(all[0].head).not.toMatch(/connection: close/i);
+    expect(all[1].head).toMatch(/\r\nconnection: close/i);
+    expect(all[1].head).toMatch(/\r\ncontent-type: application\/json/i);
+    const err = JSON.parse(all[1].body);
+    expect(err.error.code).toBe('EZ_BAD_REQUEST');
+    expect(err.error.message).toMatch(/Invalid method/);
+    expect(seen.map((s) => `${s.method} ${s.url} ${s.bodyBytes}`)).toEqual([`POST /orders ${order.length}`]);
+  });
+
+  it('keeps the answers of every complete request pipelined before a malformed head, in order', async () => {
+    answer = (req, res) => {
+      const out = JSON.stringify({ url: req.url });
+      setTimeout(
+        () => res.writeHead(200, { 'content-length': Buffer.byteLength(out) }).end(out),
+        req.url === '/slow' ? 80 : 0,
+      );
+    };
+    const c = new Raw();
+    c.send(`${get('/slow')}${get('/fast')}GET /bad HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n`);
+    await c.waitClosed();
+    const all = parseAnswers(c.text);
+    expect(all.map((a) => a.head.split('\r\n')[0])).toEqual([
+      'HTTP/1.1 200 OK',
+      'HTTP/1.1 200 OK',
+      'HTTP/1.1 400 Bad Request',
+    ]);
+    expect(all.slice(0, 2).map((a) => JSON.parse(a.body).url)).toEqual(['/slow', '/fast']);
+    expect(JSON.parse(all[2].body).error.message).toMatch(/Content-Length/);
+    expect(seen.map((s) => s.url)).toEqual(['/slow', '/fast']);
+  });
+
+  it('never forwards a pipelined request whose chunked body is malformed; the earlier answer still comes', async () => {
+    answer = (req, res) => {
+      setTimeout(() => res.writeHead(200, { 'content-length': 4 }).end('slow'), 50);
+      void req;
+    };
+    const c = new Raw();
+    c.send(
+      `${get('/slow')}POST /orders HTTP/1.1\r\nHost: x\r\nX-Ez-Route: ${BEIJING}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n`,
+    );
+    await c.waitClosed();
+    const all = parseAnswers(c.text);
+    expect(all.map((a) => a.head.split('\r\n')[0])).toEqual(['HTTP/1.1 200 OK', 'HTTP/1.1 400 Bad Request']);
+    expect(all[0].body).toBe('slow');
+    expect(JSON.parse(all[1].body).error.message).toMatch(/chunk size/);
+    expect(seen.map((s) => s.url)).toEqual(['/slow']);
+  });
+
+  it('cuts the upstream call when a chunked body turns bad midway: the service never takes it as whole', async () => {
+    let started = false;
+    let cut = false;
+    onHead = (req) => {
+      started = true;
+      req.on('close', () => {
+        cut = !req.complete;
+      });
+    };
+    const c = new Raw();
+    c.send(
+      `POST /orders HTTP/1.1\r\nHost: x\r\nX-Ez-Route: ${BEIJING}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`,
+    );
+    for (let i = 0; i < 300 && !started; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(started).toBe(true); // the service has the head and the first chunk
+    c.send('zz\r\n');
+    await c.waitClosed();
+    expect(c.text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(JSON.parse(parseAnswers(c.text)[0].body).error.message).toMatch(/Invalid character in chunk size/);
+    for (let i = 0; i < 300 && !cut; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(cut).toBe(true);
+    expect(seen).toHaveLength(0);
+  });
+
+  it('answers 501 to a request with an unknown transfer coding queued behind another, after that answer', async () => {
+    answer = (_req, res) => {
+      setTimeout(() => res.writeHead(200, { 'content-length': 4 }).end('slow'), 50);
+    };
+    const c = new Raw();
+    c.send(
+      `${get('/slow')}POST /orders HTTP/1.1\r\nHost: x\r\nX-Ez-Route: ${BEIJING}\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+    );
+    await c.waitClosed();
+    const all = parseAnswers(c.text);
+    expect(all.map((a) => a.head.split('\r\n')[0])).toEqual([
+      'HTTP/1.1 200 OK',
+      'HTTP/1.1 501 Not Implemented',
+    ]);
+    expect(JSON.parse(all[1].body).error.message).toBe(
+      'Transfer-Encoding "xchunked" is not supported (only chunked)',
+    );
+    expect(seen.map((s) => s.url)).toEqual(['/slow']);
+  });
+
+  it.each([
+    [
+      'an unknown transfer coding',
+      'xchunked',
+      '5\r\nhello\r\n0\r\n\r\n',
+      501,
+      /Transfer-Encoding "xchunked" is not supported/,
+    ],
+    [
+      'a coding the gateway cannot pass on',
+      'gzip, chunked',
+      '5\r\nhello\r\n0\r\n\r\n',
+      501,
+      /Transfer-Encoding "gzip, chunked" is not supported/,
+    ],
+    ['chunked twice', 'chunked, chunked', '5\r\nhello\r\n0\r\n\r\n', 400, /Transfer-Encoding/],
+    [
+      'an overflowing chunk size',
+      'chunked',
+      'ffffffffffffffffff\r\nhello\r\n0\r\n\r\n',
+      400,
+      /Chunk size overflow/,
+    ],
+    ['LF-only chunk lines', 'chunked', '5\nhello\n0\n\n', 400, /Missing expected CR after chunk size/],
+    [
+      'LF-only after chunk data',
+      'chunked',
+      '5\r\nhello\n0\r\n\r\n',
+      400,
+      /Missing expected CR after chunk data/,
+    ],
+  ])(
+    'answers %s with a JSON error and never forwards the request',
+    async (_what, coding, body, status, message) => {
+      const c = new Raw();
+      c.send(
+        `POST /orders HTTP/1.1\r\nHost: x\r\nX-Ez-Route: ${BEIJING}\r\nTransfer-Encoding: ${coding}\r\n\r\n${body}`,
+      );
+      await c.wait((t) => t.endsWith('}}'));
+      const [a] = parseAnswers(c.text);
+      expect(a.head.split('\r\n')[0]).toBe(
+        `HTTP/1.1 ${status} ${status === 501 ? 'Not Implemented' : 'Bad Request'}`,
+      );
+      const err = JSON.parse(a.body);
+      expect(err.error.code).toBe('EZ_BAD_REQUEST');
+      expect(err.error.message).toMatch(message);
+      expect(a.head).toMatch(/\r\nconnection: close/i);
+      await c.waitClosed();
+      expect(seen).toHaveLength(0);
+    },
+  );
+});
+
+describe('gateway front: Upgrade', () => {
+  const upgrade = (path: string, tag: string, proto = 'test-proto') =>
+    `GET ${path} HTTP/1.1\r\nHost: x\r\nX-Ez-Route: ${tag}\r\nConnection: Upgrade\r\nUpgrade: ${proto}\r\n\r\n`;
+  const SWITCH = 'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: test-proto\r\n\r\n';
+
+  it('passes a non-101 answer to an Upgrade request on as a normal answer; the connection goes on as HTTP', async () => {
+    const c = new Raw();
+    c.send(get('/ws', 'Connection: Upgrade\r\nUpgrade: websocket\r\n') + get('/after'));
+    await c.wait((t) => answers(t) === 2 && t.includes('"/after"'));
+    expect(parseAnswers(c.text).map((a) => JSON.parse(a.body).url)).toEqual(['/ws', '/after']);
+    expect(seen.map((s) => s.url)).toEqual(['/ws', '/after']);
+    // the upgrade request went with its Connection/Upgrade headers (node:http without an 'upgrade' listener answers it as a request)
+    expect(seen[0].headers.upgrade).toBe('websocket');
+    expect(seen[0].headers.connection).toBe('upgrade');
+    expect(seen[1].headers.upgrade).toBeUndefined();
+    expect(c.closed).toBe(false);
+    c.close();
+  });
+
+  it('tunnels after 101: bytes sent early and late reach the upstream, a half-close is passed on', async () => {
+    let got = '';
+    let head = '';
+    rawAnswer = (socket, h, rest) => {
+      head = h;
+      got = rest;
+      socket.write(`${SWITCH}hello`);
+      socket.on('data', (d) => {
+        got += d.toString('latin1');
+      });
+      // the client's FIN arrives as 'end': the upstream can still answer on its side
+      socket.on('end', () => socket.end(` got ${got.length} bytes: ${got}`));
+      return true;
+    };
+    const c = new Raw();
+    c.send(`${upgrade('/tunnel', SHANGHAI)}early`);
+    await c.wait((t) => t.endsWith('hello'));
+    expect(c.text).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    expect(c.text).toMatch(/\r\nupgrade: test-proto\r\n/i);
+    expect(c.text).toMatch(/\r\nx-ez-zone: ez-sh\r\n/);
+    expect(head).toMatch(/\r\nconnection: upgrade\r\n/i);
+    expect(head).toMatch(/\r\nupgrade: test-proto(\r\n|$)/i);
+    c.socket.end(' late');
+    await c.waitClosed();
+    expect(c.text.endsWith('hello got 10 bytes: early late')).toBe(true);
+  });
+
+  it('passes a half-close by the upstream on: the client sees the end and can still send', async () => {
+    let got = '';
+    rawAnswer = (socket, _h, rest) => {
+      got = rest;
+      socket.on('data', (d) => {
+        got += d.toString('latin1');
+      });
+      socket.end(`${SWITCH}server done`); // 101, bytes, then FIN: it still reads
+      return true;
+    };
+    // a client that keeps its side open after the server's FIN
+    const c = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let text = '';
+    let ended = false;
+    c.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+    });
+    c.on('end', () => {
+      ended = true;
+    });
+    c.write(upgrade('/server-first', SHANGHAI));
+    for (let i = 0; i < 300 && !ended; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(ended).toBe(true);
+    expect(text).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    expect(text.endsWith('\r\n\r\nserver done')).toBe(true);
+    c.write('client still talking');
+    for (let i = 0; i < 300 && got !== 'client still talking'; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(got).toBe('client still talking');
+    c.destroy();
+  });
+
+  it('closes the client connection when the upstream dies after 101, and goes on serving', async () => {
+    rawAnswer = (socket) => {
+      socket.write(`${SWITCH}first`);
+      setTimeout(() => socket.resetAndDestroy(), 20); // a reset, not a FIN: the process died
+      return true;
+    };
+    const c = new Raw();
+    c.send(upgrade('/dies', SHANGHAI));
+    await c.waitClosed();
+    expect(c.text).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    expect(c.text.endsWith('\r\n\r\nfirst')).toBe(true);
+    const res = await request(`${router.url}/after`, { headers: { 'X-Ez-Route': BEIJING } });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+  });
+
+  it('answers 503 when the upstream dies before answering an upgrade; the connection goes on as HTTP', async () => {
+    rawAnswer = (socket) => {
+      socket.destroy();
+      return true;
+    };
+    const c = new Raw();
+    c.send(upgrade('/dies-early', SHANGHAI));
+    await c.wait((t) => t.endsWith('}}'));
+    expect(c.text).toMatch(/^HTTP\/1\.1 503 /);
+    expect(c.text).toContain('EZ_ZONE_UNAVAILABLE');
+    c.send(get('/after'));
+    await c.wait((t) => t.includes('"/after"'));
+    c.close();
+  });
+
+  it('respects backpressure through a tunnel: a client that stops reading holds the upstream back', async () => {
+    const total = 64 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    let written = 0;
+    rawAnswer = (socket) => {
+      socket.write(SWITCH);
+      const pump = (): void => {
+        while (written < total) {
+          written += chunk.length;
+          if (!socket.write(chunk)) {
+            socket.once('drain', pump);
+            return;
+          }
+        }
+        socket.end();
+      };
+      pump();
+      return true;
+    };
+    const c = connect(port, '127.0.0.1');
+    let received = 0;
+    let headSeen = false;
+    let text = '';
+    const ended = new Promise<void>((resolve) => c.on('end', resolve));
+    c.on('data', (d: Buffer) => {
+      if (!headSeen) {
+        text += d.toString('latin1');
+        const end = text.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        headSeen = true;
+        received += text.length - end - 4;
+        c.pause(); // stop reading: the router must stop reading the upstream too
+        return;
+      }
+      received += d.length;
+    });
+    c.write(upgrade('/flood', SHANGHAI));
+    // wait until the upstream is held back: `written` stops growing
+    let last = -1;
+    let still = 0;
+    while (still < 3) {
+      await new Promise((r) => setTimeout(r, 100));
+      still = written === last ? still + 1 : 0;
+      last = written;
+    }
+    expect(text).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    expect(written).toBeLessThan(total);
+    c.resume();
+    await ended;
+    expect(received).toBe(total);
+    c.destroy();
   });
 });

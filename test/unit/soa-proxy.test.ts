@@ -1,10 +1,10 @@
 /**
  * SOA Proxy logic in-process: two proxies (ez-bj, ez-sh) over static routing sources, with small
  * HTTP servers standing in for each eZone's service. Local vs remote, loop prevention, a stale
- * proxy corrected by a 421 from its peer, the path header.
+ * proxy corrected by a 421 from its peer, the path header, X-Forwarded-For across two proxies.
  */
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, get as httpGet, type IncomingMessage, type Server } from 'node:http';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { GatewayServer } from '../../src/router/server.js';
@@ -133,6 +133,23 @@ describe('SOA Proxy', () => {
     expect(shSvc.seen[0]['x-ez-shard']).toBe('1');
     expect(shSvc.seen[0]['x-ez-via']).toBeUndefined();
     expect(bjSvc.seen).toHaveLength(1);
+  });
+
+  it('adds each hop to X-Forwarded-For and Forwarded: the caller, then the calling eZone SOA Proxy', async () => {
+    // the caller comes from 127.0.0.2, so its address differs from the proxies' own (127.0.0.1)
+    const res = await new Promise<IncomingMessage>((resolve, reject) =>
+      httpGet(
+        `${bj.url}/internal/ping`,
+        { headers: { 'X-Ez-Route': SHANGHAI }, localAddress: '127.0.0.2' },
+        resolve,
+      ).on('error', reject),
+    );
+    res.resume();
+    expect(res.statusCode).toBe(200);
+    expect(shSvc.seen).toHaveLength(1);
+    expect(shSvc.seen[0]['x-forwarded-for']).toBe('127.0.0.2, 127.0.0.1');
+    expect(shSvc.seen[0].forwarded).toBe('for=127.0.0.2;proto=http, for=127.0.0.1;proto=http');
+    expect(shSvc.seen[0]['x-forwarded-proto']).toBe('http');
   });
 
   it('never forwards a forwarded call again: 421 EZ_WRONG_ZONE', async () => {
