@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { RoutingTable, ShardState, ZoneState } from '../routing/table.js';
 import { OrderId } from '../shared/gzs-protocol.js';
-import { ShardId, ZoneId } from '../topology/schema.js';
+import { MAX_SHARD, ShardId, ZoneId } from '../topology/schema.js';
 import { summarizeIssues } from '../util/validation.js';
 import { badRequest, notFound } from './errors.js';
 
@@ -74,6 +74,21 @@ export function parseOr400<T>(schema: z.ZodType<T>, value: unknown, where = 'bod
       : i,
   );
   throw badRequest(`${where}: ${summarizeIssues(issues).replace(/^\(top level\): /, '')}`);
+}
+
+/**
+ * A shard id written as text (a path segment or a query value). Only the canonical decimal form is
+ * taken: `007`, `+7`, `7.0` or ` 7` would otherwise all read as shard 7, and an id that means a
+ * shard must be spelled one way (logs, ETags and audits compare them as text).
+ */
+export function parseShardText(text: string | null, where: string): number {
+  if (text === null) throw badRequest(`${where}: required (expected a shard id, integer 0..${MAX_SHARD})`);
+  if (!/^(0|[1-9][0-9]{0,3})$/.test(text)) {
+    throw badRequest(
+      `${where}: expected a shard id (integer 0..${MAX_SHARD} in canonical decimal: no leading zeros, sign, point or spaces), got ${JSON.stringify(text)}`,
+    );
+  }
+  return parseOr400(ShardId, Number(text), where);
 }
 
 function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {

@@ -17,13 +17,13 @@ import {
   OrderId,
   type ServerMessage,
 } from '../shared/gzs-protocol.js';
-import { ShardId, ZoneId } from '../topology/schema.js';
+import { ZoneId } from '../topology/schema.js';
 import type { Topology } from '../topology/types.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { createRegistry, handleOps } from '../util/ops.js';
 import { AckLedger } from './acks.js';
 import type { Change } from './changes.js';
-import { BatchSchema, BodySchemas, describeChange, parseOr400 } from './changes.js';
+import { BatchSchema, BodySchemas, describeChange, parseOr400, parseShardText } from './changes.js';
 import { type GzsDoc, type HistoryEntry, newDoc, nextDoc, ownerAt } from './doc.js';
 import { badRequest, GzsError, notFound, staleEpoch, storeUnavailable } from './errors.js';
 import { readJson, sendError, sendJson } from './http.js';
@@ -411,7 +411,7 @@ export class GzsServer {
       }
       if (path === '/owner') {
         allow(['GET'], 'owner');
-        const shard = parseOr400(ShardId, intParam(url, 'shard'), 'shard');
+        const shard = parseShardText(url.searchParams.get('shard'), 'shard');
         const at = url.searchParams.has('at') ? timeParam(url, 'at') : Date.now();
         return this.reply(res, route, 200, ownerAt(this.doc, shard, at));
       }
@@ -431,11 +431,7 @@ export class GzsServer {
         return await this.applyAndReply(req, res, route, body.changes as Change[], body.ifEpoch);
       }
       if (seg[0] === 'shards' && seg.length === 3) {
-        const shard = parseOr400(
-          ShardId,
-          /^\d+$/.test(seg[1]) ? Number(seg[1]) : seg[1],
-          'shard (in the path)',
-        );
+        const shard = parseShardText(seg[1], 'shard (in the path)');
         const what = seg[2];
         if (what === 'lock' || what === 'unlock') {
           allow(['POST'], `shard-${what}`);

@@ -219,6 +219,32 @@ describe('GZS API (real process)', () => {
     expect(await epochNow()).toBe(before);
   });
 
+  it('refuses shard ids that are not canonical decimals (400 naming the value), in paths and queries', async () => {
+    const before = await call('GET', '/table');
+    for (const text of ['007', '07', '+7', '7.0', '%207', '7%20', '0x7', '1e1']) {
+      const r = await call('POST', `/shards/${text}/lock`, {});
+      expect(r.status, text).toBe(400);
+      expect(r.json.error.code, text).toBe('EZ_BAD_REQUEST');
+      const shown = JSON.stringify(decodeURIComponent(text));
+      expect(r.json.error.message, text).toContain(`shard (in the path): expected a shard id`);
+      expect(r.json.error.message, text).toContain(`got ${shown}`);
+    }
+    const owner = await call('PUT', '/shards/007/owner', { body: { zone: 'ez-bj' } });
+    expect(owner.status).toBe(400);
+    const q = await call('GET', '/owner?shard=007');
+    expect(q.status).toBe(400);
+    expect(q.json.error.message).toMatch(/^shard: expected a shard id .*got "007"$/);
+    expect((await call('GET', '/owner?shard=%2B7')).status).toBe(400);
+    const after = await call('GET', '/table');
+    expect(after.json).toEqual(before.json); // nothing was locked or moved
+    // 0 is canonical
+    expect((await call('GET', '/owner?shard=0')).json).toMatchObject({ shard: 0, zone: 'ez-bj' });
+    const lock0 = await call('POST', '/shards/0/lock', {});
+    expect(lock0.status).toBe(200);
+    expect(lock0.json.table.shards['0'].state).toBe('locked');
+    expect((await call('POST', '/shards/0/unlock', {})).status).toBe(200);
+  });
+
   it('pushes every new epoch to a Server-Sent Events subscriber', async () => {
     const res = await request(`${gzs.url}/watch`, { headers: { accept: 'text/event-stream' } });
     expect(res.headers['content-type']).toBe('text/event-stream');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AckLedger } from '../../src/gzs/acks.js';
-import { applyChanges, BatchSchema, type Change, parseOr400 } from '../../src/gzs/changes.js';
+import { applyChanges, BatchSchema, type Change, parseOr400, parseShardText } from '../../src/gzs/changes.js';
 import { type GzsDoc, newDoc, nextDoc, ownerAt, parseDoc, trimHistory } from '../../src/gzs/doc.js';
 import { GzsError } from '../../src/gzs/errors.js';
 import { parseStoreSpec } from '../../src/gzs/store.js';
@@ -107,6 +107,22 @@ describe('change request validation', () => {
     );
     expect(bad([1])).toMatch(/^body: expected object/);
     expect(gzsError(() => parseOr400(BatchSchema, {})).status).toBe(400);
+  });
+
+  it('takes shard ids in paths and queries only in canonical decimal form', () => {
+    expect(parseShardText('0', 'shard')).toBe(0);
+    expect(parseShardText('1023', 'shard')).toBe(1023);
+    for (const text of ['007', '00', '+7', '-0', '7.0', ' 7', '7 ', '', '0x7', '1e2', '７']) {
+      const e = gzsError(() => parseShardText(text, 'shard (in the path)'));
+      expect(e.status, text).toBe(400);
+      expect(e.message, text).toBe(
+        `shard (in the path): expected a shard id (integer 0..1023 in canonical decimal: no leading zeros, sign, point or spaces), got ${JSON.stringify(text)}`,
+      );
+    }
+    expect(gzsError(() => parseShardText('1024', 'shard')).message).toBe(
+      'shard: expected a shard id (integer 0..1023), got 1024',
+    );
+    expect(gzsError(() => parseShardText(null, 'shard')).message).toMatch(/^shard: required/);
   });
 
   it('accepts a valid batch as is', () => {
