@@ -25,8 +25,15 @@ import { AckLedger } from './acks.js';
 import type { Change } from './changes.js';
 import { BatchSchema, BodySchemas, describeChange, parseOr400, parseShardText } from './changes.js';
 import { type GzsDoc, type HistoryEntry, newDoc, nextDoc, ownerAt } from './doc.js';
-import { badRequest, GzsError, notFound, staleEpoch, storeUnavailable } from './errors.js';
-import { readJson, sendError, sendJson } from './http.js';
+import {
+  badRequest,
+  GzsError,
+  notFound,
+  preconditionFailed,
+  staleEpoch,
+  storeUnavailable,
+} from './errors.js';
+import { type IfMatch, ifMatchHolds, parseIfMatch, readJson, sendError, sendJson } from './http.js';
 import { StaleStoreError, type StoreState, StoreUnavailableError, type TableStore } from './store.js';
 
 /** Used when neither --token nor EZ_GZS_TOKEN is set: fine on a laptop, logged as a warning. */
@@ -329,10 +336,15 @@ export class GzsServer {
     return run;
   }
 
-  private change(changes: Change[], ifEpoch: number | undefined, actor: string | undefined) {
+  private change(changes: Change[], pre: Preconditions, actor: string | undefined) {
     return this.serial(async () => {
       for (let attempt = 1; ; attempt++) {
         const cur = this.doc;
+        // checked against the table the change applies to (again after adopting another instance's)
+        if (pre.ifMatch && !ifMatchHolds(pre.ifMatch, etagOpaque(cur))) {
+          throw preconditionFailed(pre.ifMatchText ?? '', `"${etagOpaque(cur)}"`, cur.table.epoch);
+        }
+        const { ifEpoch } = pre;
         if (ifEpoch !== undefined && ifEpoch !== cur.table.epoch) throw staleEpoch(ifEpoch, cur.table.epoch);
         const { doc, entry } = nextDoc(cur, changes, { actor });
         const t0 = performance.now();
@@ -503,6 +515,7 @@ export class GzsServer {
       if (e.status === 401) headers['www-authenticate'] = 'Bearer realm="gzs"';
       if (e.status === 413) headers.connection = 'close';
       if (e.status === 503) headers['retry-after'] = '1';
+      if (e.status === 412) headers.etag = String(e.extra.etag);
       sendError(res, e, headers);
     }
   }
@@ -537,12 +550,19 @@ export class GzsServer {
   ): Promise<void> {
     const actor =
       typeof req.headers['x-ez-actor'] === 'string' ? req.headers['x-ez-actor'].slice(0, 200) : undefined;
-    const { doc, entry } = await this.change(changes, ifEpoch, actor);
+    const header = req.headers['if-match'];
+    const pre: Preconditions = {
+      ifEpoch,
+      ifMatch: parseIfMatch(header),
+      ifMatchText: Array.isArray(header) ? header.join(', ') : header,
+    };
+    const { doc, entry } = await this.change(changes, pre, actor);
     this.m.requests.inc({ route, status: 200 });
     // one body: the new epoch, what was done, and the table (the text serialized for subscribers)
     const body = `{"epoch":${doc.table.epoch},"generation":${JSON.stringify(doc.generation)},"changes":${JSON.stringify(entry.changes)},"table":${this.tableJson}}`;
     // x-ez-acked-at: when the acknowledgement left (ms since the Unix epoch, sub-ms): push-latency probes
     sendJson(res, 200, body, {
+      etag: `"${etagOpaque(doc)}"`,
       'x-ez-epoch': doc.table.epoch,
       'x-ez-acked-at': (performance.timeOrigin + performance.now()).toFixed(3),
     });
@@ -551,7 +571,7 @@ export class GzsServer {
   }
 
   private getTable(req: IncomingMessage, res: ServerResponse): void {
-    const etag = `"${this.doc.generation}.${this.doc.table.epoch}"`;
+    const etag = `"${etagOpaque(this.doc)}"`;
     const headers = { etag, 'x-ez-epoch': this.doc.table.epoch, 'x-ez-generation': this.doc.generation };
     if (req.headers['if-none-match'] === etag) {
       this.m.requests.inc({ route: 'table', status: 304 });
@@ -751,6 +771,17 @@ export class GzsServer {
     this.publishAcks();
   }
 }
+
+/** What a change is conditional on: the body's (or query's) ifEpoch and the If-Match header. */
+interface Preconditions {
+  ifEpoch: number | undefined;
+  ifMatch: IfMatch | undefined;
+  /** the header as sent, for the 412 message */
+  ifMatchText: string | undefined;
+}
+
+/** The table's entity tag without quotes: `<generation>.<epoch>` (GET /table's ETag). */
+const etagOpaque = (doc: GzsDoc): string => `${doc.generation}.${doc.table.epoch}`;
 
 function decodeSegment(s: string): string {
   try {

@@ -117,6 +117,52 @@ describe('GZS API (real process)', () => {
     await call('PUT', '/zones/ez-sh/state', { body: { state: 'active' } });
   });
 
+  it('honours If-Match on every change route: 412 with the current epoch when the ETag is not current', async () => {
+    const t = await call('GET', '/table');
+    const etag = String(t.headers.etag);
+    const epoch = t.json.epoch;
+    const order = '7290412234567680001';
+    const routes: [string, string, object?][] = [
+      ['POST', '/shards/2/lock', {}],
+      ['POST', '/shards/2/unlock', {}],
+      ['PUT', '/shards/2/owner', { zone: 'ez-sh' }],
+      ['PUT', '/zones/ez-bj/state', { state: 'down' }],
+      ['PUT', `/order-locks/${order}`, { reason: 'x' }],
+      ['DELETE', `/order-locks/${order}`, undefined],
+      ['POST', '/changes', { changes: [{ op: 'lock', shard: 2 }] }],
+    ];
+    const stale = etag.replace(/\.(\d+)"$/, (_, e) => `.${Number(e) - 1}"`);
+    for (const [method, path, body] of routes) {
+      for (const tag of ['"stale.1"', stale, `W/${etag}`, '"x", "y"']) {
+        const r = await call(method, path, { body, headers: { 'if-match': tag } });
+        expect(r.status, `${method} ${path} If-Match ${tag}`).toBe(412);
+        expect(r.json.error, `${method} ${path}`).toMatchObject({ code: 'EZ_PRECONDITION_FAILED', epoch });
+        expect(r.json.error.message).toContain(etag);
+      }
+    }
+    expect((await call('GET', '/table')).json).toEqual(t.json); // none of them applied
+    // not an entity tag at all: 400 naming it
+    const bad = await call('POST', '/shards/2/lock', { headers: { 'if-match': 'stale.1' } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.message).toMatch(/^If-Match: expected "\*" or entity tags .* got "stale\.1"$/);
+    // the current ETag (also within a list) applies, and the answer carries the new one
+    const ok = await call('POST', '/shards/2/lock', { headers: { 'if-match': `"other", ${etag}` } });
+    expect(ok.status).toBe(200);
+    expect(ok.json.epoch).toBe(epoch + 1);
+    expect(ok.headers.etag).toBe(`"${t.headers['x-ez-generation']}.${epoch + 1}"`);
+    // the ETag it was based on is stale now
+    const again = await call('POST', '/shards/2/unlock', { headers: { 'if-match': etag } });
+    expect(again.status).toBe(412);
+    expect(again.json.error.epoch).toBe(epoch + 1);
+    const any = await call('POST', '/shards/2/unlock', { headers: { 'if-match': '*' } });
+    expect(any.status).toBe(200);
+    const chained = await call('PUT', '/shards/2/owner', {
+      body: { zone: 'ez-bj' },
+      headers: { 'if-match': String(any.headers.etag) },
+    });
+    expect(chained.status).toBe(200);
+  });
+
   it('answers malformed bodies and paths with a clear 4xx, and survives all of them', async () => {
     const cases: [
       string,

@@ -3,6 +3,7 @@ import { AckLedger } from '../../src/gzs/acks.js';
 import { applyChanges, BatchSchema, type Change, parseOr400, parseShardText } from '../../src/gzs/changes.js';
 import { type GzsDoc, newDoc, nextDoc, ownerAt, parseDoc, trimHistory } from '../../src/gzs/doc.js';
 import { GzsError } from '../../src/gzs/errors.js';
+import { ifMatchHolds, parseIfMatch } from '../../src/gzs/http.js';
 import { parseStoreSpec } from '../../src/gzs/store.js';
 import { storeFor } from '../../src/launch/kinds/gzs.js';
 import { initialTable } from '../../src/routing/table.js';
@@ -128,6 +129,33 @@ describe('change request validation', () => {
   it('accepts a valid batch as is', () => {
     const body = { ifEpoch: 3, changes: [{ op: 'zone', zone: 'ez-sh', state: 'down' }] as Change[] };
     expect(parseOr400(BatchSchema, body)).toEqual(body);
+  });
+});
+
+describe('If-Match', () => {
+  const cur = 'c0ffee.42';
+  const holds = (h: string | string[]) => ifMatchHolds(parseIfMatch(h)!, cur);
+
+  it('matches "*", the current tag alone or in a list, never a weak or another tag', () => {
+    expect(parseIfMatch(undefined)).toBeUndefined();
+    expect(holds('*')).toBe(true);
+    expect(holds('"c0ffee.42"')).toBe(true);
+    expect(holds(' "a.1" , "c0ffee.42" ')).toBe(true);
+    expect(holds(['"a.1"', '"c0ffee.42"'])).toBe(true);
+    expect(holds('"c0ffee.41"')).toBe(false);
+    expect(holds('"stale.1"')).toBe(false);
+    expect(holds('W/"c0ffee.42"')).toBe(false); // If-Match compares strongly
+    expect(holds('""')).toBe(false);
+  });
+
+  it('refuses what is not an entity tag list with a 400 naming it', () => {
+    for (const h of ['stale.1', '', '"a.1" "b.2"', '"a.1",,', '"a', '*, "a.1"', 'w/"a.1"']) {
+      const e = gzsError(() => parseIfMatch(h));
+      expect(e.status, h).toBe(400);
+      expect(e.message, h).toBe(
+        `If-Match: expected "*" or entity tags (GET /table's ETag, "<generation>.<epoch>" with its double quotes, comma-separated), got ${JSON.stringify(h.trim())}`,
+      );
+    }
   });
 });
 

@@ -4,6 +4,7 @@
  * first) makes GZS adopt that table and apply the change on top; a store that cannot write
  * answers 503 and changes nothing; subscribers get what another instance committed.
  */
+import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AckEntry } from '../../src/gzs/acks.js';
 import { GzsApi } from '../../src/gzs/api.js';
@@ -105,6 +106,30 @@ describe('GZS push and store handling (in-process)', () => {
     store.interfere = () => store.events.onDoc(store.commitElsewhere([{ op: 'unlock', shard: 5 }]));
     await expect(api.unlock(6, { ifEpoch: 3 })).rejects.toMatchObject({ status: 409, extra: { epoch: 4 } });
     expect((await api.table()).table.shards['6'].state).toBe('locked');
+  });
+
+  it('checks If-Match against the table the change would apply to, also after adopting a newer one', async () => {
+    const { api, server, store } = await start();
+    const post = async (path: string, ifMatch: string) => {
+      const res = await request(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer t', 'if-match': ifMatch },
+      });
+      return { status: res.statusCode, etag: res.headers.etag, body: (await res.body.json()) as any };
+    };
+    const t = await request(`${server.url}/table`);
+    await t.body.dump();
+    const etag = String(t.headers.etag);
+    // another instance commits while this change is on its way to the store: the caller's ETag is stale
+    store.interfere = () => store.events.onDoc(store.commitElsewhere([{ op: 'lock', shard: 5 }]));
+    const r = await post('/shards/6/lock', etag);
+    expect(r.status).toBe(412);
+    expect(r.body.error).toMatchObject({ code: 'EZ_PRECONDITION_FAILED', epoch: 2 });
+    expect(r.etag).toBe(etag.replace(/\.1"$/, '.2"'));
+    expect((await api.table()).table.shards['6'].state).toBe('serving');
+    expect(store.commits).toBe(0);
+    const ok = await post('/shards/6/lock', String(r.etag));
+    expect([ok.status, ok.body.epoch]).toEqual([200, 3]);
   });
 
   it('answers 503 while the store cannot write, changes nothing, and pushes what others commit', async () => {
