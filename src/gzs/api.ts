@@ -15,6 +15,9 @@ import { GzsError } from './errors.js';
 export interface ChangeResult {
   epoch: number;
   generation: string;
+  /** true when every change was a no-op: nothing stored, pushed or recorded; `epoch` is the current one */
+  noop: boolean;
+  /** what changed (no-ops left out) */
   changes: AppliedChange[];
   table: RoutingTable;
 }

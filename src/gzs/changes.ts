@@ -112,6 +112,13 @@ export type AppliedChange =
 /**
  * The table after `changes`, at epoch + 1. Throws a 404 GzsError for a shard, eZone or order lock
  * the table does not have; the input table is never modified (copy-on-write of the maps touched).
+ *
+ * A change that would leave its part of the table as it is (the owner it already has, a lock of a
+ * locked shard, an unlock of a serving one, the zone state it already has, an order lock with the
+ * reason it already has) is a no-op: judged against the state left by the changes before it in the
+ * batch, and left out of `applied`. When every change is a no-op the input table itself comes back
+ * (same epoch) with `applied` empty: the caller neither stores, pushes nor records anything.
+ * Unlocking an order that is not locked stays a 404 (docs/gzs.md), not a no-op.
  */
 export function applyChanges(
   table: RoutingTable,
@@ -133,11 +140,13 @@ export function applyChanges(
         `${at(i)}shard ${shard} is not in the routing table (it has ${Object.keys(next.shards).length} shards)`,
       );
     }
+    return entry;
+  };
+  const copyShards = (): void => {
     if (!shardsCopied) {
       next.shards = { ...next.shards };
       shardsCopied = true;
     }
-    return entry;
   };
   const zoneEntry = (i: number, zone: string) => {
     const entry = next.zones[zone];
@@ -162,6 +171,8 @@ export function applyChanges(
       case 'unlock': {
         const e = shardEntry(i, c.shard);
         const state: ShardState = c.op === 'lock' ? 'locked' : 'serving';
+        if (e.state === state) break;
+        copyShards();
         next.shards[c.shard] = { ...e, state };
         applied.push(
           c.op === 'lock'
@@ -173,12 +184,15 @@ export function applyChanges(
       case 'owner': {
         const e = shardEntry(i, c.shard);
         zoneEntry(i, c.zone);
+        if (e.zone === c.zone) break;
+        copyShards();
         next.shards[c.shard] = { ...e, zone: c.zone };
         applied.push({ op: 'owner', shard: c.shard, zone: c.zone, from: e.zone });
         break;
       }
       case 'zone': {
         const e = zoneEntry(i, c.zone);
+        if (e.state === c.state) break;
         if (!zonesCopied) {
           next.zones = { ...next.zones };
           zonesCopied = true;
@@ -188,8 +202,9 @@ export function applyChanges(
         break;
       }
       case 'order-lock': {
-        copyLocks();
         const prev = next.orderLocks[c.orderId];
+        if (prev?.reason === c.reason) break;
+        copyLocks();
         // a repeated lock keeps its start time: the lock has been in force since then
         next.orderLocks[c.orderId] = { reason: c.reason, since: prev?.since ?? now };
         applied.push({
@@ -211,7 +226,7 @@ export function applyChanges(
       }
     }
   });
-  return { table: next, applied };
+  return applied.length === 0 ? { table, applied } : { table: next, applied };
 }
 
 /** One line per change, for logs and `ezctl gzs history`. */

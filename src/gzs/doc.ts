@@ -98,14 +98,18 @@ export function trimHistory(
   return start === 0 ? history : history.slice(start);
 }
 
-/** The document after one accepted batch: epoch + 1 and a history entry. Throws like applyChanges. */
+/**
+ * The document after one accepted batch: epoch + 1 and a history entry. Throws like applyChanges.
+ * A batch of no-ops only (see applyChanges) gives `doc` itself back and `entry: null`.
+ */
 export function nextDoc(
   doc: GzsDoc,
   changes: readonly Change[],
   opts: { now?: number; actor?: string; limits?: HistoryLimits } = {},
-): { doc: GzsDoc; entry: HistoryEntry } {
+): { doc: GzsDoc; entry: HistoryEntry | null } {
   const now = opts.now ?? Date.now();
   const { table, applied } = applyChanges(doc.table, changes, now);
+  if (applied.length === 0) return { doc, entry: null };
   const entry: HistoryEntry = {
     epoch: table.epoch,
     at: now,

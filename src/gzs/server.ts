@@ -349,6 +349,13 @@ export class GzsServer {
         const { doc, entry } = nextDoc(cur, changes, { actor });
         const t0 = performance.now();
         try {
+          if (!entry) {
+            // nothing to write, but "it already is so" must hold for the store's newest table, not
+            // only for this instance's copy (another instance may have committed a moment ago)
+            await this.opts.store.verify?.(cur);
+            this.log.debug({ epoch: cur.table.epoch, actor, count: changes.length }, 'no-op change');
+            return { doc: cur, entry: null };
+          }
           await this.opts.store.commit(cur, doc);
         } catch (err) {
           if (err instanceof StaleStoreError) {
@@ -558,16 +565,17 @@ export class GzsServer {
     };
     const { doc, entry } = await this.change(changes, pre, actor);
     this.m.requests.inc({ route, status: 200 });
-    // one body: the new epoch, what was done, and the table (the text serialized for subscribers)
-    const body = `{"epoch":${doc.table.epoch},"generation":${JSON.stringify(doc.generation)},"changes":${JSON.stringify(entry.changes)},"table":${this.tableJson}}`;
+    // one body: the new epoch, what was done, and the table (the text serialized for subscribers);
+    // a batch of no-ops only: the current epoch, `changes: []`, `noop: true`
+    const body = `{"epoch":${doc.table.epoch},"generation":${JSON.stringify(doc.generation)},"noop":${entry === null},"changes":${entry ? JSON.stringify(entry.changes) : '[]'},"table":${this.tableJson}}`;
     // x-ez-acked-at: when the acknowledgement left (ms since the Unix epoch, sub-ms): push-latency probes
     sendJson(res, 200, body, {
       etag: `"${etagOpaque(doc)}"`,
       'x-ez-epoch': doc.table.epoch,
       'x-ez-acked-at': (performance.timeOrigin + performance.now()).toFixed(3),
     });
-    // acknowledged (durable) first, pushed right after, within the same tick
-    this.push();
+    // acknowledged (durable) first, pushed right after, within the same tick; a no-op changed nothing
+    if (entry) this.push();
   }
 
   private getTable(req: IncomingMessage, res: ServerResponse): void {

@@ -111,6 +111,29 @@ export class ZkStore implements TableStore {
     }
   }
 
+  /**
+   * A multi-op holding only a version check: it goes through the leader like a write, so it sees
+   * every commit before it (a plain read may be served by a lagging follower), yet writes nothing.
+   */
+  async verify(doc: GzsDoc): Promise<void> {
+    if (this._state !== 'connected')
+      throw new StoreUnavailableError(`ZooKeeper ${this.o.connect} is ${this._state}`);
+    const version = this.versionOf.get(doc);
+    if (version === undefined) throw new StaleStoreError(await this.readTable(false));
+    try {
+      await this.op<unknown>((cb) => {
+        const tx = this.client.transaction().check(this.tablePath, version);
+        // node-zookeeper-client's check() turns version 0 into -1 ("any version"): set it on the op
+        (tx as unknown as { ops: { version: number }[] }).ops[0].version = version;
+        tx.commit(cb);
+      });
+    } catch (err) {
+      if (isCode(err, zookeeper.Exception.BAD_VERSION))
+        throw new StaleStoreError(await this.readTable(false));
+      throw err;
+    }
+  }
+
   async publishAcks(instance: string, entries: AckEntry[]): Promise<void> {
     if (this._state !== 'connected' || this.closed) return;
     const data = Buffer.from(JSON.stringify({ instance, writtenAt: Date.now(), holders: entries }));

@@ -3,6 +3,7 @@
  * tokens, malformed input, compare-and-set, durability across a crash, SSE push, clean SIGTERM.
  * Needs the build (`npx tsc -p .`; npm test builds first).
  */
+import { readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -45,6 +46,34 @@ async function call(
 }
 
 const epochNow = async (): Promise<number> => (await call('GET', '/table')).json.epoch;
+
+/** A Server-Sent Events subscriber that records the epoch of every table event it receives. */
+async function sseEpochs(): Promise<{ seen: number[]; until(epoch: number): Promise<void>; close(): void }> {
+  const res = await request(`${gzs.url}/watch`, { headers: { accept: 'text/event-stream' } });
+  expect(res.headers['content-type']).toBe('text/event-stream');
+  const seen: number[] = [];
+  const waiters: { epoch: number; resolve: () => void }[] = [];
+  let buf = '';
+  res.body.on('data', (chunk: Buffer) => {
+    buf += chunk.toString();
+    for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+      const event = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const data = /^data: (.*)$/m.exec(event)?.[1];
+      if (/^event: table$/m.test(event) && data) seen.push(JSON.parse(data).table.epoch);
+    }
+    for (const w of waiters) if (seen.includes(w.epoch)) w.resolve();
+  });
+  return {
+    seen,
+    until: (epoch) =>
+      new Promise<void>((resolve) => {
+        if (seen.includes(epoch)) resolve();
+        else waiters.push({ epoch, resolve });
+      }),
+    close: () => res.body.destroy(),
+  };
+}
 
 beforeAll(async () => {
   dir = tempDir('gzs-api');
@@ -289,6 +318,80 @@ describe('GZS API (real process)', () => {
     expect(lock0.status).toBe(200);
     expect(lock0.json.table.shards['0'].state).toBe('locked');
     expect((await call('POST', '/shards/0/unlock', {})).status).toBe(200);
+  });
+
+  it('answers a batch of no-ops with noop: true and the current epoch: not stored, not pushed, not in the history', async () => {
+    const order = '7290412234567680002';
+    await call('POST', '/shards/4/lock', { body: { reason: 'setup' } });
+    await call('PUT', `/order-locks/${order}`, { body: { reason: 'keep' } });
+    const t = await call('GET', '/table');
+    const e = t.json.epoch;
+    const sse = await sseEpochs();
+    await sse.until(e);
+    const file = join(dir, 'table.json');
+    const stored = readFileSync(file, 'utf8');
+    const inode = statSync(file).ino; // every write of the file store renames a new file into place
+    const history = (await call('GET', '/history')).json;
+    const owner4 = t.json.shards['4'].zone;
+    const noops: [string, string, object][] = [
+      ['PUT', '/shards/4/owner', { zone: owner4 }],
+      ['POST', '/shards/4/lock', { reason: 'again' }],
+      ['POST', '/shards/6/unlock', {}],
+      ['PUT', '/zones/ez-bj/state', { state: 'active' }],
+      ['PUT', `/order-locks/${order}`, { reason: 'keep' }],
+      [
+        'POST',
+        '/changes',
+        {
+          changes: [
+            { op: 'owner', shard: 4, zone: owner4 },
+            { op: 'zone', zone: 'ez-sh', state: 'active' },
+            { op: 'order-lock', orderId: order, reason: 'keep' },
+            ...Array.from({ length: 19_997 }, () => ({ op: 'unlock', shard: 6 })),
+          ],
+        },
+      ],
+    ];
+    for (const [method, path, body] of noops) {
+      const r = await call(method, path, { body, headers: { 'if-match': String(t.headers.etag) } });
+      expect(r.status, `${method} ${path}`).toBe(200);
+      expect(r.json, `${method} ${path}`).toMatchObject({ epoch: e, noop: true, changes: [] });
+      expect(r.json.table).toEqual(t.json);
+      expect(r.headers['x-ez-epoch']).toBe(String(e));
+      expect(r.headers.etag).toBe(t.headers.etag);
+      // not written, not even the same bytes again (checked each time: inode numbers get reused)
+      expect(readFileSync(file, 'utf8')).toBe(stored);
+      expect(statSync(file).ino, `${method} ${path}`).toBe(inode);
+    }
+    expect((await call('GET', '/history')).json).toEqual(history); // 20,000 no-ops pushed nothing out
+    expect((await call('GET', '/table')).json.epoch).toBe(e);
+    // mixed: the real changes apply as one epoch; the answer and the history list only them
+    const mixed = await call('POST', '/changes', {
+      body: {
+        changes: [
+          { op: 'owner', shard: 4, zone: owner4 },
+          { op: 'unlock', shard: 4 },
+          { op: 'unlock', shard: 4 },
+          { op: 'zone', zone: 'ez-bj', state: 'active' },
+        ],
+      },
+    });
+    expect(mixed.json).toMatchObject({
+      epoch: e + 1,
+      noop: false,
+      changes: [{ op: 'unlock', shard: 4, from: 'locked' }],
+    });
+    const h = (await call('GET', `/history?since=${e}`)).json;
+    expect(h.entries.map((x: any) => [x.epoch, x.changes])).toEqual([
+      [e + 1, [{ op: 'unlock', shard: 4, from: 'locked' }]],
+    ]);
+    await sse.until(e + 1);
+    sse.close();
+    expect(sse.seen).toEqual([e, e + 1]); // no push for the no-ops
+    // unlocking an order that is not locked stays a 404 (documented; the CLI exits 2)
+    expect((await call('DELETE', `/order-locks/${order}`)).status).toBe(200);
+    const again = await call('DELETE', `/order-locks/${order}`);
+    expect([again.status, again.json.error.code]).toEqual([404, 'EZ_NO_ORDER_LOCK']);
   });
 
   it('pushes every new epoch to a Server-Sent Events subscriber', async () => {

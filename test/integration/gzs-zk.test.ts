@@ -9,14 +9,18 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GzsApi } from '../../src/gzs/api.js';
+import { type GzsDoc, newDoc, nextDoc } from '../../src/gzs/doc.js';
+import { StaleStoreError, type StoreEvents } from '../../src/gzs/store.js';
 import { type GzsProcess, startGzsProcess } from '../../src/gzs/testkit.js';
+import { ZkStore } from '../../src/gzs/zk-store.js';
 import { FenceIndex } from '../../src/routing/index.js';
 import { RoutingClient, type RoutingClientOptions } from '../../src/sdk/client.js';
 import { loadTopology } from '../../src/topology/index.js';
 import { tempDir } from '../helpers/run-dir.js';
 import { type Service, startZooKeeper } from '../helpers/services.js';
 
-const fences = FenceIndex.build(loadTopology().fences);
+const topology = loadTopology();
+const fences = FenceIndex.build(topology.fences);
 let zk: Service & { connectString: string };
 let a: GzsProcess;
 let b: GzsProcess;
@@ -151,6 +155,45 @@ describe('GZS over ZooKeeper (two instances)', () => {
     expect((await tableOf(a)).table.epoch).toBe(r.epoch);
     const again = await apiA.setOwner(15, 'ez-bj');
     expect(await both.waitForEpoch(again.epoch, 3000)).toBe(true);
+  });
+
+  it('answers a no-op only after ZooKeeper confirmed the table it was judged on is still the newest', async () => {
+    // two stores on one fresh path, as two GZS instances would hold it
+    const path = `/ezctl/t-${randomBytes(3).toString('hex')}/gzs`;
+    const events: StoreEvents = { onDoc: () => {}, onAcks: () => {}, onState: () => {} };
+    const x = new ZkStore({ connect: zk.connectString, path, instance: 'x' });
+    const y = new ZkStore({ connect: zk.connectString, path, instance: 'y' });
+    try {
+      const first = await x.open(() => newDoc(topology), events);
+      const seenByY: GzsDoc = await y.open(() => newDoc(topology), events);
+      await x.verify(first); // znode version 0 (never committed) and still current
+      const next = nextDoc(seenByY, [{ op: 'lock', shard: 1 }]).doc;
+      await y.commit(seenByY, next);
+      // x still holds the version-0 document (its watch may or may not have fired): stale
+      const stale = await x.verify(first).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expect(stale).toBeInstanceOf(StaleStoreError);
+      expect((stale as StaleStoreError).latest.table.epoch).toBe(2);
+      await x.verify((stale as StaleStoreError).latest);
+      await y.verify(next);
+    } finally {
+      await x.close();
+      await y.close();
+    }
+    // over the processes: a change that looks like a no-op on B while A just moved the shard is
+    // applied on top of A's change, never answered "noop" from B's older copy
+    for (let round = 0; round < 20; round++) {
+      const before = (await apiB.table()).table;
+      const zone = before.shards['20'].zone;
+      const other = zone === 'ez-bj' ? 'ez-sh' : 'ez-bj';
+      const moved = await apiA.setOwner(20, other);
+      const back = await apiB.setOwner(20, zone);
+      expect(back.noop, `round ${round}`).toBe(false);
+      expect(back.epoch).toBe(moved.epoch + 1);
+      expect(back.table.shards['20'].zone).toBe(zone);
+    }
   });
 
   it('refuses changes with 503 while ZooKeeper is down, serves reads, and accepts changes once it is back', async () => {

@@ -85,6 +85,72 @@ describe('applyChanges', () => {
   });
 });
 
+describe('no-op changes', () => {
+  const locked = applyChanges(
+    table,
+    [
+      { op: 'lock', shard: 1 },
+      { op: 'order-lock', orderId: ORDER, reason: 'r' },
+    ],
+    1000,
+  ).table;
+
+  it('leave the table as it is (same object, same epoch) when every change is a no-op', () => {
+    const noops: Change[] = [
+      { op: 'owner', shard: 0, zone: table.shards[0].zone },
+      { op: 'lock', shard: 1, reason: 'again' },
+      { op: 'unlock', shard: 2 },
+      { op: 'zone', zone: 'ez-bj', state: 'active' },
+      { op: 'order-lock', orderId: ORDER, reason: 'r' },
+    ];
+    const r = applyChanges(locked, noops, 5000);
+    expect(r.applied).toEqual([]);
+    expect(r.table).toBe(locked);
+    expect(locked.orderLocks[ORDER]).toEqual({ reason: 'r', since: 1000 });
+  });
+
+  it('apply only the real changes of a mixed batch, each judged against the state before it', () => {
+    const r = applyChanges(
+      locked,
+      [
+        { op: 'owner', shard: 0, zone: table.shards[0].zone }, // no-op
+        { op: 'owner', shard: 0, zone: 'ez-sh' }, // real
+        { op: 'owner', shard: 0, zone: 'ez-sh' }, // no-op now
+        { op: 'unlock', shard: 1 }, // real
+        { op: 'unlock', shard: 1 }, // no-op now
+        { op: 'order-lock', orderId: ORDER, reason: 'other' }, // real: the reason changes
+      ],
+      5000,
+    );
+    expect(r.table.epoch).toBe(locked.epoch + 1);
+    expect(r.applied).toEqual([
+      { op: 'owner', shard: 0, zone: 'ez-sh', from: 'ez-bj' },
+      { op: 'unlock', shard: 1, from: 'locked' },
+      { op: 'order-lock', orderId: ORDER, reason: 'other', from: 'locked' },
+    ]);
+    expect(r.table.orderLocks[ORDER]).toEqual({ reason: 'other', since: 1000 });
+  });
+
+  it('still refuse what does not exist: an unknown shard or eZone, an order that is not locked (404)', () => {
+    expect(gzsError(() => applyChanges(table, [{ op: 'unlock', shard: 999 }], 0)).code).toBe(
+      'EZ_UNKNOWN_SHARD',
+    );
+    expect(
+      gzsError(() => applyChanges(table, [{ op: 'zone', zone: 'ez-gz', state: 'active' }], 0)).code,
+    ).toBe('EZ_UNKNOWN_ZONE');
+    expect(gzsError(() => applyChanges(table, [{ op: 'order-unlock', orderId: ORDER }], 0)).code).toBe(
+      'EZ_NO_ORDER_LOCK',
+    );
+  });
+
+  it('make no new document: no epoch, no history entry', () => {
+    const doc = newDoc(topology, 1000);
+    const r = nextDoc(doc, [{ op: 'unlock', shard: 3 }], { now: 2000 });
+    expect(r.entry).toBeNull();
+    expect(r.doc).toBe(doc);
+  });
+});
+
 describe('change request validation', () => {
   const bad = (body: unknown): string => gzsError(() => parseOr400(BatchSchema, body)).message;
 

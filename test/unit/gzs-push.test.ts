@@ -6,6 +6,7 @@
  */
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import type { AckEntry } from '../../src/gzs/acks.js';
 import { GzsApi } from '../../src/gzs/api.js';
 import { type GzsDoc, nextDoc } from '../../src/gzs/doc.js';
@@ -130,6 +131,43 @@ describe('GZS push and store handling (in-process)', () => {
     expect(store.commits).toBe(0);
     const ok = await post('/shards/6/lock', String(r.etag));
     expect([ok.status, ok.body.epoch]).toEqual([200, 3]);
+  });
+
+  it('neither commits nor pushes a batch of no-ops, and answers it with the current epoch and noop: true', async () => {
+    const { api, server, store } = await start();
+    // a raw subscriber: counts every table frame (an SDK would drop a repeated epoch silently)
+    const frames: number[] = [];
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/watch`);
+    open.push({ close: async () => ws.close() });
+    const waiting: (() => void)[] = [];
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data));
+      if (m.t === 'table') frames.push(m.table.epoch);
+      for (const w of waiting) w();
+    });
+    const got = (epoch: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => frames.includes(epoch) && resolve();
+        waiting.push(check);
+        check();
+      });
+    await got(1);
+    const r = await api.changes([
+      { op: 'owner', shard: 0, zone: 'ez-bj' },
+      { op: 'unlock', shard: 1 },
+      { op: 'zone', zone: 'ez-sh', state: 'active' },
+    ]);
+    expect(r).toMatchObject({ epoch: 1, noop: true, changes: [] });
+    expect(r.table.epoch).toBe(1);
+    expect(store.commits).toBe(0);
+    const real = await api.changes([
+      { op: 'unlock', shard: 1 },
+      { op: 'lock', shard: 1 },
+    ]);
+    expect(real).toMatchObject({ epoch: 2, noop: false, changes: [{ op: 'lock', shard: 1 }] });
+    await got(2);
+    expect(frames).toEqual([1, 2]); // nothing was pushed for the no-op batch
+    expect(store.commits).toBe(1);
   });
 
   it('answers 503 while the store cannot write, changes nothing, and pushes what others commit', async () => {
