@@ -24,7 +24,7 @@ import { createRegistry, handleOps } from '../util/ops.js';
 import { AckLedger } from './acks.js';
 import type { Change } from './changes.js';
 import { BatchSchema, BodySchemas, describeChange, parseOr400, parseShardText } from './changes.js';
-import { type GzsDoc, type HistoryEntry, newDoc, nextDoc, ownerAt } from './doc.js';
+import { type GzsDoc, type HistoryEntry, newDoc, nextDoc, ownerAt, ownershipLoadNotes } from './doc.js';
 import {
   badRequest,
   GzsError,
@@ -34,6 +34,7 @@ import {
   storeUnavailable,
 } from './errors.js';
 import { type IfMatch, ifMatchHolds, parseIfMatch, readJson, sendError, sendJson } from './http.js';
+import { DEFAULT_OWNERSHIP_RETENTION_MS, ownershipAnswer } from './ownership.js';
 import { StaleStoreError, type StoreState, StoreUnavailableError, type TableStore } from './store.js';
 
 /** Used when neither --token nor EZ_GZS_TOKEN is set: fine on a laptop, logged as a warning. */
@@ -55,6 +56,11 @@ export interface GzsServerOptions {
   maxBodyBytes?: number;
   /** this instance's id in acks and logs (default a random one) */
   instance?: string;
+  /**
+   * Owner changes and shard locks stay in the ownership log at least this long (ms), whatever
+   * else changes; default EZ_GZS_OWNERSHIP_RETENTION_MS, else 30 days.
+   */
+  ownershipRetentionMs?: number;
   log?: Logger;
   registry?: Registry;
 }
@@ -77,6 +83,7 @@ export class GzsServer {
   readonly leaseMs: number;
   readonly heartbeatMs: number;
   readonly tokenIsDefault: boolean;
+  readonly ownershipRetentionMs: number;
   private readonly tokenDigest: Buffer;
   private readonly maxBody: number;
   private readonly http: Server;
@@ -107,6 +114,7 @@ export class GzsServer {
     this.leaseMs = opts.leaseMs ?? 3000;
     this.heartbeatMs = opts.heartbeatMs ?? 1000;
     this.maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+    this.ownershipRetentionMs = opts.ownershipRetentionMs ?? retentionFromEnv();
     const token = opts.token ?? process.env.EZ_GZS_TOKEN ?? DEV_TOKEN;
     if (!token) throw new Error('GZS token is empty');
     this.tokenIsDefault = token === DEV_TOKEN;
@@ -212,6 +220,7 @@ export class GzsServer {
       onState: (state) => this.onStoreState(state),
     });
     this.checkAgainstTopology();
+    this.noteOwnershipLoad(this.doc);
     this.ledger = new AckLedger(this.instance, this.leaseMs, startedAt + this.leaseMs);
     this.serialize();
     const host = this.opts.host ?? '127.0.0.1';
@@ -298,8 +307,15 @@ export class GzsServer {
     }
     this.doc = doc;
     this.serialize();
+    this.noteOwnershipLoad(doc);
     this.log.info({ epoch: doc.table.epoch }, 'adopted a change made by another GZS instance');
     this.push();
+  }
+
+  /** A document whose ownership log had to be derived or caught up (an older GZS wrote it): say so. */
+  private noteOwnershipLoad(doc: GzsDoc): void {
+    const note = ownershipLoadNotes.get(doc);
+    if (note) this.log.warn({ epoch: doc.table.epoch, store: this.opts.store.description }, note);
   }
 
   private onStoreState(state: StoreState): void {
@@ -346,7 +362,11 @@ export class GzsServer {
         }
         const { ifEpoch } = pre;
         if (ifEpoch !== undefined && ifEpoch !== cur.table.epoch) throw staleEpoch(ifEpoch, cur.table.epoch);
-        const { doc, entry } = nextDoc(cur, changes, { actor });
+        const { doc, entry } = nextDoc(cur, changes, {
+          actor,
+          ownershipRetentionMs: this.ownershipRetentionMs,
+          maxBytes: this.opts.store.maxDocBytes,
+        });
         const t0 = performance.now();
         try {
           if (!entry) {
@@ -431,8 +451,19 @@ export class GzsServer {
       if (path === '/owner') {
         allow(['GET'], 'owner');
         const shard = parseShardText(url.searchParams.get('shard'), 'shard');
-        const at = url.searchParams.has('at') ? timeParam(url, 'at') : Date.now();
-        return this.reply(res, route, 200, ownerAt(this.doc, shard, at));
+        const now = Date.now();
+        const at = url.searchParams.has('at') ? timeParam(url, 'at') : now;
+        return this.reply(res, route, 200, ownerAt(this.doc, shard, at, now));
+      }
+      if (path === '/ownership') {
+        allow(['GET'], 'ownership');
+        const since = url.searchParams.has('since') ? intParam(url, 'since') : null;
+        return this.reply(
+          res,
+          route,
+          200,
+          ownershipAnswer(this.doc.ownership, this.doc.generation, since, Date.now()),
+        );
       }
       if (path === '/acks') {
         allow(['GET', 'POST'], 'acks');
@@ -632,6 +663,7 @@ export class GzsServer {
         'GET /watch (WebSocket or SSE)',
         'GET /history?since=E',
         'GET /owner?shard=S&at=MS',
+        'GET /ownership?since=E',
         'GET /acks?epoch=E&waitMs=N',
         'GET /healthz',
         'GET /metrics',
@@ -778,6 +810,17 @@ export class GzsServer {
     }
     this.publishAcks();
   }
+}
+
+function retentionFromEnv(): number {
+  const v = process.env.EZ_GZS_OWNERSHIP_RETENTION_MS;
+  if (v === undefined || v === '') return DEFAULT_OWNERSHIP_RETENTION_MS;
+  if (!/^[1-9][0-9]{0,14}$/.test(v)) {
+    throw new Error(
+      `EZ_GZS_OWNERSHIP_RETENTION_MS: expected a positive integer (ms; default ${DEFAULT_OWNERSHIP_RETENTION_MS}, 30 days), got ${JSON.stringify(v)}`,
+    );
+  }
+  return Number(v);
 }
 
 /** What a change is conditional on: the body's (or query's) ifEpoch and the If-Match header. */

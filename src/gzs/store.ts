@@ -41,6 +41,8 @@ export type StoreState = 'connected' | 'disconnected' | 'reconnecting';
 export interface TableStore {
   /** `file:/path` or `zk:host:port/path`, for logs and health */
   readonly description: string;
+  /** largest document (bytes of JSON) it holds, when it has a limit (a ZooKeeper znode) */
+  readonly maxDocBytes?: number;
   readonly state: StoreState;
   /** Load the stored document, or store `initial` when there is none yet; returns what is in force. */
   open(initial: () => GzsDoc, events: StoreEvents): Promise<GzsDoc>;

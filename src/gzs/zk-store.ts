@@ -14,7 +14,7 @@
 import zookeeper, { type Client, type Event, type Exception, type Stat } from 'node-zookeeper-client';
 import type { Logger } from '../util/log.js';
 import type { AckEntry } from './acks.js';
-import { type GzsDoc, parseDoc } from './doc.js';
+import { docSizes, type GzsDoc, parseDoc } from './doc.js';
 import { GzsError } from './errors.js';
 import {
   StaleStoreError,
@@ -48,6 +48,8 @@ const isCode = (err: unknown, code: number): boolean =>
 
 export class ZkStore implements TableStore {
   readonly description: string;
+  /** GZS trims the history to fit (doc.ts fitHistory); what still does not fit is refused */
+  readonly maxDocBytes = MAX_ZNODE_BYTES;
   private client!: Client;
   private _state: StoreState = 'disconnected';
   private events!: StoreEvents;
@@ -92,10 +94,11 @@ export class ZkStore implements TableStore {
       throw new StoreUnavailableError(`ZooKeeper ${this.o.connect} is ${this._state}`);
     const data = Buffer.from(JSON.stringify(next));
     if (data.length > MAX_ZNODE_BYTES) {
+      const z = docSizes(next);
       throw new GzsError(
         413,
         'EZ_TABLE_TOO_LARGE',
-        `the table would take ${data.length} bytes, more than a ZooKeeper znode holds (${MAX_ZNODE_BYTES}); release order locks first`,
+        `the document would take ${data.length} bytes (table ${z.table}, ownership log ${z.ownership}, history ${z.history}), more than a ZooKeeper znode holds (${MAX_ZNODE_BYTES}); release order locks first, or keep the ownership log shorter (ownershipRetentionMs)`,
       );
     }
     const version = this.versionOf.get(prev);

@@ -14,6 +14,7 @@ import { StaleStoreError, type StoreEvents } from '../../src/gzs/store.js';
 import { type GzsProcess, startGzsProcess } from '../../src/gzs/testkit.js';
 import { ZkStore } from '../../src/gzs/zk-store.js';
 import { FenceIndex } from '../../src/routing/index.js';
+import { encodeOrderId } from '../../src/routing/order-id.js';
 import { RoutingClient, type RoutingClientOptions } from '../../src/sdk/client.js';
 import { loadTopology } from '../../src/topology/index.js';
 import { tempDir } from '../helpers/run-dir.js';
@@ -194,6 +195,38 @@ describe('GZS over ZooKeeper (two instances)', () => {
       expect(back.epoch).toBe(moved.epoch + 1);
       expect(back.table.shards['20'].zone).toBe(zone);
     }
+  });
+
+  it('trims the history, never the ownership log, to keep the document within a znode', async () => {
+    const moved = await apiA.setOwner(21, 'ez-sh');
+    // 8,000 order locks: ~0.5 MB in the table, ~0.65 MB more as their history entry, over 1 MB together
+    const ids = Array.from({ length: 8000 }, (_, i) =>
+      encodeOrderId({ timestampMs: Date.UTC(2026, 6, 1) + i, shard: i % 1024, sequence: 0 }),
+    );
+    const locked = await apiA.changes(
+      ids.map((orderId) => ({ op: 'order-lock', orderId, reason: 'failover' })),
+    );
+    expect(Object.keys(locked.table.orderLocks)).toHaveLength(8000);
+    const history = await apiA.history(0);
+    expect(history.entries.map((e) => e.epoch)).not.toContain(moved.epoch);
+    // both instances serve the same log, with the owner change in it
+    await expect.poll(async () => (await apiB.table()).table.epoch, { timeout: 3000 }).toBe(locked.epoch);
+    const [onA, onB] = await Promise.all([apiA.ownership(), apiB.ownership()]);
+    expect({ ...onB, now: 0 }).toEqual({ ...onA, now: 0 });
+    expect(onB.events).toContainEqual({
+      epoch: moved.epoch,
+      at: expect.any(Number),
+      shard: 21,
+      from: 'ez-bj',
+      to: 'ez-sh',
+    });
+    const at = onB.events.find((e) => e.epoch === moved.epoch)!.at;
+    const owner = async (t: number) =>
+      (await (await request(`${b.url}/owner?shard=21&at=${t}`)).body.json()) as object;
+    expect(await owner(at - 1)).toMatchObject({ zone: 'ez-bj', exact: true });
+    expect(await owner(at)).toMatchObject({ zone: 'ez-sh', epoch: moved.epoch, exact: true });
+    await apiA.changes(ids.map((orderId) => ({ op: 'order-unlock', orderId })));
+    await apiA.setOwner(21, 'ez-bj');
   });
 
   it('refuses changes with 503 while ZooKeeper is down, serves reads, and accepts changes once it is back', async () => {

@@ -248,20 +248,37 @@ describe('document and history', () => {
     expect(trimHistory(doc.history, { maxEntries: 1000, maxBytes: 1 })).toHaveLength(1);
   });
 
-  it('tells who owned a shard at a given time', () => {
+  it('tells who owned a shard at a given time, from the ownership log', () => {
     let doc = newDoc(topology, 1000);
     doc = nextDoc(doc, [{ op: 'owner', shard: 0, zone: 'ez-sh' }], { now: 2000, actor: 'op' }).doc; // epoch 2
     doc = nextDoc(doc, [{ op: 'lock', shard: 5 }], { now: 3000 }).doc; // epoch 3
     doc = nextDoc(doc, [{ op: 'owner', shard: 0, zone: 'ez-bj' }], { now: 4000 }).doc; // epoch 4
-    expect(ownerAt(doc, 0, 1500)).toEqual({ shard: 0, at: 1500, zone: 'ez-bj', epoch: 1, exact: true });
-    expect(ownerAt(doc, 0, 2000)).toMatchObject({ zone: 'ez-sh', epoch: 2, exact: true });
-    expect(ownerAt(doc, 0, 3500)).toMatchObject({ zone: 'ez-sh', epoch: 3, exact: true });
-    expect(ownerAt(doc, 0, 9999)).toMatchObject({ zone: 'ez-bj', epoch: 4, exact: true });
-    expect(ownerAt(doc, 0, 500)).toMatchObject({ zone: 'ez-bj', epoch: 1, exact: false });
-    // with the history trimmed to the last entry, times before it are not exact
+    expect(ownerAt(doc, 0, 1500, 10_000)).toEqual({
+      shard: 0,
+      at: 1500,
+      zone: 'ez-bj',
+      locked: false,
+      epoch: 1,
+      exact: true,
+    });
+    expect(ownerAt(doc, 0, 2000, 10_000)).toMatchObject({ zone: 'ez-sh', epoch: 2, exact: true });
+    expect(ownerAt(doc, 0, 3500, 10_000)).toMatchObject({ zone: 'ez-sh', epoch: 3, exact: true });
+    expect(ownerAt(doc, 5, 3500, 10_000)).toMatchObject({ zone: 'ez-sh', locked: true, epoch: 3 });
+    expect(ownerAt(doc, 0, 9999, 10_000)).toMatchObject({ zone: 'ez-bj', epoch: 4, exact: true });
+    // before the table existed, or after GZS's now: unknown, not a guess
+    expect(ownerAt(doc, 0, 500, 10_000)).toEqual({
+      shard: 0,
+      at: 500,
+      zone: null,
+      locked: null,
+      epoch: null,
+      exact: false,
+    });
+    expect(ownerAt(doc, 0, 10_001, 10_000)).toMatchObject({ zone: null, exact: false });
+    // the ordinary history trimmed to its last entry: the ownership log still answers exactly
     const trimmed = { ...doc, history: doc.history.slice(-1) };
-    expect(ownerAt(trimmed, 0, 3500)).toMatchObject({ zone: 'ez-sh', epoch: 3, exact: false });
-    expect(ownerAt(trimmed, 0, 4500)).toMatchObject({ zone: 'ez-bj', epoch: 4, exact: true });
+    expect(ownerAt(trimmed, 0, 3500, 10_000)).toMatchObject({ zone: 'ez-sh', epoch: 3, exact: true });
+    expect(ownerAt(trimmed, 0, 1500, 10_000)).toMatchObject({ zone: 'ez-bj', epoch: 1, exact: true });
   });
 });
 

@@ -64,9 +64,20 @@ afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
 
-async function start(): Promise<{ store: MemoryStore; server: GzsServer; api: GzsApi }> {
+async function start(
+  extra: Partial<ConstructorParameters<typeof GzsServer>[0]> = {},
+): Promise<{ store: MemoryStore; server: GzsServer; api: GzsApi }> {
   const store = new MemoryStore();
-  const server = new GzsServer({ topology, store, port: 0, token: 't', log, heartbeatMs: 200, leaseMs: 600 });
+  const server = new GzsServer({
+    topology,
+    store,
+    port: 0,
+    token: 't',
+    log,
+    heartbeatMs: 200,
+    leaseMs: 600,
+    ...extra,
+  });
   await server.start();
   open.push(server);
   return { store, server, api: new GzsApi(server.url, { token: 't' }) };
@@ -168,6 +179,39 @@ describe('GZS push and store handling (in-process)', () => {
     await got(2);
     expect(frames).toEqual([1, 2]); // nothing was pushed for the no-op batch
     expect(store.commits).toBe(1);
+  });
+
+  it('keeps owner changes for ownershipRetentionMs, then folds them into the base', async () => {
+    const { api } = await start({ ownershipRetentionMs: 5 });
+    const moved = await api.setOwner(0, 'ez-sh');
+    const first = await api.ownership();
+    expect(first.retainedFrom.epoch).toBe(1);
+    expect(first.events).toHaveLength(1);
+    const at = first.events[0].at;
+    while (Date.now() <= at + 5) await new Promise((r) => setTimeout(r, 2)); // past the retention
+    const next = await api.lock(1);
+    const own = await api.ownership();
+    expect(own.retainedFrom).toEqual({ epoch: moved.epoch, at });
+    expect(own.base?.owners['0']).toBe('ez-sh');
+    expect(own.events).toEqual([{ epoch: next.epoch, at: expect.any(Number), shard: 1, op: 'lock' }]);
+    // the default keeps it (30 days)
+    const d = await start();
+    await d.api.setOwner(0, 'ez-sh');
+    await d.api.lock(1);
+    expect((await d.api.ownership()).retainedFrom.epoch).toBe(1);
+  });
+
+  it('refuses a bad EZ_GZS_OWNERSHIP_RETENTION_MS', () => {
+    const prev = process.env.EZ_GZS_OWNERSHIP_RETENTION_MS;
+    process.env.EZ_GZS_OWNERSHIP_RETENTION_MS = '30d';
+    try {
+      expect(() => new GzsServer({ topology, store: new MemoryStore(), log })).toThrow(
+        /^EZ_GZS_OWNERSHIP_RETENTION_MS: expected a positive integer \(ms; default 2592000000, 30 days\), got "30d"$/,
+      );
+    } finally {
+      if (prev === undefined) delete process.env.EZ_GZS_OWNERSHIP_RETENTION_MS;
+      else process.env.EZ_GZS_OWNERSHIP_RETENTION_MS = prev;
+    }
   });
 
   it('answers 503 while the store cannot write, changes nothing, and pushes what others commit', async () => {
