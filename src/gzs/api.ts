@@ -6,7 +6,7 @@
 import { userInfo } from 'node:os';
 import { request } from 'undici';
 import type { RoutingTable } from '../routing/table.js';
-import type { AckReport } from '../shared/gzs-protocol.js';
+import type { AckReport, OwnershipAnswer } from '../shared/gzs-protocol.js';
 import { EzError, errorMessage } from '../util/errors.js';
 import type { AppliedChange, Change } from './changes.js';
 import type { HistoryEntry, OwnerAt } from './doc.js';
@@ -15,6 +15,9 @@ import { GzsError } from './errors.js';
 export interface ChangeResult {
   epoch: number;
   generation: string;
+  /** true when every change was a no-op: nothing stored, pushed or recorded; `epoch` is the current one */
+  noop: boolean;
+  /** what changed (no-ops left out) */
   changes: AppliedChange[];
   table: RoutingTable;
 }
@@ -76,6 +79,16 @@ export class GzsApi {
   async ownerAt(shard: number, at?: number): Promise<OwnerAt> {
     return (await this.call<OwnerAt>('GET', `/owner?shard=${shard}${at !== undefined ? `&at=${at}` : ''}`))
       .body;
+  }
+
+  /**
+   * The ownership log: with `since` (an epoch held), only newer events (base null) unless `since` is
+   * older than what GZS retains. Read it with ownershipView; keep a copy current with mergeOwnership.
+   */
+  async ownership(since?: number): Promise<OwnershipAnswer> {
+    return (
+      await this.call<OwnershipAnswer>('GET', `/ownership${since !== undefined ? `?since=${since}` : ''}`)
+    ).body;
   }
 
   /** A batch of changes applied as one epoch. */

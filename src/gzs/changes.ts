@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { RoutingTable, ShardState, ZoneState } from '../routing/table.js';
 import { OrderId } from '../shared/gzs-protocol.js';
-import { ShardId, ZoneId } from '../topology/schema.js';
+import { MAX_SHARD, ShardId, ZoneId } from '../topology/schema.js';
 import { summarizeIssues } from '../util/validation.js';
 import { badRequest, notFound } from './errors.js';
 
@@ -76,6 +76,21 @@ export function parseOr400<T>(schema: z.ZodType<T>, value: unknown, where = 'bod
   throw badRequest(`${where}: ${summarizeIssues(issues).replace(/^\(top level\): /, '')}`);
 }
 
+/**
+ * A shard id written as text (a path segment or a query value). Only the canonical decimal form is
+ * taken: `007`, `+7`, `7.0` or ` 7` would otherwise all read as shard 7, and an id that means a
+ * shard must be spelled one way (logs, ETags and audits compare them as text).
+ */
+export function parseShardText(text: string | null, where: string): number {
+  if (text === null) throw badRequest(`${where}: required (expected a shard id, integer 0..${MAX_SHARD})`);
+  if (!/^(0|[1-9][0-9]{0,3})$/.test(text)) {
+    throw badRequest(
+      `${where}: expected a shard id (integer 0..${MAX_SHARD} in canonical decimal: no leading zeros, sign, point or spaces), got ${JSON.stringify(text)}`,
+    );
+  }
+  return parseOr400(ShardId, Number(text), where);
+}
+
 function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
   let v = value;
   for (const k of path) {
@@ -97,6 +112,13 @@ export type AppliedChange =
 /**
  * The table after `changes`, at epoch + 1. Throws a 404 GzsError for a shard, eZone or order lock
  * the table does not have; the input table is never modified (copy-on-write of the maps touched).
+ *
+ * A change that would leave its part of the table as it is (the owner it already has, a lock of a
+ * locked shard, an unlock of a serving one, the zone state it already has, an order lock with the
+ * reason it already has) is a no-op: judged against the state left by the changes before it in the
+ * batch, and left out of `applied`. When every change is a no-op the input table itself comes back
+ * (same epoch) with `applied` empty: the caller neither stores, pushes nor records anything.
+ * Unlocking an order that is not locked stays a 404 (docs/gzs.md), not a no-op.
  */
 export function applyChanges(
   table: RoutingTable,
@@ -118,11 +140,13 @@ export function applyChanges(
         `${at(i)}shard ${shard} is not in the routing table (it has ${Object.keys(next.shards).length} shards)`,
       );
     }
+    return entry;
+  };
+  const copyShards = (): void => {
     if (!shardsCopied) {
       next.shards = { ...next.shards };
       shardsCopied = true;
     }
-    return entry;
   };
   const zoneEntry = (i: number, zone: string) => {
     const entry = next.zones[zone];
@@ -147,6 +171,8 @@ export function applyChanges(
       case 'unlock': {
         const e = shardEntry(i, c.shard);
         const state: ShardState = c.op === 'lock' ? 'locked' : 'serving';
+        if (e.state === state) break;
+        copyShards();
         next.shards[c.shard] = { ...e, state };
         applied.push(
           c.op === 'lock'
@@ -158,12 +184,15 @@ export function applyChanges(
       case 'owner': {
         const e = shardEntry(i, c.shard);
         zoneEntry(i, c.zone);
+        if (e.zone === c.zone) break;
+        copyShards();
         next.shards[c.shard] = { ...e, zone: c.zone };
         applied.push({ op: 'owner', shard: c.shard, zone: c.zone, from: e.zone });
         break;
       }
       case 'zone': {
         const e = zoneEntry(i, c.zone);
+        if (e.state === c.state) break;
         if (!zonesCopied) {
           next.zones = { ...next.zones };
           zonesCopied = true;
@@ -173,8 +202,9 @@ export function applyChanges(
         break;
       }
       case 'order-lock': {
-        copyLocks();
         const prev = next.orderLocks[c.orderId];
+        if (prev?.reason === c.reason) break;
+        copyLocks();
         // a repeated lock keeps its start time: the lock has been in force since then
         next.orderLocks[c.orderId] = { reason: c.reason, since: prev?.since ?? now };
         applied.push({
@@ -196,7 +226,7 @@ export function applyChanges(
       }
     }
   });
-  return { table: next, applied };
+  return applied.length === 0 ? { table, applied } : { table: next, applied };
 }
 
 /** One line per change, for logs and `ezctl gzs history`. */

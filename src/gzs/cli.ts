@@ -67,6 +67,7 @@ export function formatTable(t: RoutingTable, url: string): string {
 }
 
 export function formatChange(r: ChangeResult): string {
+  if (r.noop) return `epoch ${r.epoch}: no change (the table already is so; epoch not bumped)`;
   return `epoch ${r.epoch}: ${r.changes.map(describeChange).join('; ')}`;
 }
 

@@ -32,6 +32,15 @@ export const staleEpoch = (ifEpoch: number, epoch: number): GzsError =>
     { epoch },
   );
 
+/** 412: `If-Match` names no ETag of the current table (someone changed it since the caller read it). */
+export const preconditionFailed = (given: string, etag: string, epoch: number): GzsError =>
+  new GzsError(
+    412,
+    'EZ_PRECONDITION_FAILED',
+    `If-Match ${given} does not match the table's ETag ${etag} (epoch ${epoch}): re-read it and decide again`,
+    { epoch, etag },
+  );
+
 /** 503: the store cannot take a durable write now (ZooKeeper unreachable); reads still work. */
 export const storeUnavailable = (why: string): GzsError =>
   new GzsError(503, 'EZ_STORE_UNAVAILABLE', `the table store cannot accept changes now: ${why}`);

@@ -17,16 +17,24 @@ import {
   OrderId,
   type ServerMessage,
 } from '../shared/gzs-protocol.js';
-import { ShardId, ZoneId } from '../topology/schema.js';
+import { ZoneId } from '../topology/schema.js';
 import type { Topology } from '../topology/types.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { createRegistry, handleOps } from '../util/ops.js';
 import { AckLedger } from './acks.js';
 import type { Change } from './changes.js';
-import { BatchSchema, BodySchemas, describeChange, parseOr400 } from './changes.js';
-import { type GzsDoc, type HistoryEntry, newDoc, nextDoc, ownerAt } from './doc.js';
-import { badRequest, GzsError, notFound, staleEpoch, storeUnavailable } from './errors.js';
-import { readJson, sendError, sendJson } from './http.js';
+import { BatchSchema, BodySchemas, describeChange, parseOr400, parseShardText } from './changes.js';
+import { type GzsDoc, type HistoryEntry, newDoc, nextDoc, ownerAt, ownershipLoadNotes } from './doc.js';
+import {
+  badRequest,
+  GzsError,
+  notFound,
+  preconditionFailed,
+  staleEpoch,
+  storeUnavailable,
+} from './errors.js';
+import { type IfMatch, ifMatchHolds, parseIfMatch, readJson, sendError, sendJson } from './http.js';
+import { DEFAULT_OWNERSHIP_RETENTION_MS, ownershipAnswer } from './ownership.js';
 import { StaleStoreError, type StoreState, StoreUnavailableError, type TableStore } from './store.js';
 
 /** Used when neither --token nor EZ_GZS_TOKEN is set: fine on a laptop, logged as a warning. */
@@ -48,6 +56,11 @@ export interface GzsServerOptions {
   maxBodyBytes?: number;
   /** this instance's id in acks and logs (default a random one) */
   instance?: string;
+  /**
+   * Owner changes and shard locks stay in the ownership log at least this long (ms), whatever
+   * else changes; default EZ_GZS_OWNERSHIP_RETENTION_MS, else 30 days.
+   */
+  ownershipRetentionMs?: number;
   log?: Logger;
   registry?: Registry;
 }
@@ -70,6 +83,7 @@ export class GzsServer {
   readonly leaseMs: number;
   readonly heartbeatMs: number;
   readonly tokenIsDefault: boolean;
+  readonly ownershipRetentionMs: number;
   private readonly tokenDigest: Buffer;
   private readonly maxBody: number;
   private readonly http: Server;
@@ -100,6 +114,7 @@ export class GzsServer {
     this.leaseMs = opts.leaseMs ?? 3000;
     this.heartbeatMs = opts.heartbeatMs ?? 1000;
     this.maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+    this.ownershipRetentionMs = opts.ownershipRetentionMs ?? retentionFromEnv();
     const token = opts.token ?? process.env.EZ_GZS_TOKEN ?? DEV_TOKEN;
     if (!token) throw new Error('GZS token is empty');
     this.tokenIsDefault = token === DEV_TOKEN;
@@ -205,6 +220,7 @@ export class GzsServer {
       onState: (state) => this.onStoreState(state),
     });
     this.checkAgainstTopology();
+    this.noteOwnershipLoad(this.doc);
     this.ledger = new AckLedger(this.instance, this.leaseMs, startedAt + this.leaseMs);
     this.serialize();
     const host = this.opts.host ?? '127.0.0.1';
@@ -291,8 +307,15 @@ export class GzsServer {
     }
     this.doc = doc;
     this.serialize();
+    this.noteOwnershipLoad(doc);
     this.log.info({ epoch: doc.table.epoch }, 'adopted a change made by another GZS instance');
     this.push();
+  }
+
+  /** A document whose ownership log had to be derived or caught up (an older GZS wrote it): say so. */
+  private noteOwnershipLoad(doc: GzsDoc): void {
+    const note = ownershipLoadNotes.get(doc);
+    if (note) this.log.warn({ epoch: doc.table.epoch, store: this.opts.store.description }, note);
   }
 
   private onStoreState(state: StoreState): void {
@@ -329,14 +352,30 @@ export class GzsServer {
     return run;
   }
 
-  private change(changes: Change[], ifEpoch: number | undefined, actor: string | undefined) {
+  private change(changes: Change[], pre: Preconditions, actor: string | undefined) {
     return this.serial(async () => {
       for (let attempt = 1; ; attempt++) {
         const cur = this.doc;
+        // checked against the table the change applies to (again after adopting another instance's)
+        if (pre.ifMatch && !ifMatchHolds(pre.ifMatch, etagOpaque(cur))) {
+          throw preconditionFailed(pre.ifMatchText ?? '', `"${etagOpaque(cur)}"`, cur.table.epoch);
+        }
+        const { ifEpoch } = pre;
         if (ifEpoch !== undefined && ifEpoch !== cur.table.epoch) throw staleEpoch(ifEpoch, cur.table.epoch);
-        const { doc, entry } = nextDoc(cur, changes, { actor });
+        const { doc, entry } = nextDoc(cur, changes, {
+          actor,
+          ownershipRetentionMs: this.ownershipRetentionMs,
+          maxBytes: this.opts.store.maxDocBytes,
+        });
         const t0 = performance.now();
         try {
+          if (!entry) {
+            // nothing to write, but "it already is so" must hold for the store's newest table, not
+            // only for this instance's copy (another instance may have committed a moment ago)
+            await this.opts.store.verify?.(cur);
+            this.log.debug({ epoch: cur.table.epoch, actor, count: changes.length }, 'no-op change');
+            return { doc: cur, entry: null };
+          }
           await this.opts.store.commit(cur, doc);
         } catch (err) {
           if (err instanceof StaleStoreError) {
@@ -411,9 +450,20 @@ export class GzsServer {
       }
       if (path === '/owner') {
         allow(['GET'], 'owner');
-        const shard = parseOr400(ShardId, intParam(url, 'shard'), 'shard');
-        const at = url.searchParams.has('at') ? timeParam(url, 'at') : Date.now();
-        return this.reply(res, route, 200, ownerAt(this.doc, shard, at));
+        const shard = parseShardText(url.searchParams.get('shard'), 'shard');
+        const now = Date.now();
+        const at = url.searchParams.has('at') ? timeParam(url, 'at') : now;
+        return this.reply(res, route, 200, ownerAt(this.doc, shard, at, now));
+      }
+      if (path === '/ownership') {
+        allow(['GET'], 'ownership');
+        const since = url.searchParams.has('since') ? intParam(url, 'since') : null;
+        return this.reply(
+          res,
+          route,
+          200,
+          ownershipAnswer(this.doc.ownership, this.doc.generation, since, Date.now()),
+        );
       }
       if (path === '/acks') {
         allow(['GET', 'POST'], 'acks');
@@ -431,11 +481,7 @@ export class GzsServer {
         return await this.applyAndReply(req, res, route, body.changes as Change[], body.ifEpoch);
       }
       if (seg[0] === 'shards' && seg.length === 3) {
-        const shard = parseOr400(
-          ShardId,
-          /^\d+$/.test(seg[1]) ? Number(seg[1]) : seg[1],
-          'shard (in the path)',
-        );
+        const shard = parseShardText(seg[1], 'shard (in the path)');
         const what = seg[2];
         if (what === 'lock' || what === 'unlock') {
           allow(['POST'], `shard-${what}`);
@@ -507,6 +553,7 @@ export class GzsServer {
       if (e.status === 401) headers['www-authenticate'] = 'Bearer realm="gzs"';
       if (e.status === 413) headers.connection = 'close';
       if (e.status === 503) headers['retry-after'] = '1';
+      if (e.status === 412) headers.etag = String(e.extra.etag);
       sendError(res, e, headers);
     }
   }
@@ -541,21 +588,29 @@ export class GzsServer {
   ): Promise<void> {
     const actor =
       typeof req.headers['x-ez-actor'] === 'string' ? req.headers['x-ez-actor'].slice(0, 200) : undefined;
-    const { doc, entry } = await this.change(changes, ifEpoch, actor);
+    const header = req.headers['if-match'];
+    const pre: Preconditions = {
+      ifEpoch,
+      ifMatch: parseIfMatch(header),
+      ifMatchText: Array.isArray(header) ? header.join(', ') : header,
+    };
+    const { doc, entry } = await this.change(changes, pre, actor);
     this.m.requests.inc({ route, status: 200 });
-    // one body: the new epoch, what was done, and the table (the text serialized for subscribers)
-    const body = `{"epoch":${doc.table.epoch},"generation":${JSON.stringify(doc.generation)},"changes":${JSON.stringify(entry.changes)},"table":${this.tableJson}}`;
+    // one body: the new epoch, what was done, and the table (the text serialized for subscribers);
+    // a batch of no-ops only: the current epoch, `changes: []`, `noop: true`
+    const body = `{"epoch":${doc.table.epoch},"generation":${JSON.stringify(doc.generation)},"noop":${entry === null},"changes":${entry ? JSON.stringify(entry.changes) : '[]'},"table":${this.tableJson}}`;
     // x-ez-acked-at: when the acknowledgement left (ms since the Unix epoch, sub-ms): push-latency probes
     sendJson(res, 200, body, {
+      etag: `"${etagOpaque(doc)}"`,
       'x-ez-epoch': doc.table.epoch,
       'x-ez-acked-at': (performance.timeOrigin + performance.now()).toFixed(3),
     });
-    // acknowledged (durable) first, pushed right after, within the same tick
-    this.push();
+    // acknowledged (durable) first, pushed right after, within the same tick; a no-op changed nothing
+    if (entry) this.push();
   }
 
   private getTable(req: IncomingMessage, res: ServerResponse): void {
-    const etag = `"${this.doc.generation}.${this.doc.table.epoch}"`;
+    const etag = `"${etagOpaque(this.doc)}"`;
     const headers = { etag, 'x-ez-epoch': this.doc.table.epoch, 'x-ez-generation': this.doc.generation };
     if (req.headers['if-none-match'] === etag) {
       this.m.requests.inc({ route: 'table', status: 304 });
@@ -608,6 +663,7 @@ export class GzsServer {
         'GET /watch (WebSocket or SSE)',
         'GET /history?since=E',
         'GET /owner?shard=S&at=MS',
+        'GET /ownership?since=E',
         'GET /acks?epoch=E&waitMs=N',
         'GET /healthz',
         'GET /metrics',
@@ -755,6 +811,28 @@ export class GzsServer {
     this.publishAcks();
   }
 }
+
+function retentionFromEnv(): number {
+  const v = process.env.EZ_GZS_OWNERSHIP_RETENTION_MS;
+  if (v === undefined || v === '') return DEFAULT_OWNERSHIP_RETENTION_MS;
+  if (!/^[1-9][0-9]{0,14}$/.test(v)) {
+    throw new Error(
+      `EZ_GZS_OWNERSHIP_RETENTION_MS: expected a positive integer (ms; default ${DEFAULT_OWNERSHIP_RETENTION_MS}, 30 days), got ${JSON.stringify(v)}`,
+    );
+  }
+  return Number(v);
+}
+
+/** What a change is conditional on: the body's (or query's) ifEpoch and the If-Match header. */
+interface Preconditions {
+  ifEpoch: number | undefined;
+  ifMatch: IfMatch | undefined;
+  /** the header as sent, for the 412 message */
+  ifMatchText: string | undefined;
+}
+
+/** The table's entity tag without quotes: `<generation>.<epoch>` (GET /table's ETag). */
+const etagOpaque = (doc: GzsDoc): string => `${doc.generation}.${doc.table.epoch}`;
 
 function decodeSegment(s: string): string {
   try {

@@ -41,11 +41,18 @@ export type StoreState = 'connected' | 'disconnected' | 'reconnecting';
 export interface TableStore {
   /** `file:/path` or `zk:host:port/path`, for logs and health */
   readonly description: string;
+  /** largest document (bytes of JSON) it holds, when it has a limit (a ZooKeeper znode) */
+  readonly maxDocBytes?: number;
   readonly state: StoreState;
   /** Load the stored document, or store `initial` when there is none yet; returns what is in force. */
   open(initial: () => GzsDoc, events: StoreEvents): Promise<GzsDoc>;
   /** Durably replace `prev` by `next`; StaleStoreError when the store no longer holds `prev`. */
   commit(prev: GzsDoc, next: GzsDoc): Promise<void>;
+  /**
+   * Confirm, without writing, that the store still holds `doc` (before answering a batch of no-ops
+   * from it); StaleStoreError when another writer moved on. Not needed by a single-writer store.
+   */
+  verify?(doc: GzsDoc): Promise<void>;
   /** Make this instance's holder heartbeats visible to the other instances (no-op for one instance). */
   publishAcks(instance: string, entries: AckEntry[]): Promise<void>;
   close(): Promise<void>;

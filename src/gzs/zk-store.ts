@@ -14,7 +14,7 @@
 import zookeeper, { type Client, type Event, type Exception, type Stat } from 'node-zookeeper-client';
 import type { Logger } from '../util/log.js';
 import type { AckEntry } from './acks.js';
-import { type GzsDoc, parseDoc } from './doc.js';
+import { docSizes, type GzsDoc, parseDoc } from './doc.js';
 import { GzsError } from './errors.js';
 import {
   StaleStoreError,
@@ -48,6 +48,8 @@ const isCode = (err: unknown, code: number): boolean =>
 
 export class ZkStore implements TableStore {
   readonly description: string;
+  /** GZS trims the history to fit (doc.ts fitHistory); what still does not fit is refused */
+  readonly maxDocBytes = MAX_ZNODE_BYTES;
   private client!: Client;
   private _state: StoreState = 'disconnected';
   private events!: StoreEvents;
@@ -92,10 +94,11 @@ export class ZkStore implements TableStore {
       throw new StoreUnavailableError(`ZooKeeper ${this.o.connect} is ${this._state}`);
     const data = Buffer.from(JSON.stringify(next));
     if (data.length > MAX_ZNODE_BYTES) {
+      const z = docSizes(next);
       throw new GzsError(
         413,
         'EZ_TABLE_TOO_LARGE',
-        `the table would take ${data.length} bytes, more than a ZooKeeper znode holds (${MAX_ZNODE_BYTES}); release order locks first`,
+        `the document would take ${data.length} bytes (table ${z.table}, ownership log ${z.ownership}, history ${z.history}), more than a ZooKeeper znode holds (${MAX_ZNODE_BYTES}); release order locks first, or keep the ownership log shorter (ownershipRetentionMs)`,
       );
     }
     const version = this.versionOf.get(prev);
@@ -104,6 +107,29 @@ export class ZkStore implements TableStore {
       const stat = await this.op<Stat>((cb) => this.client.setData(this.tablePath, data, version, cb));
       this.versionOf.set(next, stat.version);
       this.latest = next;
+    } catch (err) {
+      if (isCode(err, zookeeper.Exception.BAD_VERSION))
+        throw new StaleStoreError(await this.readTable(false));
+      throw err;
+    }
+  }
+
+  /**
+   * A multi-op holding only a version check: it goes through the leader like a write, so it sees
+   * every commit before it (a plain read may be served by a lagging follower), yet writes nothing.
+   */
+  async verify(doc: GzsDoc): Promise<void> {
+    if (this._state !== 'connected')
+      throw new StoreUnavailableError(`ZooKeeper ${this.o.connect} is ${this._state}`);
+    const version = this.versionOf.get(doc);
+    if (version === undefined) throw new StaleStoreError(await this.readTable(false));
+    try {
+      await this.op<unknown>((cb) => {
+        const tx = this.client.transaction().check(this.tablePath, version);
+        // node-zookeeper-client's check() turns version 0 into -1 ("any version"): set it on the op
+        (tx as unknown as { ops: { version: number }[] }).ops[0].version = version;
+        tx.commit(cb);
+      });
     } catch (err) {
       if (isCode(err, zookeeper.Exception.BAD_VERSION))
         throw new StaleStoreError(await this.readTable(false));

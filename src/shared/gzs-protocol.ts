@@ -98,6 +98,84 @@ export interface AckReport {
   holders: AckHolder[];
 }
 
+/**
+ * `GET /ownership?since=E`: GZS's ownership log, every owner change and shard lock/unlock it still
+ * retains (by time: 30 days by default) on top of a base snapshot. Read it with `ownershipView`
+ * (src/gzs/ownership.ts); docs/gzs.md "Ownership log".
+ */
+export const OWNERSHIP_PATH = '/ownership';
+
+/** The owner of every shard and the locked shards at the start of what GZS retains. */
+export interface OwnershipBase {
+  /** the epoch whose ownership this is */
+  epoch: number;
+  /** ms since the Unix epoch when that epoch began: answers are exact from here on */
+  at: number;
+  /** shard id (decimal key) → owning eZone */
+  owners: Record<string, string>;
+  /** locked shards, ascending */
+  locked: number[];
+}
+
+/** A shard moved: `from` owned it up to epoch - 1, `to` from `epoch` (which began at `at`, ms). */
+export interface OwnerChangeEvent {
+  epoch: number;
+  at: number;
+  shard: number;
+  from: string;
+  to: string;
+}
+
+/** A shard was locked (a switch under way, DESIGN §6) or unlocked at `epoch`. */
+export interface ShardLockEvent {
+  epoch: number;
+  at: number;
+  shard: number;
+  op: 'lock' | 'unlock';
+}
+
+/** Oldest first; within one epoch (one atomic batch) owner changes first, then locks, then unlocks. */
+export type OwnershipEvent = OwnerChangeEvent | ShardLockEvent;
+
+export interface OwnershipAnswer {
+  /** GZS's epoch at the answer: the log is complete through it */
+  epoch: number;
+  generation: string;
+  /** GZS's clock at the answer (ms since the Unix epoch): the log is complete up to this time */
+  now: number;
+  /** the `since` asked for (null: none) */
+  since: number | null;
+  /** the oldest epoch and time the log still answers for (= the base's) */
+  retainedFrom: { epoch: number; at: number };
+  /** present when `since` is absent or older than retainedFrom.epoch; null otherwise (events suffice) */
+  base: OwnershipBase | null;
+  /** events newer than `since` (with a base: every retained event) */
+  events: OwnershipEvent[];
+}
+
+const Ms = z.number().int().min(0);
+const EpochN = z.number().int().min(1);
+const OwnershipEventSchema = z.union([
+  z.looseObject({ epoch: EpochN, at: Ms, shard: ShardId, from: ZoneId, to: ZoneId }),
+  z.looseObject({ epoch: EpochN, at: Ms, shard: ShardId, op: z.enum(['lock', 'unlock']) }),
+]);
+export const OwnershipBaseSchema = z.looseObject({
+  epoch: EpochN,
+  at: Ms,
+  owners: z.record(ShardKey, ZoneId),
+  locked: z.array(ShardId),
+});
+/** For clients that take the answer off the network (DRC's poller): check it before trusting it. */
+export const OwnershipAnswerSchema = z.looseObject({
+  epoch: EpochN,
+  generation: z.string().min(1),
+  now: Ms,
+  since: z.number().int().min(0).nullable(),
+  retainedFrom: z.looseObject({ epoch: EpochN, at: Ms }),
+  base: OwnershipBaseSchema.nullable(),
+  events: z.array(OwnershipEventSchema),
+});
+
 /** The SDK's local copy of the newest table (written atomically after every new epoch). */
 export const CACHE_FORMAT = 'ezctl-gzs-cache/1';
 export const CacheFileSchema = z.strictObject({

@@ -3,6 +3,7 @@
  * tokens, malformed input, compare-and-set, durability across a crash, SSE push, clean SIGTERM.
  * Needs the build (`npx tsc -p .`; npm test builds first).
  */
+import { readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -45,6 +46,34 @@ async function call(
 }
 
 const epochNow = async (): Promise<number> => (await call('GET', '/table')).json.epoch;
+
+/** A Server-Sent Events subscriber that records the epoch of every table event it receives. */
+async function sseEpochs(): Promise<{ seen: number[]; until(epoch: number): Promise<void>; close(): void }> {
+  const res = await request(`${gzs.url}/watch`, { headers: { accept: 'text/event-stream' } });
+  expect(res.headers['content-type']).toBe('text/event-stream');
+  const seen: number[] = [];
+  const waiters: { epoch: number; resolve: () => void }[] = [];
+  let buf = '';
+  res.body.on('data', (chunk: Buffer) => {
+    buf += chunk.toString();
+    for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+      const event = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const data = /^data: (.*)$/m.exec(event)?.[1];
+      if (/^event: table$/m.test(event) && data) seen.push(JSON.parse(data).table.epoch);
+    }
+    for (const w of waiters) if (seen.includes(w.epoch)) w.resolve();
+  });
+  return {
+    seen,
+    until: (epoch) =>
+      new Promise<void>((resolve) => {
+        if (seen.includes(epoch)) resolve();
+        else waiters.push({ epoch, resolve });
+      }),
+    close: () => res.body.destroy(),
+  };
+}
 
 beforeAll(async () => {
   dir = tempDir('gzs-api');
@@ -115,6 +144,52 @@ describe('GZS API (real process)', () => {
     const loser = results.find((r) => r.status === 409)!;
     expect(loser.json.error).toMatchObject({ code: 'EZ_STALE_EPOCH', epoch: e + 1 });
     await call('PUT', '/zones/ez-sh/state', { body: { state: 'active' } });
+  });
+
+  it('honours If-Match on every change route: 412 with the current epoch when the ETag is not current', async () => {
+    const t = await call('GET', '/table');
+    const etag = String(t.headers.etag);
+    const epoch = t.json.epoch;
+    const order = '7290412234567680001';
+    const routes: [string, string, object?][] = [
+      ['POST', '/shards/2/lock', {}],
+      ['POST', '/shards/2/unlock', {}],
+      ['PUT', '/shards/2/owner', { zone: 'ez-sh' }],
+      ['PUT', '/zones/ez-bj/state', { state: 'down' }],
+      ['PUT', `/order-locks/${order}`, { reason: 'x' }],
+      ['DELETE', `/order-locks/${order}`, undefined],
+      ['POST', '/changes', { changes: [{ op: 'lock', shard: 2 }] }],
+    ];
+    const stale = etag.replace(/\.(\d+)"$/, (_, e) => `.${Number(e) - 1}"`);
+    for (const [method, path, body] of routes) {
+      for (const tag of ['"stale.1"', stale, `W/${etag}`, '"x", "y"']) {
+        const r = await call(method, path, { body, headers: { 'if-match': tag } });
+        expect(r.status, `${method} ${path} If-Match ${tag}`).toBe(412);
+        expect(r.json.error, `${method} ${path}`).toMatchObject({ code: 'EZ_PRECONDITION_FAILED', epoch });
+        expect(r.json.error.message).toContain(etag);
+      }
+    }
+    expect((await call('GET', '/table')).json).toEqual(t.json); // none of them applied
+    // not an entity tag at all: 400 naming it
+    const bad = await call('POST', '/shards/2/lock', { headers: { 'if-match': 'stale.1' } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.message).toMatch(/^If-Match: expected "\*" or entity tags .* got "stale\.1"$/);
+    // the current ETag (also within a list) applies, and the answer carries the new one
+    const ok = await call('POST', '/shards/2/lock', { headers: { 'if-match': `"other", ${etag}` } });
+    expect(ok.status).toBe(200);
+    expect(ok.json.epoch).toBe(epoch + 1);
+    expect(ok.headers.etag).toBe(`"${t.headers['x-ez-generation']}.${epoch + 1}"`);
+    // the ETag it was based on is stale now
+    const again = await call('POST', '/shards/2/unlock', { headers: { 'if-match': etag } });
+    expect(again.status).toBe(412);
+    expect(again.json.error.epoch).toBe(epoch + 1);
+    const any = await call('POST', '/shards/2/unlock', { headers: { 'if-match': '*' } });
+    expect(any.status).toBe(200);
+    const chained = await call('PUT', '/shards/2/owner', {
+      body: { zone: 'ez-bj' },
+      headers: { 'if-match': String(any.headers.etag) },
+    });
+    expect(chained.status).toBe(200);
   });
 
   it('answers malformed bodies and paths with a clear 4xx, and survives all of them', async () => {
@@ -217,6 +292,106 @@ describe('GZS API (real process)', () => {
     expect(health.status).toBe(200);
     expect(health.json).toMatchObject({ ok: true });
     expect(await epochNow()).toBe(before);
+  });
+
+  it('refuses shard ids that are not canonical decimals (400 naming the value), in paths and queries', async () => {
+    const before = await call('GET', '/table');
+    for (const text of ['007', '07', '+7', '7.0', '%207', '7%20', '0x7', '1e1']) {
+      const r = await call('POST', `/shards/${text}/lock`, {});
+      expect(r.status, text).toBe(400);
+      expect(r.json.error.code, text).toBe('EZ_BAD_REQUEST');
+      const shown = JSON.stringify(decodeURIComponent(text));
+      expect(r.json.error.message, text).toContain(`shard (in the path): expected a shard id`);
+      expect(r.json.error.message, text).toContain(`got ${shown}`);
+    }
+    const owner = await call('PUT', '/shards/007/owner', { body: { zone: 'ez-bj' } });
+    expect(owner.status).toBe(400);
+    const q = await call('GET', '/owner?shard=007');
+    expect(q.status).toBe(400);
+    expect(q.json.error.message).toMatch(/^shard: expected a shard id .*got "007"$/);
+    expect((await call('GET', '/owner?shard=%2B7')).status).toBe(400);
+    const after = await call('GET', '/table');
+    expect(after.json).toEqual(before.json); // nothing was locked or moved
+    // 0 is canonical
+    expect((await call('GET', '/owner?shard=0')).json).toMatchObject({ shard: 0, zone: 'ez-bj' });
+    const lock0 = await call('POST', '/shards/0/lock', {});
+    expect(lock0.status).toBe(200);
+    expect(lock0.json.table.shards['0'].state).toBe('locked');
+    expect((await call('POST', '/shards/0/unlock', {})).status).toBe(200);
+  });
+
+  it('answers a batch of no-ops with noop: true and the current epoch: not stored, not pushed, not in the history', async () => {
+    const order = '7290412234567680002';
+    await call('POST', '/shards/4/lock', { body: { reason: 'setup' } });
+    await call('PUT', `/order-locks/${order}`, { body: { reason: 'keep' } });
+    const t = await call('GET', '/table');
+    const e = t.json.epoch;
+    const sse = await sseEpochs();
+    await sse.until(e);
+    const file = join(dir, 'table.json');
+    const stored = readFileSync(file, 'utf8');
+    const inode = statSync(file).ino; // every write of the file store renames a new file into place
+    const history = (await call('GET', '/history')).json;
+    const owner4 = t.json.shards['4'].zone;
+    const noops: [string, string, object][] = [
+      ['PUT', '/shards/4/owner', { zone: owner4 }],
+      ['POST', '/shards/4/lock', { reason: 'again' }],
+      ['POST', '/shards/6/unlock', {}],
+      ['PUT', '/zones/ez-bj/state', { state: 'active' }],
+      ['PUT', `/order-locks/${order}`, { reason: 'keep' }],
+      [
+        'POST',
+        '/changes',
+        {
+          changes: [
+            { op: 'owner', shard: 4, zone: owner4 },
+            { op: 'zone', zone: 'ez-sh', state: 'active' },
+            { op: 'order-lock', orderId: order, reason: 'keep' },
+            ...Array.from({ length: 19_997 }, () => ({ op: 'unlock', shard: 6 })),
+          ],
+        },
+      ],
+    ];
+    for (const [method, path, body] of noops) {
+      const r = await call(method, path, { body, headers: { 'if-match': String(t.headers.etag) } });
+      expect(r.status, `${method} ${path}`).toBe(200);
+      expect(r.json, `${method} ${path}`).toMatchObject({ epoch: e, noop: true, changes: [] });
+      expect(r.json.table).toEqual(t.json);
+      expect(r.headers['x-ez-epoch']).toBe(String(e));
+      expect(r.headers.etag).toBe(t.headers.etag);
+      // not written, not even the same bytes again (checked each time: inode numbers get reused)
+      expect(readFileSync(file, 'utf8')).toBe(stored);
+      expect(statSync(file).ino, `${method} ${path}`).toBe(inode);
+    }
+    expect((await call('GET', '/history')).json).toEqual(history); // 20,000 no-ops pushed nothing out
+    expect((await call('GET', '/table')).json.epoch).toBe(e);
+    // mixed: the real changes apply as one epoch; the answer and the history list only them
+    const mixed = await call('POST', '/changes', {
+      body: {
+        changes: [
+          { op: 'owner', shard: 4, zone: owner4 },
+          { op: 'unlock', shard: 4 },
+          { op: 'unlock', shard: 4 },
+          { op: 'zone', zone: 'ez-bj', state: 'active' },
+        ],
+      },
+    });
+    expect(mixed.json).toMatchObject({
+      epoch: e + 1,
+      noop: false,
+      changes: [{ op: 'unlock', shard: 4, from: 'locked' }],
+    });
+    const h = (await call('GET', `/history?since=${e}`)).json;
+    expect(h.entries.map((x: any) => [x.epoch, x.changes])).toEqual([
+      [e + 1, [{ op: 'unlock', shard: 4, from: 'locked' }]],
+    ]);
+    await sse.until(e + 1);
+    sse.close();
+    expect(sse.seen).toEqual([e, e + 1]); // no push for the no-ops
+    // unlocking an order that is not locked stays a 404 (documented; the CLI exits 2)
+    expect((await call('DELETE', `/order-locks/${order}`)).status).toBe(200);
+    const again = await call('DELETE', `/order-locks/${order}`);
+    expect([again.status, again.json.error.code]).toEqual([404, 'EZ_NO_ORDER_LOCK']);
   });
 
   it('pushes every new epoch to a Server-Sent Events subscriber', async () => {

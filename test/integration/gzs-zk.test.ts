@@ -9,14 +9,19 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GzsApi } from '../../src/gzs/api.js';
+import { type GzsDoc, newDoc, nextDoc } from '../../src/gzs/doc.js';
+import { StaleStoreError, type StoreEvents } from '../../src/gzs/store.js';
 import { type GzsProcess, startGzsProcess } from '../../src/gzs/testkit.js';
+import { ZkStore } from '../../src/gzs/zk-store.js';
 import { FenceIndex } from '../../src/routing/index.js';
+import { encodeOrderId } from '../../src/routing/order-id.js';
 import { RoutingClient, type RoutingClientOptions } from '../../src/sdk/client.js';
 import { loadTopology } from '../../src/topology/index.js';
 import { tempDir } from '../helpers/run-dir.js';
 import { type Service, startZooKeeper } from '../helpers/services.js';
 
-const fences = FenceIndex.build(loadTopology().fences);
+const topology = loadTopology();
+const fences = FenceIndex.build(topology.fences);
 let zk: Service & { connectString: string };
 let a: GzsProcess;
 let b: GzsProcess;
@@ -81,8 +86,9 @@ describe('GZS over ZooKeeper (two instances)', () => {
       apiB.lock(11),
       apiA.lock(12),
       apiB.lock(13),
+      // each a real change in any order (a no-op would answer the epoch it found, bumping none)
       apiA.setZoneState('ez-sh', 'down'),
-      apiB.setZoneState('ez-sh', 'active'),
+      apiB.setZoneState('ez-bj', 'down'),
     ]);
     expect(results.map((r) => r.epoch).sort((x, y) => x - y)).toEqual([
       e + 1,
@@ -113,6 +119,8 @@ describe('GZS over ZooKeeper (two instances)', () => {
       { op: 'unlock', shard: 11 },
       { op: 'unlock', shard: 12 },
       { op: 'unlock', shard: 13 },
+      { op: 'zone', zone: 'ez-sh', state: 'active' },
+      { op: 'zone', zone: 'ez-bj', state: 'active' },
     ]);
   });
 
@@ -151,6 +159,80 @@ describe('GZS over ZooKeeper (two instances)', () => {
     expect((await tableOf(a)).table.epoch).toBe(r.epoch);
     const again = await apiA.setOwner(15, 'ez-bj');
     expect(await both.waitForEpoch(again.epoch, 3000)).toBe(true);
+  });
+
+  it('answers a no-op only after ZooKeeper confirmed the table it was judged on is still the newest', async () => {
+    // two stores on one fresh path, as two GZS instances would hold it
+    const path = `/ezctl/t-${randomBytes(3).toString('hex')}/gzs`;
+    const events: StoreEvents = { onDoc: () => {}, onAcks: () => {}, onState: () => {} };
+    const x = new ZkStore({ connect: zk.connectString, path, instance: 'x' });
+    const y = new ZkStore({ connect: zk.connectString, path, instance: 'y' });
+    try {
+      const first = await x.open(() => newDoc(topology), events);
+      const seenByY: GzsDoc = await y.open(() => newDoc(topology), events);
+      await x.verify(first); // znode version 0 (never committed) and still current
+      const next = nextDoc(seenByY, [{ op: 'lock', shard: 1 }]).doc;
+      await y.commit(seenByY, next);
+      // x still holds the version-0 document (its watch may or may not have fired): stale
+      const stale = await x.verify(first).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expect(stale).toBeInstanceOf(StaleStoreError);
+      expect((stale as StaleStoreError).latest.table.epoch).toBe(2);
+      await x.verify((stale as StaleStoreError).latest);
+      await y.verify(next);
+    } finally {
+      await x.close();
+      await y.close();
+    }
+    // over the processes: a change that looks like a no-op on B while A just moved the shard is
+    // applied on top of A's change, never answered "noop" from B's older copy
+    for (let round = 0; round < 20; round++) {
+      const before = (await apiB.table()).table;
+      const zone = before.shards['20'].zone;
+      const other = zone === 'ez-bj' ? 'ez-sh' : 'ez-bj';
+      const moved = await apiA.setOwner(20, other);
+      const back = await apiB.setOwner(20, zone);
+      expect(back.noop, `round ${round}`).toBe(false);
+      expect(back.epoch).toBe(moved.epoch + 1);
+      expect(back.table.shards['20'].zone).toBe(zone);
+    }
+  });
+
+  it('trims the history, never the ownership log, to keep the document within a znode', async () => {
+    const moved = await apiA.setOwner(21, 'ez-sh');
+    // 8,000 order locks: ~0.5 MB in the table, ~0.65 MB more as their history entry, over 1 MB together
+    const ids = Array.from({ length: 8000 }, (_, i) =>
+      encodeOrderId({ timestampMs: Date.UTC(2026, 6, 1) + i, shard: i % 1024, sequence: 0 }),
+    );
+    const locked = await apiA.changes(
+      ids.map((orderId) => ({ op: 'order-lock', orderId, reason: 'failover' })),
+    );
+    expect(Object.keys(locked.table.orderLocks)).toHaveLength(8000);
+    const history = await apiA.history(0);
+    expect(history.entries.map((e) => e.epoch)).not.toContain(moved.epoch);
+    // both instances serve the same log, with the owner change in it
+    await expect.poll(async () => (await apiB.table()).table.epoch, { timeout: 3000 }).toBe(locked.epoch);
+    const [onA, onB] = await Promise.all([apiA.ownership(), apiB.ownership()]);
+    expect({ ...onB, now: 0 }).toEqual({ ...onA, now: 0 });
+    expect(onB.events).toContainEqual({
+      epoch: moved.epoch,
+      at: expect.any(Number),
+      shard: 21,
+      from: 'ez-bj',
+      to: 'ez-sh',
+    });
+    const at = onB.events.find((e) => e.epoch === moved.epoch)!.at;
+    const owner = async (t: number) =>
+      (await (await request(`${b.url}/owner?shard=21&at=${t}`)).body.json()) as object;
+    expect(await owner(at - 1)).toMatchObject({ zone: 'ez-bj', exact: true });
+    expect(await owner(at)).toMatchObject({ zone: 'ez-sh', epoch: moved.epoch, exact: true });
+    // cleaned up through B, which the next test reads first (so it holds the newest table)
+    await apiB.changes([
+      ...ids.map((orderId) => ({ op: 'order-unlock' as const, orderId })),
+      { op: 'owner', shard: 21, zone: 'ez-bj' },
+    ]);
   });
 
   it('refuses changes with 503 while ZooKeeper is down, serves reads, and accepts changes once it is back', async () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { AckLedger } from '../../src/gzs/acks.js';
-import { applyChanges, BatchSchema, type Change, parseOr400 } from '../../src/gzs/changes.js';
+import { applyChanges, BatchSchema, type Change, parseOr400, parseShardText } from '../../src/gzs/changes.js';
 import { type GzsDoc, newDoc, nextDoc, ownerAt, parseDoc, trimHistory } from '../../src/gzs/doc.js';
 import { GzsError } from '../../src/gzs/errors.js';
+import { ifMatchHolds, parseIfMatch } from '../../src/gzs/http.js';
 import { parseStoreSpec } from '../../src/gzs/store.js';
 import { storeFor } from '../../src/launch/kinds/gzs.js';
 import { initialTable } from '../../src/routing/table.js';
@@ -84,6 +85,72 @@ describe('applyChanges', () => {
   });
 });
 
+describe('no-op changes', () => {
+  const locked = applyChanges(
+    table,
+    [
+      { op: 'lock', shard: 1 },
+      { op: 'order-lock', orderId: ORDER, reason: 'r' },
+    ],
+    1000,
+  ).table;
+
+  it('leave the table as it is (same object, same epoch) when every change is a no-op', () => {
+    const noops: Change[] = [
+      { op: 'owner', shard: 0, zone: table.shards[0].zone },
+      { op: 'lock', shard: 1, reason: 'again' },
+      { op: 'unlock', shard: 2 },
+      { op: 'zone', zone: 'ez-bj', state: 'active' },
+      { op: 'order-lock', orderId: ORDER, reason: 'r' },
+    ];
+    const r = applyChanges(locked, noops, 5000);
+    expect(r.applied).toEqual([]);
+    expect(r.table).toBe(locked);
+    expect(locked.orderLocks[ORDER]).toEqual({ reason: 'r', since: 1000 });
+  });
+
+  it('apply only the real changes of a mixed batch, each judged against the state before it', () => {
+    const r = applyChanges(
+      locked,
+      [
+        { op: 'owner', shard: 0, zone: table.shards[0].zone }, // no-op
+        { op: 'owner', shard: 0, zone: 'ez-sh' }, // real
+        { op: 'owner', shard: 0, zone: 'ez-sh' }, // no-op now
+        { op: 'unlock', shard: 1 }, // real
+        { op: 'unlock', shard: 1 }, // no-op now
+        { op: 'order-lock', orderId: ORDER, reason: 'other' }, // real: the reason changes
+      ],
+      5000,
+    );
+    expect(r.table.epoch).toBe(locked.epoch + 1);
+    expect(r.applied).toEqual([
+      { op: 'owner', shard: 0, zone: 'ez-sh', from: 'ez-bj' },
+      { op: 'unlock', shard: 1, from: 'locked' },
+      { op: 'order-lock', orderId: ORDER, reason: 'other', from: 'locked' },
+    ]);
+    expect(r.table.orderLocks[ORDER]).toEqual({ reason: 'other', since: 1000 });
+  });
+
+  it('still refuse what does not exist: an unknown shard or eZone, an order that is not locked (404)', () => {
+    expect(gzsError(() => applyChanges(table, [{ op: 'unlock', shard: 999 }], 0)).code).toBe(
+      'EZ_UNKNOWN_SHARD',
+    );
+    expect(
+      gzsError(() => applyChanges(table, [{ op: 'zone', zone: 'ez-gz', state: 'active' }], 0)).code,
+    ).toBe('EZ_UNKNOWN_ZONE');
+    expect(gzsError(() => applyChanges(table, [{ op: 'order-unlock', orderId: ORDER }], 0)).code).toBe(
+      'EZ_NO_ORDER_LOCK',
+    );
+  });
+
+  it('make no new document: no epoch, no history entry', () => {
+    const doc = newDoc(topology, 1000);
+    const r = nextDoc(doc, [{ op: 'unlock', shard: 3 }], { now: 2000 });
+    expect(r.entry).toBeNull();
+    expect(r.doc).toBe(doc);
+  });
+});
+
 describe('change request validation', () => {
   const bad = (body: unknown): string => gzsError(() => parseOr400(BatchSchema, body)).message;
 
@@ -109,9 +176,52 @@ describe('change request validation', () => {
     expect(gzsError(() => parseOr400(BatchSchema, {})).status).toBe(400);
   });
 
+  it('takes shard ids in paths and queries only in canonical decimal form', () => {
+    expect(parseShardText('0', 'shard')).toBe(0);
+    expect(parseShardText('1023', 'shard')).toBe(1023);
+    for (const text of ['007', '00', '+7', '-0', '7.0', ' 7', '7 ', '', '0x7', '1e2', '７']) {
+      const e = gzsError(() => parseShardText(text, 'shard (in the path)'));
+      expect(e.status, text).toBe(400);
+      expect(e.message, text).toBe(
+        `shard (in the path): expected a shard id (integer 0..1023 in canonical decimal: no leading zeros, sign, point or spaces), got ${JSON.stringify(text)}`,
+      );
+    }
+    expect(gzsError(() => parseShardText('1024', 'shard')).message).toBe(
+      'shard: expected a shard id (integer 0..1023), got 1024',
+    );
+    expect(gzsError(() => parseShardText(null, 'shard')).message).toMatch(/^shard: required/);
+  });
+
   it('accepts a valid batch as is', () => {
     const body = { ifEpoch: 3, changes: [{ op: 'zone', zone: 'ez-sh', state: 'down' }] as Change[] };
     expect(parseOr400(BatchSchema, body)).toEqual(body);
+  });
+});
+
+describe('If-Match', () => {
+  const cur = 'c0ffee.42';
+  const holds = (h: string | string[]) => ifMatchHolds(parseIfMatch(h)!, cur);
+
+  it('matches "*", the current tag alone or in a list, never a weak or another tag', () => {
+    expect(parseIfMatch(undefined)).toBeUndefined();
+    expect(holds('*')).toBe(true);
+    expect(holds('"c0ffee.42"')).toBe(true);
+    expect(holds(' "a.1" , "c0ffee.42" ')).toBe(true);
+    expect(holds(['"a.1"', '"c0ffee.42"'])).toBe(true);
+    expect(holds('"c0ffee.41"')).toBe(false);
+    expect(holds('"stale.1"')).toBe(false);
+    expect(holds('W/"c0ffee.42"')).toBe(false); // If-Match compares strongly
+    expect(holds('""')).toBe(false);
+  });
+
+  it('refuses what is not an entity tag list with a 400 naming it', () => {
+    for (const h of ['stale.1', '', '"a.1" "b.2"', '"a.1",,', '"a', '*, "a.1"', 'w/"a.1"']) {
+      const e = gzsError(() => parseIfMatch(h));
+      expect(e.status, h).toBe(400);
+      expect(e.message, h).toBe(
+        `If-Match: expected "*" or entity tags (GET /table's ETag, "<generation>.<epoch>" with its double quotes, comma-separated), got ${JSON.stringify(h.trim())}`,
+      );
+    }
   });
 });
 
@@ -138,20 +248,37 @@ describe('document and history', () => {
     expect(trimHistory(doc.history, { maxEntries: 1000, maxBytes: 1 })).toHaveLength(1);
   });
 
-  it('tells who owned a shard at a given time', () => {
+  it('tells who owned a shard at a given time, from the ownership log', () => {
     let doc = newDoc(topology, 1000);
     doc = nextDoc(doc, [{ op: 'owner', shard: 0, zone: 'ez-sh' }], { now: 2000, actor: 'op' }).doc; // epoch 2
     doc = nextDoc(doc, [{ op: 'lock', shard: 5 }], { now: 3000 }).doc; // epoch 3
     doc = nextDoc(doc, [{ op: 'owner', shard: 0, zone: 'ez-bj' }], { now: 4000 }).doc; // epoch 4
-    expect(ownerAt(doc, 0, 1500)).toEqual({ shard: 0, at: 1500, zone: 'ez-bj', epoch: 1, exact: true });
-    expect(ownerAt(doc, 0, 2000)).toMatchObject({ zone: 'ez-sh', epoch: 2, exact: true });
-    expect(ownerAt(doc, 0, 3500)).toMatchObject({ zone: 'ez-sh', epoch: 3, exact: true });
-    expect(ownerAt(doc, 0, 9999)).toMatchObject({ zone: 'ez-bj', epoch: 4, exact: true });
-    expect(ownerAt(doc, 0, 500)).toMatchObject({ zone: 'ez-bj', epoch: 1, exact: false });
-    // with the history trimmed to the last entry, times before it are not exact
+    expect(ownerAt(doc, 0, 1500, 10_000)).toEqual({
+      shard: 0,
+      at: 1500,
+      zone: 'ez-bj',
+      locked: false,
+      epoch: 1,
+      exact: true,
+    });
+    expect(ownerAt(doc, 0, 2000, 10_000)).toMatchObject({ zone: 'ez-sh', epoch: 2, exact: true });
+    expect(ownerAt(doc, 0, 3500, 10_000)).toMatchObject({ zone: 'ez-sh', epoch: 3, exact: true });
+    expect(ownerAt(doc, 5, 3500, 10_000)).toMatchObject({ zone: 'ez-sh', locked: true, epoch: 3 });
+    expect(ownerAt(doc, 0, 9999, 10_000)).toMatchObject({ zone: 'ez-bj', epoch: 4, exact: true });
+    // before the table existed, or after GZS's now: unknown, not a guess
+    expect(ownerAt(doc, 0, 500, 10_000)).toEqual({
+      shard: 0,
+      at: 500,
+      zone: null,
+      locked: null,
+      epoch: null,
+      exact: false,
+    });
+    expect(ownerAt(doc, 0, 10_001, 10_000)).toMatchObject({ zone: null, exact: false });
+    // the ordinary history trimmed to its last entry: the ownership log still answers exactly
     const trimmed = { ...doc, history: doc.history.slice(-1) };
-    expect(ownerAt(trimmed, 0, 3500)).toMatchObject({ zone: 'ez-sh', epoch: 3, exact: false });
-    expect(ownerAt(trimmed, 0, 4500)).toMatchObject({ zone: 'ez-bj', epoch: 4, exact: true });
+    expect(ownerAt(trimmed, 0, 3500, 10_000)).toMatchObject({ zone: 'ez-sh', epoch: 3, exact: true });
+    expect(ownerAt(trimmed, 0, 1500, 10_000)).toMatchObject({ zone: 'ez-bj', epoch: 1, exact: true });
   });
 });
 
