@@ -1,4 +1,4 @@
-import { TRANSITIONS } from '../../src/orders/lifecycle.js';
+import { TRANSITIONS } from '../../src/orders/index.js';
 import { compareDigests, type TableDigest } from '../checkers/digest.js';
 import type { History, Op } from './history.js';
 

@@ -4,8 +4,8 @@
  * checkers one snapshot of it. Reads never throw: what cannot be read is part of the snapshot.
  */
 import mysql from 'mysql2/promise';
-import { GzsApi } from '../../src/gzs/api.js';
-import type { GzsDoc } from '../../src/gzs/doc.js';
+import { GzsApi } from '../../src/gzs/index.js';
+import type { OwnershipAnswer } from '../../src/shared/gzs-protocol.js';
 import { mysqlAccount } from '../../src/shared/mysql-accounts.js';
 import type { Topology } from '../../src/topology/index.js';
 import { errorMessage } from '../../src/util/errors.js';
@@ -20,8 +20,8 @@ export interface ClusterSnapshot {
   orders: ZoneRows;
   /** eZones whose MariaDB could not be read, with why */
   unread: Unread;
-  /** GZS's table and history (owner of a shard at an epoch), or why they could not be read */
-  gzs: Pick<GzsDoc, 'table' | 'history'> | { error: string };
+  /** GZS's ownership log (owner of a shard at an epoch, kept by time), or why it could not be read */
+  gzs: OwnershipAnswer | { error: string };
 }
 
 export interface DrainResult {
@@ -131,9 +131,9 @@ export async function readCluster(
 
 async function readGzs(url: string, callMs: number): Promise<ClusterSnapshot['gzs']> {
   try {
-    const api = new GzsApi(url, { timeoutMs: callMs });
-    const [{ table }, { entries }] = await Promise.all([api.table(), api.history(0)]);
-    return { table, history: entries };
+    // the ownership log, not the bounded change history: it reaches back as far as retention says,
+    // however many other changes were made (docs/gzs.md "Ownership log")
+    return await new GzsApi(url, { timeoutMs: callMs }).ownership();
   } catch (err) {
     return { error: brief(err) };
   }

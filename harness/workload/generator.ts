@@ -1,5 +1,5 @@
 import type { FenceIndex } from '../../src/routing/index.js';
-import type { Fence } from '../../src/topology/types.js';
+import type { Fence } from '../../src/topology/index.js';
 import type { OpKind } from './history.js';
 
 /** Random points inside the country: uniform over the fences' bounding box, kept when in a fence. */

@@ -1,4 +1,4 @@
-import { ownerAtEpoch } from '../../src/gzs/doc.js';
+import { ownerAtEpoch } from '../../src/gzs/index.js';
 import { FenceIndex } from '../../src/routing/index.js';
 import type { Topology } from '../../src/topology/index.js';
 import { seededRandom } from '../../src/util/random.js';
@@ -128,7 +128,7 @@ export async function runWorkload(opts: WorkloadOptions): Promise<WorkloadReport
     validLifecycle: validLifecycle(history, s.orders, s.unread),
     routingCorrectness:
       'error' in gzs
-        ? notExamined(`could not read GZS's table and history: ${gzs.error}`)
+        ? notExamined(`could not read GZS's ownership log: ${gzs.error}`)
         : routingCorrectness(history, (shard, epoch) => ownerAtEpoch(gzs, shard, epoch).zone),
   };
 

@@ -5,8 +5,8 @@
  */
 import { userInfo } from 'node:os';
 import { request } from 'undici';
-import type { RoutingTable } from '../routing/table.js';
-import type { AckReport, OwnershipAnswer } from '../shared/gzs-protocol.js';
+import type { RoutingTable } from '../routing/index.js';
+import { type AckReport, DEV_TOKEN, type OwnershipAnswer } from '../shared/gzs-protocol.js';
 import { EzError, errorMessage } from '../util/errors.js';
 import type { AppliedChange, Change } from './changes.js';
 import type { HistoryEntry, OwnerAt } from './doc.js';
@@ -53,7 +53,7 @@ export class GzsApi {
       .filter(Boolean)
       .map((u) => (/^[a-z]+:\/\//i.test(u) ? u : `http://${u}`).replace(/\/+$/, ''));
     if (this.urls.length === 0) throw new EzError('EZ_USAGE', 'no GZS URL given', 2);
-    this.token = opts.token ?? process.env.EZ_GZS_TOKEN ?? 'ezctl-dev-token';
+    this.token = opts.token ?? process.env.EZ_GZS_TOKEN ?? DEV_TOKEN;
     this.actor = opts.actor ?? `ezctl/${safeUser()}`;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
   }

@@ -4,9 +4,9 @@
  * switch step (e.g. "owner(S) = B and unlock S", DESIGN §6 step 4) is one epoch.
  */
 import { z } from 'zod';
-import type { RoutingTable, ShardState, ZoneState } from '../routing/table.js';
-import { OrderId } from '../shared/gzs-protocol.js';
-import { MAX_SHARD, ShardId, ZoneId } from '../topology/schema.js';
+import type { RoutingTable, ShardState, ZoneState } from '../routing/index.js';
+import { canonicalShard, OrderId } from '../shared/gzs-protocol.js';
+import { MAX_SHARD, ShardIdSchema as ShardId, ZoneIdSchema as ZoneId } from '../topology/index.js';
 import { summarizeIssues } from '../util/validation.js';
 import { badRequest, notFound } from './errors.js';
 
@@ -83,7 +83,7 @@ export function parseOr400<T>(schema: z.ZodType<T>, value: unknown, where = 'bod
  */
 export function parseShardText(text: string | null, where: string): number {
   if (text === null) throw badRequest(`${where}: required (expected a shard id, integer 0..${MAX_SHARD})`);
-  if (!/^(0|[1-9][0-9]{0,3})$/.test(text)) {
+  if (canonicalShard(text) === undefined) {
     throw badRequest(
       `${where}: expected a shard id (integer 0..${MAX_SHARD} in canonical decimal: no leading zeros, sign, point or spaces), got ${JSON.stringify(text)}`,
     );

@@ -1,33 +1,30 @@
 /** What the `ezctl gzs …` commands share: flags, where GZS is, and how results read on a terminal. */
-import type { RoutingTable } from '../routing/table.js';
+import type { RoutingTable } from '../routing/index.js';
 import type { AckReport } from '../shared/gzs-protocol.js';
-import { loadTopology } from '../topology/index.js';
-import { MAX_SHARD } from '../topology/schema.js';
-import type { Topology } from '../topology/types.js';
+import { canonicalShard } from '../shared/gzs-protocol.js';
+import type { Topology } from '../topology/index.js';
+import { controlGzsUrl, loadTopology, MAX_SHARD } from '../topology/index.js';
 import { UsageError } from '../util/errors.js';
 import { type ChangeResult, GzsApi, type HistoryResult } from './api.js';
 import { describeChange } from './changes.js';
-
-/** The GZS URL of a topology (`deployment.gzs`; host `local` is 127.0.0.1). */
-export function topologyGzsUrl(topology: Topology): string {
-  return `http://127.0.0.1:${topology.deployment.gzs.port}`;
-}
 
 export function gzsContext(flags: { gzs?: string; topology?: string; token?: string }): {
   api: GzsApi;
   urls: string[];
 } {
-  const urls = flags.gzs ? flags.gzs : topologyGzsUrl(loadTopology(flags.topology));
+  const urls = flags.gzs ? flags.gzs : controlGzsUrl(loadTopology(flags.topology));
   const api = new GzsApi(urls, { token: flags.token });
   return { api, urls: api.urls };
 }
 
 /** A shard id as the user typed it: checked before GZS is asked (exit 2 on a typo). */
 export function shardArg(text: string): number {
-  if (!/^\d{1,4}$/.test(text) || Number(text) > MAX_SHARD) {
-    throw new UsageError(`shard ${JSON.stringify(text)}: expected a shard id (integer 0..${MAX_SHARD})`);
-  }
-  return Number(text);
+  const shard = canonicalShard(text);
+  if (shard === undefined)
+    throw new UsageError(
+      `shard ${JSON.stringify(text)}: expected a shard id (integer 0..${MAX_SHARD} in canonical decimal, e.g. 7 not 007)`,
+    );
+  return shard;
 }
 
 /** `0-3, 7, 9-12` */

@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { initialTable, type RoutingTable } from '../routing/table.js';
+import { initialTable, type RoutingTable } from '../routing/index.js';
 import { type OwnershipAnswer, OwnershipBaseSchema, RoutingTableSchema } from '../shared/gzs-protocol.js';
-import type { Topology } from '../topology/types.js';
+import type { Topology } from '../topology/index.js';
 import { summarizeIssues } from '../util/validation.js';
 import { type AppliedChange, applyChanges, type Change } from './changes.js';
 import {

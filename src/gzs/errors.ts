@@ -1,24 +1,13 @@
-import { EzError } from '../util/errors.js';
-
 /**
- * An answer of the GZS API other than 2xx: the HTTP status, a stable code and a one-line message
- * (JSON `{"error":{"code","message",...extra}}`, DESIGN §3's error shape).
+ * GZS's API errors: the shared HttpError (src/util/http-json.ts) — an HTTP status, a stable code
+ * and one line (DESIGN §3's error shape `{"error":{"code","message",...extra}}`).
  */
-export class GzsError extends EzError {
-  readonly status: number;
-  readonly extra: Record<string, unknown>;
-  constructor(status: number, code: string, message: string, extra: Record<string, unknown> = {}) {
-    // as a CLI error: the user's input was wrong (400/404/413) → 2; anything else → 1
-    super(code, message, status === 400 || status === 404 || status === 413 ? 2 : 1);
-    this.name = 'GzsError';
-    this.status = status;
-    this.extra = extra;
-  }
+import { HttpError } from '../util/http-json.js';
 
-  body(): { error: Record<string, unknown> } {
-    return { error: { code: this.code, message: this.message, ...this.extra } };
-  }
-}
+export { HttpError as GzsError };
+
+type GzsError = HttpError;
+const GzsError = HttpError;
 
 export const badRequest = (message: string): GzsError => new GzsError(400, 'EZ_BAD_REQUEST', message);
 export const notFound = (code: string, message: string): GzsError => new GzsError(404, code, message);

@@ -29,6 +29,10 @@ await runPart({
       max: 600_000,
     }),
     heartbeat: flag.duration('push-channel heartbeat', { min: 10, max: 60_000 }),
+    'ownership-retention': flag.duration(
+      'how long owner changes and shard locks are kept, whatever else changes (the DRC audit and the harness judge by them); default 30 days',
+      { min: 1000, max: 10 * 365 * 86_400_000 },
+    ),
     instance: flag.string("this instance's id in acknowledgements and logs; default: the pid"),
   },
   logFields: (f) => ({ instance: f.instance ?? String(process.pid) }),
@@ -41,6 +45,7 @@ await runPart({
       token: flags.token,
       leaseMs: flags.lease,
       heartbeatMs: flags.heartbeat,
+      ownershipRetentionMs: flags['ownership-retention'],
       instance: flags.instance,
       log,
     });

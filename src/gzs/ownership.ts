@@ -4,7 +4,7 @@
  * `GET /ownership` (OwnershipAnswer); clients such as DRC's illegal-write audit read it with
  * `ownershipView`, and keep a polled copy current with `mergeOwnership`. docs/gzs.md "Ownership log".
  */
-import type { RoutingTable } from '../routing/table.js';
+import type { RoutingTable } from '../routing/index.js';
 import type {
   OwnerChangeEvent,
   OwnershipAnswer,

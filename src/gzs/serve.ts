@@ -16,6 +16,8 @@ export interface StartGzsOptions {
   token?: string;
   leaseMs?: number;
   heartbeatMs?: number;
+  /** how long owner changes and shard locks are kept (default 30 days) */
+  ownershipRetentionMs?: number;
   instance?: string;
   log?: Logger;
 }
@@ -46,6 +48,7 @@ export async function startGzs(opts: StartGzsOptions): Promise<GzsServer> {
     port: opts.port,
     leaseMs: opts.leaseMs,
     heartbeatMs: opts.heartbeatMs,
+    ownershipRetentionMs: opts.ownershipRetentionMs,
     instance,
     log,
   });

@@ -13,12 +13,14 @@ import { WebSocket, WebSocketServer } from 'ws';
 import {
   AckRequestSchema,
   ClientMessageSchema,
+  DEV_TOKEN,
   type Holder,
   OrderId,
   type ServerMessage,
 } from '../shared/gzs-protocol.js';
-import { ZoneId } from '../topology/schema.js';
-import type { Topology } from '../topology/types.js';
+import type { Topology } from '../topology/index.js';
+import { ZoneIdSchema as ZoneId } from '../topology/index.js';
+import { readJson, sendError, sendJson } from '../util/http-json.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { createRegistry, handleOps } from '../util/ops.js';
 import { AckLedger } from './acks.js';
@@ -33,12 +35,12 @@ import {
   staleEpoch,
   storeUnavailable,
 } from './errors.js';
-import { type IfMatch, ifMatchHolds, parseIfMatch, readJson, sendError, sendJson } from './http.js';
+import { type IfMatch, ifMatchHolds, parseIfMatch } from './etag.js';
 import { DEFAULT_OWNERSHIP_RETENTION_MS, ownershipAnswer } from './ownership.js';
 import { StaleStoreError, type StoreState, StoreUnavailableError, type TableStore } from './store.js';
 
 /** Used when neither --token nor EZ_GZS_TOKEN is set: fine on a laptop, logged as a warning. */
-export const DEV_TOKEN = 'ezctl-dev-token';
+export { DEV_TOKEN };
 
 export interface GzsServerOptions {
   topology: Topology;
@@ -58,7 +60,7 @@ export interface GzsServerOptions {
   instance?: string;
   /**
    * Owner changes and shard locks stay in the ownership log at least this long (ms), whatever
-   * else changes; default EZ_GZS_OWNERSHIP_RETENTION_MS, else 30 days.
+   * else changes; default 30 days (the process takes it from --ownership-retention).
    */
   ownershipRetentionMs?: number;
   log?: Logger;
@@ -114,7 +116,7 @@ export class GzsServer {
     this.leaseMs = opts.leaseMs ?? 3000;
     this.heartbeatMs = opts.heartbeatMs ?? 1000;
     this.maxBody = opts.maxBodyBytes ?? 1024 * 1024;
-    this.ownershipRetentionMs = opts.ownershipRetentionMs ?? retentionFromEnv();
+    this.ownershipRetentionMs = opts.ownershipRetentionMs ?? DEFAULT_OWNERSHIP_RETENTION_MS;
     const token = opts.token ?? process.env.EZ_GZS_TOKEN ?? DEV_TOKEN;
     if (!token) throw new Error('GZS token is empty');
     this.tokenIsDefault = token === DEV_TOKEN;
@@ -810,17 +812,6 @@ export class GzsServer {
     }
     this.publishAcks();
   }
-}
-
-function retentionFromEnv(): number {
-  const v = process.env.EZ_GZS_OWNERSHIP_RETENTION_MS;
-  if (v === undefined || v === '') return DEFAULT_OWNERSHIP_RETENTION_MS;
-  if (!/^[1-9][0-9]{0,14}$/.test(v)) {
-    throw new Error(
-      `EZ_GZS_OWNERSHIP_RETENTION_MS: expected a positive integer (ms; default ${DEFAULT_OWNERSHIP_RETENTION_MS}, 30 days), got ${JSON.stringify(v)}`,
-    );
-  }
-  return Number(v);
 }
 
 /** What a change is conditional on: the body's (or query's) ifEpoch and the If-Match header. */

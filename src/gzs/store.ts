@@ -6,7 +6,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { writeFileDurably } from '../sdk/cache.js';
+import { writeFileDurably } from '../sdk/index.js';
 import { UsageError } from '../util/errors.js';
 import type { AckEntry } from './acks.js';
 import { type GzsDoc, parseDoc } from './doc.js';

@@ -3,7 +3,7 @@
  * benchmarks and drills of any part (APIRouter/SOA tests stop and restart GZS with it). The pid is
  * recorded like every launcher process (EZ_TEST_PID_DIR), so a failed test's leftovers are reaped.
  */
-import { type NodePartProcess, startNodePart } from '../launch/node-part.js';
+import { type NodePartProcess, startNodePart } from '../launch/index.js';
 import { freePort } from '../util/net.js';
 import { DEV_TOKEN } from './server.js';
 

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { type RouteDecision, RouteError, type RouteTag, routeTagFrom } from '../routing/index.js';
-import type { RoutingSource } from '../sdk/types.js';
+import type { RoutingSource } from '../sdk/index.js';
 import type { AccessEntry, AccessLog } from './access-log.js';
 import { RequestBody } from './body.js';
 import type { FrontHandler, FrontRequest } from './front.js';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Histogram, type Registry } from 'prom-client';
-import type { RoutingSource } from '../sdk/types.js';
+import type { RoutingSource } from '../sdk/index.js';
 
 /** Latency buckets (seconds): a proxy hop is sub-millisecond, a held request up to lockWaitMs. */
 const BUCKETS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];

@@ -1,7 +1,7 @@
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { RoutingSource } from '../sdk/types.js';
+import type { RoutingSource } from '../sdk/index.js';
 import { createLogger } from '../util/log.js';
 import { answerOps, createRegistry, type Health } from '../util/ops.js';
 import { AccessLog, type AccessLogOptions, DEFAULT_ACCESS_LOG } from './access-log.js';

@@ -3,7 +3,7 @@
  * for integration tests, benchmarks and drills, the way `ezctl up` does. The pid is recorded like
  * every launcher process (EZ_TEST_PID_DIR), so a failed test's leftovers are reaped.
  */
-import { type NodePartProcess, startNodePart } from '../launch/node-part.js';
+import { type NodePartProcess, startNodePart } from '../launch/index.js';
 import { EzError } from '../util/errors.js';
 
 export const PART_ENTRIES = {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { orderIdProblem, type RoutingTable } from '../routing/index.js';
-import { ShardIdSchema as ShardId, ZoneIdSchema as ZoneId } from '../topology/index.js';
+import { MAX_SHARD, ShardIdSchema as ShardId, ZoneIdSchema as ZoneId } from '../topology/index.js';
 
 /** `GET /watch` (WebSocket, or Server-Sent Events without an Upgrade header). */
 export const WATCH_PATH = '/watch';
@@ -205,4 +205,17 @@ export function looksLikeTable(t: unknown): t is RoutingTable {
     typeof x.orderLocks === 'object' &&
     x.orderLocks !== null
   );
+}
+
+/**
+ * The change API's token when neither `--token` nor EZ_GZS_TOKEN is set: fine on a laptop, logged
+ * as a warning by GZS (remote clusters get generated secrets).
+ */
+export const DEV_TOKEN = 'ezctl-dev-token';
+
+/** A shard id in canonical decimal (`0`..`1023`: no leading zeros, sign, point or spaces), else undefined. */
+export function canonicalShard(text: string): number | undefined {
+  if (!/^(0|[1-9][0-9]{0,3})$/.test(text)) return undefined;
+  const n = Number(text);
+  return n <= MAX_SHARD ? n : undefined;
 }

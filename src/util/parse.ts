@@ -5,7 +5,7 @@
  */
 import { UsageError } from './errors.js';
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** The largest delay a Node timer takes (2^31 - 1 ms, ~24.8 days); beyond it setTimeout fires at once. */
 export const MAX_TIMER_MS = 2_147_483_647;
@@ -17,7 +17,7 @@ export interface DurationBounds {
   max?: number;
 }
 
-/** `250ms`, `1s`, `1.5s`, `2m`, `1h`; a bare number is milliseconds. Returns whole milliseconds. */
+/** `250ms`, `1s`, `1.5s`, `2m`, `1h`, `30d`; a bare number is milliseconds. Returns whole milliseconds. */
 export function parseDuration(text: string | number, what = 'duration', bounds: DurationBounds = {}): number {
   const min = bounds.min ?? 1;
   const max = bounds.max ?? MAX_TIMER_MS;
@@ -25,7 +25,7 @@ export function parseDuration(text: string | number, what = 'duration', bounds: 
   if (typeof text === 'number') {
     ms = text;
   } else {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(text);
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text);
     if (!m)
       throw new UsageError(
         `${what}: ${JSON.stringify(text)} is not a duration (expected e.g. 500ms, 1.5s, 2m; a bare number is milliseconds)`,

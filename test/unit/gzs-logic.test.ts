@@ -3,7 +3,7 @@ import { AckLedger } from '../../src/gzs/acks.js';
 import { applyChanges, BatchSchema, type Change, parseOr400, parseShardText } from '../../src/gzs/changes.js';
 import { type GzsDoc, newDoc, nextDoc, ownerAt, parseDoc, trimHistory } from '../../src/gzs/doc.js';
 import { GzsError } from '../../src/gzs/errors.js';
-import { ifMatchHolds, parseIfMatch } from '../../src/gzs/http.js';
+import { ifMatchHolds, parseIfMatch } from '../../src/gzs/etag.js';
 import { parseStoreSpec } from '../../src/gzs/store.js';
 import { storeFor } from '../../src/launch/kinds/gzs.js';
 import { initialTable } from '../../src/routing/table.js';

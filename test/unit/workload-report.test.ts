@@ -67,7 +67,15 @@ describe('workload report', () => {
 });
 
 describe('a whole cluster, as the drain sees it', () => {
-  const gzs = { table: { epoch: 1 } as never, history: [] };
+  const gzs = {
+    epoch: 1,
+    generation: 'g',
+    now: 0,
+    since: null,
+    retainedFrom: { epoch: 1, at: 0 },
+    base: { epoch: 1, at: 0, owners: {}, locked: [] },
+    events: [],
+  };
   const snapshot = (over: Partial<ClusterSnapshot>): ClusterSnapshot => ({
     digests: { orders: { 'ez-bj': digestRows(pk, rows(3)), 'ez-sh': digestRows(pk, rows(3)) } },
     orders: {},
