@@ -12,7 +12,7 @@ import mysql from 'mysql2';
 import type { Connection } from 'mysql2/promise';
 import { createConnection } from 'mysql2/promise';
 import { atKey, ORIGIN_COLUMN, pkKey, type Row, type Version } from '../shared/row-version.js';
-import { type IllegalWrite, illegalWrites, type OwnershipSource } from './ownership.js';
+import { type IllegalWrite, judgeWrites, type OwnershipSource } from './ownership.js';
 import { type Conflict, type GroupOutcome, keysOf, resolveGroup, type TargetRows } from './resolve.js';
 import { DRC, TOMBSTONE_UPSERT_TAIL } from './schema.js';
 import type { SourcePosition, SourceTxn, TableSpec } from './types.js';
@@ -49,6 +49,8 @@ export interface ControlRow {
 export interface ApplyResult {
   outcome: GroupOutcome | null;
   illegal: IllegalWrite[];
+  /** row changes the audit could not judge (ownership unknown at their time) */
+  unjudged: number;
   /** SQL statements in the write round trip (0: its result was lost but the checkpoint shows it committed) */
   statements: number;
   /** ms spent: reading the current rows, writing + commit */
@@ -220,9 +222,14 @@ SET SESSION sql_log_bin = 1`,
     const last = group[group.length - 1];
     const rows = group.reduce((n, t) => n + t.changes.length, 0);
     const illegal: IllegalWrite[] = [];
+    let unjudged = 0;
     if (o.ownership) {
-      for (const t of group)
-        if (t.changes.length > 0) illegal.push(...illegalWrites(t, o.sourceZone, o.tables, o.ownership));
+      for (const t of group) {
+        if (t.changes.length === 0) continue;
+        const v = judgeWrites(t, o.sourceZone, o.tables, o.ownership);
+        illegal.push(...v.illegal);
+        unjudged += v.unjudged;
+      }
     }
     const checkpointSql = `INSERT INTO ${DRC.checkpoint}
   (source_zone, gtid_pos, last_gtid, group_first_gtid, binlog_file, binlog_pos, transactions, applied_rows, applied_at)
@@ -239,6 +246,7 @@ ON DUPLICATE KEY UPDATE gtid_pos = VALUES(gtid_pos), last_gtid = VALUES(last_gti
       return {
         outcome: null,
         illegal,
+        unjudged,
         statements: 1,
         readMs: 0,
         writeMs: performance.now() - t0,
@@ -267,6 +275,7 @@ ON DUPLICATE KEY UPDATE gtid_pos = VALUES(gtid_pos), last_gtid = VALUES(last_gti
         return {
           outcome,
           illegal,
+          unjudged,
           statements: sql.length,
           readMs: t1 - t0,
           writeMs: performance.now() - t1,
@@ -277,7 +286,7 @@ ON DUPLICATE KEY UPDATE gtid_pos = VALUES(gtid_pos), last_gtid = VALUES(last_gti
         await conn.query('ROLLBACK').catch(() => undefined);
         // the error may have come from the next group's read, after this group's COMMIT
         if (outcome && nextRead && (await this.checkpointIs(last.position.lastGtid)))
-          return { outcome, illegal, statements: 0, readMs: 0, writeMs: 0, retries: attempt };
+          return { outcome, illegal, unjudged, statements: 0, readMs: 0, writeMs: 0, retries: attempt };
         if (attempt < 5 && RETRYABLE.has((err as { errno?: number }).errno ?? 0)) continue;
         throw err;
       }

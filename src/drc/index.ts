@@ -4,6 +4,7 @@
 // invalidator (src/cache/).
 export { Applier, type Checkpoint } from './applier.js';
 export { BinlogSource, type BinlogSourceOptions, formatGtidPos, parseGtidPos } from './binlog.js';
+export { answerOwnership, GzsOwnership, type GzsOwnershipOptions, ownerFromLog } from './gzs-ownership.js';
 export {
   type ConflictRow,
   type DirectionStatus,
@@ -31,10 +32,11 @@ export {
 } from './names.js';
 export {
   type IllegalWrite,
-  illegalWrites,
+  judgeWrites,
+  latestWriteMs,
   type Ownership,
   type OwnershipSource,
-  TopologyOwnership,
+  type Verdicts,
 } from './ownership.js';
 export { type Endpoint, Replicator, type ReplicatorOptions } from './replicator.js';
 export { columnTypesQuery, DRC, installScript, parseColumnTypes } from './schema.js';

@@ -7,8 +7,8 @@
  */
 import { flag } from '../runtime/flags.js';
 import { runPart } from '../runtime/part.js';
+import { GzsOwnership } from './gzs-ownership.js';
 import { checkDirection, drcPort } from './names.js';
-import { TopologyOwnership } from './ownership.js';
 import { Replicator } from './replicator.js';
 
 await runPart({
@@ -26,6 +26,16 @@ await runPart({
     'max-group-rows': flag.int('most row changes per target transaction when behind', 1, 100_000),
     'start-at': flag.oneOf('where to start without a checkpoint', ['beginning', 'end'] as const),
     'lag-log': flag.file('append every lag sample to this file (diagnostics, benches)'),
+    gzs: flag.urls(
+      "GZS URL(s) as B reaches them: the illegal-write audit judges every row by GZS's ownership log; none: no audit",
+      {
+        env: 'EZ_GZS_URL',
+      },
+    ),
+    'ownership-grace': flag.duration(
+      "a write by a shard's previous owner this long after the owner change still counts as its own (the hosts' clock skew)",
+      { min: 0, max: 60_000 },
+    ),
   },
   logFields: (f) => ({ source: f.from, target: f.to }),
   async start({ flags, topology, log }) {
@@ -33,6 +43,12 @@ await runPart({
     checkDirection(topology, from, to);
     const source = flags.source ?? { host: '127.0.0.1', port: topology.deployment.zones[from].ports.mysql };
     const target = flags.target ?? { host: '127.0.0.1', port: topology.deployment.zones[to].ports.mysql };
+    const ownership = flags.gzs?.length
+      ? new GzsOwnership({ gzs: flags.gzs, topology, graceMs: flags['ownership-grace'], log })
+      : undefined;
+    if (!ownership)
+      log.warn('no --gzs: writes are not audited for ownership (the illegal-write report stays empty)');
+    ownership?.start();
     const replicator = new Replicator({
       topology,
       from,
@@ -40,7 +56,7 @@ await runPart({
       source,
       target,
       log,
-      ownership: new TopologyOwnership(topology),
+      ownership,
       heartbeatMs: flags.heartbeat,
       maxGroupRows: flags['max-group-rows'],
       startAt: flags['start-at'],
@@ -48,11 +64,17 @@ await runPart({
     });
     replicator.start();
     return {
-      close: () => replicator.stop(),
+      close: async () => {
+        await replicator.stop();
+        await ownership?.stop();
+      },
       ops: {
         host: flags.host ?? '127.0.0.1',
         port: flags.port ?? drcPort(topology, from, to),
-        health: () => replicator.health(),
+        health: async () => ({
+          ...(await replicator.health()),
+          audit: ownership?.status() ?? 'off (no --gzs)',
+        }),
       },
       registry: replicator.metrics.registry,
       ready: { source: `${source.host}:${source.port}`, target: `${target.host}:${target.port}` },

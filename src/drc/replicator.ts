@@ -21,7 +21,7 @@ import { BinlogSource } from './binlog.js';
 import { purgeOldTombstones, verifyDrc } from './install.js';
 import { createDrcMetrics, type DrcMetrics, type DrcState, RateWindow, summaryMs } from './metrics.js';
 import { readerServerId, serverIdOf, tableSpecs } from './names.js';
-import type { OwnershipSource } from './ownership.js';
+import { latestWriteMs, type OwnershipSource } from './ownership.js';
 import type { TargetRows } from './resolve.js';
 import { DRC } from './schema.js';
 import type { SourcePosition, SourceTxn, TableSpec } from './types.js';
@@ -95,7 +95,14 @@ export class Replicator {
   private lastError: { at: string; message: string } | null = null;
   private readonly rate = new RateWindow();
   private queueRows = 0;
-  private totals = { appliedRows: 0, appliedTxns: 0, conflicts: 0, illegalWrites: 0, errors: 0 };
+  private totals = {
+    appliedRows: 0,
+    appliedTxns: 0,
+    conflicts: 0,
+    illegalWrites: 0,
+    unjudgedWrites: 0,
+    errors: 0,
+  };
   private readonly startedAt = new Date().toISOString();
   private heartbeat: HeartbeatWriter | null = null;
   private pendingDdl: { gtid: string; query: string } | null = null;
@@ -397,6 +404,10 @@ export class Replicator {
             next = null;
           }
         }
+        // the audit judges each row by its write time: wait (bounded) until GZS's ownership log
+        // covers it, so a write just after a switch is judged with the switch known (else provisional)
+        if (o.ownership?.freshUntil && g.rows > 0)
+          await o.ownership.freshUntil(latestWriteMs(g.txns, this.tables), 500);
         const applyTimeout = setTimeout(() => {
           failure = this.tag(new Error('target did not answer an apply within 60 s'), 'target');
           applier.close().catch(() => undefined);
@@ -485,6 +496,7 @@ export class Replicator {
       for (const c of out.conflicts) m.conflicts.inc({ reason: c.reason });
       this.totals.conflicts += out.conflicts.length;
     }
+    this.totals.unjudgedWrites += res.unjudged;
     if (res.illegal.length > 0) {
       m.illegalWrites.inc(res.illegal.length);
       this.totals.illegalWrites += res.illegal.length;

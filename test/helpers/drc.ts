@@ -12,6 +12,7 @@ import { digestTable } from '../../harness/checkers/digest.js';
 import { currentPosition, waitApplied } from '../../src/drc/index.js';
 import { installDrc } from '../../src/drc/install.js';
 import { drcPort, tableSpecs } from '../../src/drc/names.js';
+import { type GzsProcess, startGzsProcess } from '../../src/gzs/index.js';
 import { hostFor, type Spawned, terminate, waitGone } from '../../src/launch/host.js';
 import { loadTopology, type Topology } from '../../src/topology/index.js';
 import { fixturesDir, projectRoot } from '../../src/util/paths.js';
@@ -73,6 +74,8 @@ export interface DrcLab {
   /** a row-by-row digest of a table (visible columns and drc_origin), and the row count */
   digest(zone: string, table: string): Promise<{ rows: number; sha: string; text: string }>;
   procs: ProcHandle[];
+  /** GZS (with `gzs: true`): the replicators' illegal-write audit reads its ownership log */
+  gzs?: GzsProcess;
   close(): Promise<void>;
 }
 
@@ -122,7 +125,9 @@ async function spawnNode(
   };
 }
 
-export async function startDrcLab(opts: { zones?: 2 | 3; redis?: boolean } = {}): Promise<DrcLab> {
+export async function startDrcLab(
+  opts: { zones?: 2 | 3; redis?: boolean; gzs?: boolean } = {},
+): Promise<DrcLab> {
   await ensureBuilt();
   const dir = tempDir('drc');
   const fixture = join(fixturesDir(), 'topologies', opts.zones === 3 ? 'three-zones.yaml' : 'two-zones.yaml');
@@ -164,6 +169,13 @@ export async function startDrcLab(opts: { zones?: 2 | 3; redis?: boolean } = {})
   }
   const procs: ProcHandle[] = [];
   const conns: Connection[] = [];
+  const gzs = opts.gzs
+    ? await startGzsProcess({
+        store: `file:${join(dir, 'gzs', 'table.json')}`,
+        logFile: join(dir, 'gzs.log'),
+        topology: file,
+      })
+    : undefined;
   const zone = (id: string): LabZone => {
     const z = zones.find((x) => x.id === id);
     if (!z) throw new Error(`no eZone ${id}`);
@@ -194,7 +206,18 @@ export async function startDrcLab(opts: { zones?: 2 | 3; redis?: boolean } = {})
       const h = await spawnNode(
         `drc-${from}-to-${to}`,
         join(projectRoot(), 'dist', 'src', 'drc', 'main.js'),
-        ['--topology', file, '--from', from, '--to', to, '--port', String(port), ...extra],
+        [
+          '--topology',
+          file,
+          '--from',
+          from,
+          '--to',
+          to,
+          '--port',
+          String(port),
+          ...(gzs ? ['--gzs', gzs.url] : []),
+          ...extra,
+        ],
         port,
         dir,
       );
@@ -221,8 +244,10 @@ export async function startDrcLab(opts: { zones?: 2 | 3; redis?: boolean } = {})
         timeoutMs,
       ),
     digest: (id, table) => digestTable(zone(id).db.root, topology, table),
+    gzs,
     async close() {
       await Promise.all(procs.map((p) => p.stop().catch(() => undefined)));
+      await gzs?.stop().catch(() => undefined);
       await Promise.all(conns.map((c) => c.end().catch(() => c.destroy())));
       await Promise.all(
         zones.flatMap((z) => [z.db.stop().catch(() => undefined), z.redis?.stop().catch(() => undefined)]),

@@ -70,7 +70,7 @@ describe('DRC two eZones', () => {
   ];
 
   beforeAll(async () => {
-    lab = await startDrcLab({ zones: 2 });
+    lab = await startDrcLab({ zones: 2, gzs: true });
     await lab.startReplicator('ez-bj', 'ez-sh');
     await lab.startReplicator('ez-sh', 'ez-bj');
   });

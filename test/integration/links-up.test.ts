@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runWorkload } from '../../harness/workload/run.js';
+import { drainDirection } from '../../src/drc/index.js';
 import { mysqlAccount } from '../../src/shared/mysql-accounts.js';
 import { controlGzsUrl, linkListenPort, plannedLinks } from '../../src/topology/index.js';
 import { projectRoot } from '../../src/util/paths.js';
@@ -111,5 +112,61 @@ describe('ezctl up on links', () => {
     });
     expect(report.valid, JSON.stringify(report.checks)).toBe(true);
     expect(Object.keys(report.servedBy).sort()).toEqual(['ez-bj', 'ez-sh']);
+  });
+
+  it("audits by GZS's ownership: after `ezctl gzs owner`, the new owner's writes are legal, the old owner's one write is reported", async () => {
+    const t = cluster.topology;
+    const moved = await ezctl('gzs', 'owner', '0', 'ez-sh', '--json');
+    expect(moved.exitCode, moved.stderr).toBe(0);
+    const epoch = JSON.parse(moved.stdout).epoch as number;
+    // writes at the new owner, through APIRouter (a 421 from ez-bj's service makes it retry at ez-sh)
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`http://127.0.0.1:${t.deployment.router.port}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-ez-route': 'shard=0' },
+        body: JSON.stringify({ user: `u-${i}`, merchant: 'm-1', amountCents: 100 }),
+      });
+      expect(r.status, await r.clone().text()).toBe(201);
+      expect(r.headers.get('x-ez-zone')).toBe('ez-sh');
+      ids.push(((await r.json()) as { order: { id: string } }).order.id);
+    }
+    await drainDirection(t, 'ez-sh', 'ez-bj', 30_000);
+    const none = await ezctl('audit', 'illegal-writes', '--json');
+    expect(JSON.parse(none.stdout).illegalWrites, none.stdout).toEqual([]);
+    expect(none.exitCode).toBe(0);
+
+    // one write at the old owner, straight into its database (no service would accept it)
+    const app = mysqlAccount('app');
+    const bj = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: t.deployment.zones['ez-bj'].ports.mysql,
+      user: app.user,
+      password: app.password,
+      database: t.database,
+    });
+    try {
+      await bj.query(
+        "UPDATE orders SET state = 'accepted', version = version + 1, updated_at = NOW(6) WHERE id = ?",
+        [ids[0]],
+      );
+    } finally {
+      await bj.end();
+    }
+    await drainDirection(t, 'ez-bj', 'ez-sh', 30_000);
+    const one = await ezctl('audit', 'illegal-writes', '--json');
+    expect(one.exitCode).toBe(1);
+    const found = JSON.parse(one.stdout).illegalWrites;
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({
+      table: 'orders',
+      pk: ids[0],
+      shard: 0,
+      origin: 'ez-bj',
+      owner: 'ez-sh',
+      epoch,
+    });
+    expect(found[0].evidence).toMatchObject({ rule: 'shard-owned-by-another-ezone', judgedBy: 'updated_at' });
+    expect(found[0].evidence.provisional).toBeUndefined();
   });
 });

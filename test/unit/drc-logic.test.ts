@@ -6,8 +6,9 @@ import { versionKey } from '../../src/cache/cache-aside.js';
 import { compileKeyPattern, keyColumns } from '../../src/cache/key-pattern.js';
 import { literal } from '../../src/drc/applier.js';
 import { formatGtidPos, parseGtidPos } from '../../src/drc/binlog.js';
+import { answerOwnership } from '../../src/drc/gzs-ownership.js';
 import { checkDirection, directions, drcInstanceName, drcPort, readerServerId } from '../../src/drc/names.js';
-import { illegalWrites, type OwnershipSource, TopologyOwnership } from '../../src/drc/ownership.js';
+import { judgeWrites } from '../../src/drc/ownership.js';
 import { ddlConcerns } from '../../src/drc/replicator.js';
 import {
   installScript,
@@ -19,6 +20,7 @@ import {
 import type { SourceTxn, TableSpec } from '../../src/drc/types.js';
 import { planContext } from '../../src/launch/cluster.js';
 import { drc } from '../../src/launch/kinds/drc.js';
+import type { OwnershipAnswer } from '../../src/shared/gzs-protocol.js';
 import { compareVersions, updatedAtToUs } from '../../src/shared/row-version.js';
 import { linkListenPort, loadTopology } from '../../src/topology/index.js';
 import { fixturesDir } from '../../src/util/paths.js';
@@ -56,7 +58,7 @@ describe('directions and ports', () => {
 
   it('rejects unknown or equal eZones with a usage error', () => {
     expect(() => checkDirection(two, 'ez-xx', 'ez-sh')).toThrow(
-      /--from ez-xx: unknown eZone \(known: ez-bj, ez-sh\)/,
+      /--from: unknown eZone "ez-xx" \(known: ez-bj, ez-sh\)/,
     );
     expect(() => checkDirection(two, 'ez-bj', 'ez-bj')).toThrow(/both ez-bj/);
   });
@@ -176,78 +178,134 @@ const txnOf = (serverId: number, changes: SourceTxn['changes']): SourceTxn => ({
   position: { gtidPos: '', lastGtid: '', file: '', pos: 0 },
 });
 
-describe('illegal writes', () => {
-  const own = new TopologyOwnership(two);
-  it('reports a sharded row written outside its owner, with the evidence', () => {
-    const row = { id: 1, shard_id: 0, updated_at: 'x' }; // shard 0 belongs to ez-bj
-    const found = illegalWrites(
-      txnOf(2, [{ table: 'orders', op: 'insert', before: null, after: row }]),
-      'ez-sh',
-      TABLES,
-      own,
-    );
-    expect(found).toHaveLength(1);
-    expect(found[0]).toMatchObject({
+describe("illegal writes (ownership from GZS's log)", () => {
+  // shards 0 → ez-bj, 1 and 2 → ez-sh at epoch 1 (t0); epoch 5 (t0 + 10 s) moves shard 0 to ez-sh
+  const t0 = 1_800_000_000_000;
+  const answer: OwnershipAnswer = {
+    epoch: 5,
+    generation: 'g',
+    now: t0 + 20_000,
+    since: null,
+    retainedFrom: { epoch: 1, at: t0 },
+    base: { epoch: 1, at: t0, owners: { '0': 'ez-bj', '1': 'ez-sh', '2': 'ez-sh' }, locked: [] },
+    events: [{ epoch: 5, at: t0 + 10_000, shard: 0, from: 'ez-bj', to: 'ez-sh' }],
+  };
+  const own = answerOwnership(answer, { zone: 'ez-bj', epoch: 5 });
+  /** DATETIME(6) text of a time, as NOW(6) writes it on this machine */
+  const at = (ms: number): string => {
+    const d = new Date(ms);
+    const p = (n: number, w = 2) => String(n).padStart(w, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}000`;
+  };
+  const write = (serverId: number, shard: number, ms: number, op: 'insert' | 'update' = 'update') =>
+    txnOf(serverId, [
+      {
+        table: 'orders',
+        op,
+        before: op === 'insert' ? null : { id: 1, shard_id: shard },
+        after: { id: 1, shard_id: shard, updated_at: at(ms) },
+      },
+    ]);
+
+  it("judges a write by its row's own time against the owner then: before the move and after it", () => {
+    // before the move: ez-bj owns shard 0
+    expect(judgeWrites(write(1, 0, t0 + 5_000), 'ez-bj', TABLES, own)).toEqual({ illegal: [], unjudged: 0 });
+    const early = judgeWrites(write(2, 0, t0 + 5_000), 'ez-sh', TABLES, own).illegal;
+    expect(early).toHaveLength(1);
+    expect(early[0]).toMatchObject({ shard: 0, origin: 'ez-sh', owner: 'ez-bj', epoch: 1 });
+    // after it: the new owner's writes are legal, the old owner's are reported with the move's epoch
+    expect(judgeWrites(write(2, 0, t0 + 15_000), 'ez-sh', TABLES, own).illegal).toEqual([]);
+    const late = judgeWrites(write(1, 0, t0 + 15_000), 'ez-bj', TABLES, own).illegal;
+    expect(late).toHaveLength(1);
+    expect(late[0]).toMatchObject({
       table: 'orders',
       pk: '1',
       shard: 0,
-      origin: 'ez-sh',
-      owner: 'ez-bj',
-      epoch: 1,
+      origin: 'ez-bj',
+      owner: 'ez-sh',
+      epoch: 5,
     });
-    expect(found[0].evidence).toMatchObject({ rule: 'shard-owned-by-another-ezone', op: 'insert' });
-    expect(
-      illegalWrites(
-        txnOf(1, [{ table: 'orders', op: 'insert', before: null, after: row }]),
-        'ez-bj',
-        TABLES,
-        own,
-      ),
-    ).toEqual([]);
+    expect(late[0].evidence).toMatchObject({ rule: 'shard-owned-by-another-ezone', judgedBy: 'updated_at' });
+    expect(late[0].evidence.provisional).toBeUndefined();
+    // a millisecond either side of the move
+    expect(judgeWrites(write(1, 0, t0 + 9_999), 'ez-bj', TABLES, own).illegal).toEqual([]);
+    expect(judgeWrites(write(1, 0, t0 + 10_001), 'ez-bj', TABLES, own).illegal).toHaveLength(1);
+  });
+
+  it('lets the previous owner write during the grace window (clock skew), not after', () => {
+    const skew = answerOwnership(answer, { zone: 'ez-bj', epoch: 5 }, 1000);
+    expect(judgeWrites(write(1, 0, t0 + 10_500), 'ez-bj', TABLES, skew).illegal).toEqual([]);
+    expect(judgeWrites(write(1, 0, t0 + 11_500), 'ez-bj', TABLES, skew).illegal).toHaveLength(1);
+  });
+
+  it('judges a delete by the binlog second: legal if the origin owned the shard at some moment of it', () => {
+    const del = (serverId: number, tsMs: number) => ({
+      ...txnOf(serverId, [
+        { table: 'orders', op: 'delete', before: { id: 1, shard_id: 0, updated_at: at(t0) }, after: null },
+      ]),
+      tsMs,
+    });
+    expect(judgeWrites(del(1, t0 + 9_500), 'ez-bj', TABLES, own).illegal).toEqual([]);
+    expect(judgeWrites(del(2, t0 + 9_500), 'ez-sh', TABLES, own).illegal).toEqual([]);
+    const late = judgeWrites(del(1, t0 + 10_200), 'ez-bj', TABLES, own).illegal;
+    expect(late[0]).toMatchObject({
+      owner: 'ez-sh',
+      evidence: { judgedBy: 'binlog event time (1 s resolution)' },
+    });
+    const early = judgeWrites(del(2, t0 + 5_000), 'ez-sh', TABLES, own).illegal[0];
+    expect(early).toMatchObject({ owner: 'ez-bj', epoch: 1 });
+    expect(early.evidence.provisional).toBeUndefined();
+  });
+
+  it('is provisional past what the log covers, and does not judge before what GZS retains', () => {
+    const future = judgeWrites(write(1, 0, t0 + 25_000), 'ez-bj', TABLES, own).illegal;
+    expect(future[0]).toMatchObject({ owner: 'ez-sh', evidence: { provisional: true } });
+    expect(judgeWrites(write(1, 0, t0 - 1_000), 'ez-sh', TABLES, own)).toEqual({ illegal: [], unjudged: 1 });
   });
 
   it('checks both shards of a row that moved, global tables against the master, unknown shards', () => {
-    const moved = illegalWrites(
+    const moved = judgeWrites(
       txnOf(1, [
-        { table: 'orders', op: 'update', before: { id: 1, shard_id: 0 }, after: { id: 1, shard_id: 1 } },
+        {
+          table: 'orders',
+          op: 'update',
+          before: { id: 1, shard_id: 0, updated_at: at(t0 + 1_000) },
+          after: { id: 1, shard_id: 1, updated_at: at(t0 + 1_000) },
+        },
       ]),
       'ez-bj',
       TABLES,
       own,
-    );
+    ).illegal;
     expect(moved.map((w) => w.shard)).toEqual([1]); // shard 1 is ez-sh's
-    const user = illegalWrites(
-      txnOf(2, [{ table: 'users', op: 'insert', before: null, after: { id: 'u-1' } }]),
+    const user = judgeWrites(
+      txnOf(2, [
+        { table: 'users', op: 'insert', before: null, after: { id: 'u-1', updated_at: at(t0 + 1_000) } },
+      ]),
       'ez-sh',
       TABLES,
       own,
-    );
+    ).illegal;
     expect(user[0]).toMatchObject({
       owner: 'ez-bj',
       evidence: { rule: 'global-table-written-outside-master' },
     });
-    const unknown = illegalWrites(
-      txnOf(1, [{ table: 'orders', op: 'insert', before: null, after: { id: 1, shard_id: 999 } }]),
+    const bad = judgeWrites(
+      txnOf(1, [
+        {
+          table: 'orders',
+          op: 'insert',
+          before: null,
+          after: { id: 1, shard_id: 'x', updated_at: at(t0 + 1_000) },
+        },
+      ]),
       'ez-bj',
       TABLES,
       own,
-    );
-    expect(unknown[0]).toMatchObject({ owner: null, evidence: { rule: 'unknown-shard' } });
-  });
-
-  it('lets the previous owner write during the switch grace window', () => {
-    const switched: OwnershipSource = {
-      ownerAt: () => ({ zone: 'ez-sh', epoch: 7, previousZone: 'ez-bj', graceUntilMs: 1_800_000_000_500 }),
-      globalMasterAt: () => ({ zone: 'ez-bj', epoch: 7 }),
-    };
-    const t = txnOf(1, [
-      { table: 'orders', op: 'update', before: { id: 1, shard_id: 0 }, after: { id: 1, shard_id: 0 } },
-    ]);
-    expect(illegalWrites(t, 'ez-bj', TABLES, switched)).toEqual([]);
-    expect(illegalWrites({ ...t, tsMs: 1_800_000_001_000 }, 'ez-bj', TABLES, switched)[0]).toMatchObject({
-      owner: 'ez-sh',
-      epoch: 7,
-    });
+    ).illegal;
+    expect(bad[0]).toMatchObject({ owner: null, evidence: { rule: 'unknown-shard' } });
+    // a shard GZS does not know is not judged (never a guess)
+    expect(judgeWrites(write(1, 999, t0 + 1_000), 'ez-bj', TABLES, own).unjudged).toBe(1);
   });
 });
 

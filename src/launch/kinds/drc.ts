@@ -10,7 +10,7 @@ import {
   tableSpecs,
 } from '../../drc/index.js';
 import { mysqlAccount } from '../../shared/mysql-accounts.js';
-import { linkName, reach, type Topology } from '../../topology/index.js';
+import { gzsUrlFrom, linkName, reach, type Topology } from '../../topology/index.js';
 import { EzError } from '../../util/errors.js';
 import { formatHostPort } from '../../util/parse.js';
 import { projectRoot } from '../../util/paths.js';
@@ -30,6 +30,8 @@ export interface DrcParams {
   source: string;
   /** the link the source goes through, or null (direct) */
   via: string | null;
+  /** GZS as B reaches it: the illegal-write audit reads GZS's ownership log */
+  gzs: string;
 }
 
 const rootArgs = (socket: string) => ['--no-defaults', `--socket=${socket}`, '--user=root'];
@@ -97,7 +99,7 @@ async function installDrcObjects(
 /** The replicator of every ordered eZone pair (3 eZones: 6), each running in its target eZone. */
 export const drc: ProcessKind<DrcParams> = {
   kind: 'drc',
-  after: ['mariadb', 'links'],
+  after: ['mariadb', 'links', 'gzs'],
   readyTimeoutMs: 30_000,
   description: 'DRC replicator per ordered eZone pair (runs in the target eZone; metrics on ports.drc+k)',
 
@@ -120,6 +122,7 @@ export const drc: ProcessKind<DrcParams> = {
           targetSocket: socketPathFor(dataDir(to, 'mariadb')),
           source: formatHostPort(reach(topology, links.on, to, from, 'mysql')),
           via: links.on ? linkName(to, from, 'mysql') : null,
+          gzs: gzsUrlFrom(topology, links.on, to),
         },
       };
     });
@@ -147,6 +150,8 @@ export const drc: ProcessKind<DrcParams> = {
         String(spec.port),
         '--source',
         p.source,
+        '--gzs',
+        p.gzs,
       ],
     };
   },
