@@ -1,6 +1,14 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { type RouteDecision, RouteError, type RouteTag, routeTagFrom } from '../routing/index.js';
+import {
+  checkWrite,
+  orderLockOf,
+  type RouteDecision,
+  RouteError,
+  type RouteTag,
+  routeTagFrom,
+  type WriteRefused,
+} from '../routing/index.js';
 import type { RoutingSource } from '../sdk/index.js';
 import type { AccessEntry, AccessLog } from './access-log.js';
 import { RequestBody } from './body.js';
@@ -333,7 +341,7 @@ class Exchange implements FrontHandler, UpstreamHandler {
       );
       return;
     }
-    if (d.shardState === 'locked') {
+    if (this.lockOf(d)) {
       void this.hold(d);
       return;
     }
@@ -345,6 +353,23 @@ class Exchange implements FrontHandler, UpstreamHandler {
     this.target = t;
     this.connectAttempts = 0;
     this.dispatch();
+  }
+
+  /**
+   * The lock that holds this request (the shared write guard, DESIGN §6): the shard's, or — for a
+   * request that may write (not GET/HEAD/OPTIONS) routed by an order id — the order's; else null.
+   */
+  private lockOf(d: RouteDecision): WriteRefused | null {
+    const m = this.req.method;
+    const reads = m === 'GET' || m === 'HEAD' || m === 'OPTIONS';
+    const orderId = !reads && d.decidedBy === 'order' ? (this.tag?.order as string | undefined) : undefined;
+    if (
+      d.shardState !== 'locked' &&
+      (orderId === undefined || !orderLockOf(this.gw.opts.source.table, orderId))
+    )
+      return null; // the common case, without building a verdict
+    const v = checkWrite(this.gw.opts.source.table, d.zone, d.shard, orderId);
+    return !v.ok && v.code === 'EZ_LOCKED' ? v : null;
   }
 
   /** Wait for a newer table in which the shard serves (no polling: the source wakes us), up to lockWaitMs. */
@@ -364,7 +389,7 @@ class Exchange implements FrontHandler, UpstreamHandler {
         this.refuse(400, ErrorCode.badRoute, (err as Error).message);
         return;
       }
-      if (d.shardState !== 'locked') {
+      if (!this.lockOf(d)) {
         this.heldMs = Math.round(performance.now() - started);
         metrics.lockHolds.labels('released').inc();
         this.proceed(d);
@@ -375,10 +400,11 @@ class Exchange implements FrontHandler, UpstreamHandler {
     this.decision = d;
     if (this.clientGone) return;
     metrics.lockHolds.labels('timeout').inc();
+    const lock = this.lockOf(d);
     this.refuse(
       503,
       ErrorCode.locked,
-      `shard ${d.shard} is locked (switch under way, epoch ${d.epoch}); held ${this.heldMs} ms, retry shortly`,
+      `${lock?.message ?? `EZ_LOCKED shard=${d.shard} epoch=${d.epoch}`}; held ${this.heldMs} ms, retry shortly`,
       RETRY_AFTER,
     );
   }

@@ -7,6 +7,7 @@ import {
   type GatewayServerOptions,
   startGatewayServer,
 } from '../router/index.js';
+import { checkWrite } from '../routing/index.js';
 import type { Topology } from '../topology/index.js';
 
 export interface SoaProxyOptions extends GatewayServerOptions {
@@ -42,13 +43,19 @@ export function startSoaProxy(opts: SoaProxyOptions): Promise<GatewayServer> {
           .map(([zone, origin]) => [zone, make.target(zone, 'remote', [origin], ['x-ez-via', local])]),
       );
       return (d, via) => {
-        if (d.zone === local) return via === undefined ? service : inbound;
-        if (via !== undefined)
-          return {
-            status: 421,
-            code: ErrorCode.wrongZone,
-            message: `shard ${d.shard} is owned by ${d.zone} at epoch ${d.epoch}, not ${local}; a call forwarded by ${via} is never forwarded again`,
-          };
+        if (via !== undefined) {
+          // a call a peer forwarded here: served only if this eZone owns the shard (the shared
+          // write guard's verdict and words), never forwarded again
+          const v = checkWrite(opts.source.table, local, d.shard);
+          if (!v.ok && v.code === 'EZ_WRONG_ZONE')
+            return {
+              status: 421,
+              code: ErrorCode.wrongZone,
+              message: `${v.message}; a call forwarded by ${via} is never forwarded again`,
+            };
+          return inbound;
+        }
+        if (d.zone === local) return service;
         return (
           remote.get(d.zone) ?? {
             status: 503,
