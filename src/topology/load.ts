@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { basename, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { UsageError } from '../util/errors.js';
+import { InputFileError, readInputFile } from '../util/input-file.js';
 import { defaultTopologyPath, resolveFrom } from '../util/paths.js';
 import { formatPath, summarizeIssues } from '../util/validation.js';
 import {
@@ -21,6 +21,20 @@ export class TopologyError extends UsageError {
   }
 }
 
+/** Size limits of the files a topology names (docs/topology.md, "Limits"). */
+export const TOPOLOGY_MAX_BYTES = 1 << 20;
+export const FENCES_MAX_BYTES = 64 << 20;
+
+/** readInputFile, its error re-thrown as a TopologyError (EZ_BAD_TOPOLOGY, exit 2). */
+function readTopologyInput(path: string, what: string, maxBytes: number, display: string): string {
+  try {
+    return readInputFile(path, { what, maxBytes, display });
+  } catch (err) {
+    if (err instanceof InputFileError) throw new TopologyError(err.message);
+    throw err;
+  }
+}
+
 const display = (file: string): string => {
   const rel = relative(process.cwd(), file);
   return rel && !rel.startsWith('..') ? rel : file;
@@ -29,16 +43,7 @@ const display = (file: string): string => {
 /** Load and validate a topology file (default: the embedded two-zones topology). */
 export function loadTopology(file?: string): Topology {
   const path = resolve(file ?? defaultTopologyPath());
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new TopologyError(
-      `${display(path)}: cannot read topology file (${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : code})`,
-    );
-  }
-  return parseTopology(text, path);
+  return parseTopology(readTopologyInput(path, 'topology file', TOPOLOGY_MAX_BYTES, display(path)), path);
 }
 
 /** Validate topology YAML text; `file` anchors relative paths (the fences file) and names the file in errors. */
@@ -175,9 +180,10 @@ export function parseTopology(text: string, file: string): Topology {
   }
 
   const fencesFile = resolveFrom(file, t.fences);
-  const fences = loadFences(fencesFile, `${where}: fences (${basename(fencesFile)})`);
+  const fencesLabel = `fences (${t.fences})`;
+  const fences = loadFences(fencesFile, `${where}: ${fencesLabel}`);
   fences.forEach((f) => {
-    checkShard(`fences (${basename(fencesFile)}): features[${f.index}].properties.shard`, f.shard);
+    checkShard(`${fencesLabel}: features[${f.index}].properties.shard`, f.shard);
   });
 
   return {
@@ -203,14 +209,12 @@ export function parseTopology(text: string, file: string): Topology {
 
 /** Read a GeoJSON FeatureCollection of Polygon/MultiPolygon features, each with an integer `properties.shard`. */
 export function loadFences(file: string, where = file): Fence[] {
+  const text = readTopologyInput(file, 'fences file', FENCES_MAX_BYTES, where);
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    json = JSON.parse(text);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new TopologyError(
-      `${where}: ${code === 'ENOENT' ? 'no such file' : code ? `cannot read (${code})` : `not JSON (${(err as Error).message})`}`,
-    );
+    throw new TopologyError(`${where}: not JSON (${(err as Error).message})`);
   }
   return parseFences(json, where);
 }

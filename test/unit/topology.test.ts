@@ -1,9 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTopology, parseTopology, TopologyError } from '../../src/topology/index.js';
-import { fixturesDir } from '../../src/util/paths.js';
+import { readInputFile } from '../../src/util/input-file.js';
+import { fixturesDir, projectRoot } from '../../src/util/paths.js';
 
 const square = (x: number, y: number, shard: number) => ({
   type: 'Feature',
@@ -187,7 +190,7 @@ describe('topology loader', () => {
     [
       'fences file missing',
       BASE.replace('fences.geojson', 'nowhere.geojson'),
-      /fences \(nowhere\.geojson\): no such file/,
+      /fences \(nowhere\.geojson\): cannot read fences file \(no such file\)$/,
     ],
   ];
 
@@ -224,5 +227,132 @@ describe('topology loader', () => {
       const fenced = new Set(t.fences.map((f) => f.shard));
       for (const id of t.shards.keys()) expect(fenced.has(id)).toBe(true);
     }
+  });
+});
+
+/** The error a call throws (fails the test when it returns). */
+function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected an error, got none');
+}
+
+describe('input files', () => {
+  it('refuses a directory as topology file', () => {
+    const err = thrown(() => loadTopology(dir));
+    expect(err).toBeInstanceOf(TopologyError);
+    expect(err.message).toMatch(/: cannot read topology file \(a directory\)$/);
+  });
+
+  it('refuses a topology file over 1 MiB, naming the limit, without reading it', () => {
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, '');
+    truncateSync(big, 2 * 1024 * 1024); // sparse: takes no disk space
+    const err = thrown(() => loadTopology(big));
+    expect(err).toBeInstanceOf(TopologyError);
+    expect(err.message).toMatch(
+      /big\.yaml: cannot read topology file \(over the size limit of 1 MiB: 2097152 bytes\)$/,
+    );
+    expect((err as TopologyError).exitCode).toBe(2);
+  });
+
+  it('refuses a fences file over 64 MiB', () => {
+    const big = join(dir, 'big.geojson');
+    writeFileSync(big, '');
+    truncateSync(big, 64 * 1024 * 1024 + 1);
+    const err = thrown(() => parse(BASE.replace('fences.geojson', 'big.geojson')));
+    expect(err).toBeInstanceOf(TopologyError);
+    expect(err.message).toMatch(
+      /topo\.yaml: fences \(big\.geojson\): cannot read fences file \(over the size limit of 64 MiB: 67108865 bytes\)$/,
+    );
+  });
+
+  it('readInputFile: reads a regular file, refuses bytes that are not UTF-8', () => {
+    const ok = join(dir, 'ok.txt');
+    writeFileSync(ok, '\ufeffhello ✓');
+    expect(readInputFile(ok, { what: 'test file', maxBytes: 100 })).toBe('hello ✓');
+    const bin = join(dir, 'bin.dat');
+    writeFileSync(bin, Buffer.from([0x61, 0xff, 0xfe, 0x00]));
+    expect(() => readInputFile(bin, { what: 'test file', maxBytes: 100 })).toThrow(
+      /bin\.dat: cannot read test file \(not UTF-8 text\)$/,
+    );
+    // exactly at the limit is fine, one byte more is not
+    expect(readInputFile(ok, { what: 'test file', maxBytes: 12 })).toBe('hello ✓');
+    expect(() => readInputFile(ok, { what: 'test file', maxBytes: 11 })).toThrow(
+      /over the size limit of 11 bytes/,
+    );
+  });
+});
+
+/**
+ * Special files through the built CLI (`npx tsc -p .` first): a FIFO or /dev/zero must be refused
+ * without reading. In a child process, so that a regression fails this test (killed by the guard
+ * timeout, or by the address-space limit) instead of hanging the test run or eating the machine.
+ */
+describe('special files given as input (ezctl status)', () => {
+  const root = projectRoot();
+  beforeAll(() => {
+    if (!existsSync(join(root, 'dist/commands/status.js')))
+      throw new Error('dist/commands/status.js is missing: run `npx tsc -p .` (npm test builds first)');
+  });
+  const status = (topology: string) =>
+    execa(
+      '/bin/sh',
+      [
+        '-c',
+        'ulimit -v 4000000; exec "$0" "$@"',
+        process.execPath,
+        'bin/run.js',
+        'status',
+        '--json',
+        '--topology',
+        topology,
+        '--state-dir',
+        join(dir, 'state'),
+      ],
+      {
+        cwd: root,
+        reject: false,
+        timeout: 30_000, // a guard against a hang, not a measurement
+        env: { NODE_NO_WARNINGS: '1', NODE_ENV: 'production' },
+      },
+    );
+  const expectRefused = (r: Awaited<ReturnType<typeof status>>, message: RegExp) => {
+    expect(r.timedOut).toBe(false);
+    expect(r.exitCode).toBe(2);
+    const out = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+    expect(out.error.code).toBe('EZ_BAD_TOPOLOGY');
+    expect(out.error.message).toMatch(message);
+    expect(out.error.message).not.toContain('\n');
+  };
+
+  it('refuses /dev/zero and a FIFO as --topology', async () => {
+    const fifo = join(dir, 'topo.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const [zero, pipe] = await Promise.all([status('/dev/zero'), status(fifo)]);
+    expectRefused(zero, /^\/dev\/zero: cannot read topology file \(a character device\)$/);
+    expectRefused(pipe, /topo\.fifo: cannot read topology file \(a FIFO \(named pipe\)\)$/);
+  });
+
+  it('refuses /dev/zero and a FIFO as fences file', async () => {
+    const fifo = join(dir, 'fences.fifo');
+    execFileSync('mkfifo', [fifo]);
+    mkdirSync(join(dir, 'special'), { recursive: true });
+    const zeroTopo = join(dir, 'special', 'zero.yaml');
+    const fifoTopo = join(dir, 'special', 'fifo.yaml');
+    writeFileSync(zeroTopo, BASE.replace('fences.geojson', '/dev/zero'));
+    writeFileSync(fifoTopo, BASE.replace('fences.geojson', fifo));
+    const [zero, pipe] = await Promise.all([status(zeroTopo), status(fifoTopo)]);
+    expectRefused(
+      zero,
+      /zero\.yaml: fences \(\/dev\/zero\): cannot read fences file \(a character device\)$/,
+    );
+    expectRefused(
+      pipe,
+      /fifo\.yaml: fences \(.*fences\.fifo\): cannot read fences file \(a FIFO \(named pipe\)\)$/,
+    );
   });
 });
