@@ -24,6 +24,8 @@ export class TopologyError extends UsageError {
 /** Size limits of the files a topology names (docs/topology.md, "Limits"). */
 export const TOPOLOGY_MAX_BYTES = 1 << 20;
 export const FENCES_MAX_BYTES = 64 << 20;
+/** yaml's maxAliasCount (its default, made explicit): how many alias copies a topology may expand to. */
+export const YAML_MAX_ALIAS_COUNT = 100;
 
 /** readInputFile, its error re-thrown as a TopologyError (EZ_BAD_TOPOLOGY, exit 2). */
 function readTopologyInput(path: string, what: string, maxBytes: number, display: string): string {
@@ -61,7 +63,16 @@ export function parseTopology(text: string, file: string): Topology {
       `${where}:${pos ? `${pos.line}:${pos.col}` : ''} YAML syntax: ${e.message.split('\n')[0]}`,
     );
   }
-  const raw = doc.toJS();
+  let raw: unknown;
+  try {
+    // the yaml library's own guard against alias bombs ("billion laughs"): toJS throws past the limit
+    raw = doc.toJS({ maxAliasCount: YAML_MAX_ALIAS_COUNT });
+  } catch (err) {
+    if (!(err instanceof ReferenceError)) throw err;
+    throw new TopologyError(
+      `${where}: YAML aliases: expanding them takes more than ${YAML_MAX_ALIAS_COUNT} alias copies (an alias bomb?); write the values out or use fewer aliases`,
+    );
+  }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     fail('(top level)', 'expected a mapping with zones, globalZone, fences, shards, tables, deployment');
   }
@@ -174,8 +185,14 @@ export function parseTopology(text: string, file: string): Topology {
       );
     }
     // replicators into this eZone take drc, drc+1, ... one per source eZone
-    for (let k = 1; k < zones.length - 1; k++)
-      claim(ports.drc + k, `drc#${k} of ${z.id}`, `deployment.zones.${z.id}.portBase`);
+    const drcPath = `deployment.zones.${z.id}.${d.ports?.drc !== undefined ? 'ports.drc' : 'portBase'}`;
+    const lastDrc = ports.drc + Math.max(0, zones.length - 2);
+    if (lastDrc > 65535)
+      fail(
+        drcPath,
+        `replicators into ${z.id} take ports ${ports.drc}..${lastDrc} (one per other eZone); ${lastDrc} exceeds 65535`,
+      );
+    for (let k = 1; k < zones.length - 1; k++) claim(ports.drc + k, `drc#${k} of ${z.id}`, drcPath);
     deployZones[z.id] = { host: d.host, ports };
   }
 

@@ -21,6 +21,33 @@ const SqlIdent = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, {
   error: (iss) => `bad SQL identifier ${JSON.stringify(iss.input)}: expected [A-Za-z_][A-Za-z0-9_]*`,
 });
 
+/** MariaDB/MySQL's own schemas: the replicated tables must not live there (compared case-insensitively). */
+export const SYSTEM_SCHEMAS = ['mysql', 'information_schema', 'performance_schema', 'sys'] as const;
+
+const Database = SqlIdent.refine(
+  (name) => !(SYSTEM_SCHEMAS as readonly string[]).includes(name.toLowerCase()),
+  {
+    error: (iss) =>
+      `${JSON.stringify(iss.input)} is a system schema of MariaDB/MySQL (${SYSTEM_SCHEMAS.join(', ')}); name the database of the replicated tables, e.g. ezshop`,
+  },
+);
+
+/** A list of column names, none twice. */
+const ColumnList = z
+  .array(SqlIdent)
+  .min(1)
+  .superRefine((cols, ctx) => {
+    cols.forEach((c, i) => {
+      const first = cols.indexOf(c);
+      if (first < i)
+        ctx.addIssue({
+          code: 'custom',
+          path: [i],
+          message: `column "${c}" listed twice (first at primaryKey[${first}])`,
+        });
+    });
+  });
+
 const KeyName = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, {
   error: (iss) => `bad key ${JSON.stringify(iss.input)}: expected 1-64 of [A-Za-z0-9_.:-]`,
 });
@@ -63,7 +90,7 @@ export const TopologyFileSchema = z.strictObject({
     .string()
     .regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'expected a cluster name: lowercase [a-z][a-z0-9-]{0,31}' })
     .optional(),
-  database: SqlIdent.default('ezshop'),
+  database: Database.default('ezshop'),
   zones: z
     .array(
       z.strictObject({
@@ -104,7 +131,7 @@ export const TopologyFileSchema = z.strictObject({
           error: (iss) => `expected "sharded" or "global", got ${JSON.stringify(iss.input)}`,
         }),
         shardColumn: SqlIdent.optional(),
-        primaryKey: z.array(SqlIdent).min(1).default(['id']),
+        primaryKey: ColumnList.default(['id']),
         updatedAt: SqlIdent.default('updated_at'),
         cacheKey: z
           .string()

@@ -48,6 +48,18 @@ deployment:
     ez-b: { portBase: 30300 }
 `;
 
+/** BASE with a third eZone (replicators into an eZone take drc, drc+1, ...: one port per other eZone). */
+const THREE = BASE.replace('  - id: ez-b\n', '  - id: ez-b\n  - id: ez-c\n').replace(
+  '    ez-b: { portBase: 30300 }\n',
+  '    ez-b: { portBase: 30300 }\n    ez-c: { portBase: 30400 }\n',
+);
+
+/** Nine levels of nine aliases: 9^9 strings once expanded ("billion laughs"). */
+const BILLION_LAUGHS = [
+  'lol0: &l0 lol',
+  ...Array.from({ length: 9 }, (_, k) => `lol${k + 1}: &l${k + 1} [${Array(9).fill(`*l${k}`).join(', ')}]`),
+].join('\n');
+
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'ez-topology-'));
@@ -192,6 +204,32 @@ describe('topology loader', () => {
       BASE.replace('fences.geojson', 'nowhere.geojson'),
       /fences \(nowhere\.geojson\): cannot read fences file \(no such file\)$/,
     ],
+    [
+      'replicator port past 65535 (drc + 1 with three eZones)',
+      THREE.replace('ez-c: { portBase: 30400 }', 'ez-c: { portBase: 30400, ports: { drc: 65535 } }'),
+      /deployment\.zones\.ez-c\.ports\.drc: replicators into ez-c take ports 65535\.\.65536 \(one per other eZone\); 65536 exceeds 65535$/,
+    ],
+    [
+      'replicator port past 65535 from portBase',
+      THREE.replace('ez-c: { portBase: 30400 }', 'ez-c: { portBase: 65525 }'),
+      /deployment\.zones\.ez-c\.portBase: replicators into ez-c take ports 65535\.\.65536 \(one per other eZone\); 65536 exceeds 65535$/,
+    ],
+    [
+      'database is a system schema',
+      `database: mysql\n${BASE}`,
+      /topo\.yaml: database: "mysql" is a system schema of MariaDB\/MySQL/,
+    ],
+    [
+      'database is a system schema, any case',
+      `database: Performance_Schema\n${BASE}`,
+      /database: "Performance_Schema" is a system schema/,
+    ],
+    [
+      'primary key names a column twice',
+      BASE.replace('kind: global }', 'kind: global, primaryKey: [id, id] }'),
+      /tables\[1\]\.primaryKey\[1\]: column "id" listed twice \(first at primaryKey\[0\]\)$/,
+    ],
+    ['YAML alias bomb', `${BILLION_LAUGHS}\n${BASE}`, /topo\.yaml: YAML aliases: .*more than 100/],
   ];
 
   for (const [what, text, expected] of cases) {
@@ -210,6 +248,13 @@ describe('topology loader', () => {
       expect((err as TopologyError).exitCode).toBe(2);
     });
   }
+
+  it('accepts three eZones whose replicator ports end at 65535', () => {
+    const t = parse(
+      THREE.replace('ez-c: { portBase: 30400 }', 'ez-c: { portBase: 30400, ports: { drc: 65534 } }'),
+    );
+    expect(t.deployment.zones['ez-c'].ports.drc).toBe(65534);
+  });
 
   it('names a missing topology file', () => {
     expect(() => loadTopology(join(dir, 'absent.yaml'))).toThrow(
