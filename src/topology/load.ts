@@ -1,8 +1,8 @@
-import { basename, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { UsageError } from '../util/errors.js';
 import { InputFileError, readInputFile } from '../util/input-file.js';
-import { defaultTopologyPath, resolveFrom } from '../util/paths.js';
+import { defaultTopologyPath, fixturesDir, resolveFrom } from '../util/paths.js';
 import { formatPath, summarizeIssues } from '../util/validation.js';
 import {
   MAX_SHARD,
@@ -11,6 +11,7 @@ import {
   ZONE_PORT_OFFSETS,
   type ZonePortKind,
 } from './schema.js';
+import { parseSqlSchema, SqlSchemaError, type SqlTable } from './sql-schema.js';
 import type { Fence, Position, Topology, ZoneDeployment, ZonePorts } from './types.js';
 
 /** A topology file that cannot be used. The message is one line: `file: path.inside: what is wrong`. */
@@ -24,6 +25,7 @@ export class TopologyError extends UsageError {
 /** Size limits of the files a topology names (docs/topology.md, "Limits"). */
 export const TOPOLOGY_MAX_BYTES = 1 << 20;
 export const FENCES_MAX_BYTES = 64 << 20;
+export const SCHEMA_MAX_BYTES = 4 << 20;
 /** yaml's maxAliasCount (its default, made explicit): how many alias copies a topology may expand to. */
 export const YAML_MAX_ALIAS_COUNT = 100;
 
@@ -36,6 +38,26 @@ function readTopologyInput(path: string, what: string, maxBytes: number, display
     throw err;
   }
 }
+
+/** The SQL schema applied to every eZone's MariaDB when a topology names none. */
+export const defaultSchemaPath = (): string => join(fixturesDir(), 'sql', 'schema.sql');
+
+/** Types DRC accepts for updated_at (src/drc/schema.ts updatedAtTypeOf), with their SQL synonyms. */
+const UPDATED_AT_TYPES = new Set([
+  'datetime',
+  'timestamp',
+  'bigint',
+  'int',
+  'integer',
+  'decimal',
+  'dec',
+  'numeric',
+  'fixed',
+]);
+
+/** `a, b, c` cut after `max` names. */
+const nameList = (names: readonly string[], max = 10): string =>
+  names.length > max ? `${names.slice(0, max).join(', ')}, … (${names.length} in all)` : names.join(', ');
 
 const display = (file: string): string => {
   const rel = relative(process.cwd(), file);
@@ -137,6 +159,67 @@ export function parseTopology(text: string, file: string): Topology {
     for (const [k, shard] of Object.entries(keys[kind])) checkShard(`keys.${kind}.${k}`, shard);
   }
 
+  // The SQL schema: every table and column the topology names must exist there.
+  const schemaFile = t.schema !== undefined ? resolveFrom(file, t.schema) : defaultSchemaPath();
+  const schemaName = t.schema ?? display(schemaFile);
+  const schemaLabel = `schema (${schemaName})`;
+  let sqlTables: Map<string, SqlTable>;
+  try {
+    sqlTables = parseSqlSchema(
+      readTopologyInput(schemaFile, 'schema file', SCHEMA_MAX_BYTES, `${where}: ${schemaLabel}`),
+      t.database,
+    );
+  } catch (err) {
+    if (err instanceof SqlSchemaError) fail(`${schemaLabel}:${err.line}`, err.message);
+    throw err;
+  }
+  const rawTables = (raw as { tables?: { primaryKey?: unknown }[] }).tables ?? [];
+  const checkSqlTable = (i: number, tb: TopologyFile['tables'][number]): void => {
+    const st = sqlTables.get(tb.name);
+    if (!st) {
+      const alike = [...sqlTables.keys()].find((n) => n.toLowerCase() === tb.name.toLowerCase());
+      fail(
+        `tables[${i}].name`,
+        `${schemaName} creates no table "${tb.name}" in database ${t.database}` +
+          (alike
+            ? ` (did you mean "${alike}"? table names are case-sensitive)`
+            : ` (it creates: ${nameList([...sqlTables.keys()]) || 'none'})`),
+      );
+      return;
+    }
+    if (!st.columnsKnown) return; // changed by ALTER TABLE or made by a query: existence only
+    const of = `table ${st.name} (${schemaName}:${st.line})`;
+    const cols = new Map(st.columns.map((c) => [c.name, c]));
+    const column = (path: string, name: string) => {
+      const c = cols.get(name);
+      if (c) return c;
+      const alike = st.columns.find((x) => x.name.toLowerCase() === name.toLowerCase());
+      return fail(
+        path,
+        `${of} has no column "${name}"` +
+          (alike
+            ? ` (did you mean "${alike.name}"? names must match the schema exactly)`
+            : ` (its columns: ${nameList(st.columns.map((x) => x.name))})`),
+      );
+    };
+    for (const [k, c] of tb.primaryKey.entries()) column(`tables[${i}].primaryKey[${k}]`, c);
+    if (st.primaryKey === null)
+      fail(`tables[${i}].name`, `${of} has no PRIMARY KEY; every replicated table needs one (DESIGN §5)`);
+    const pk = st.primaryKey!;
+    if (pk.length !== tb.primaryKey.length || !pk.every((c) => tb.primaryKey.includes(c)))
+      fail(
+        `tables[${i}].primaryKey`,
+        `[${tb.primaryKey.join(', ')}]${rawTables[i]?.primaryKey === undefined ? ' (the default)' : ''} is not the PRIMARY KEY of ${of}, which is (${pk.join(', ')}); DRC identifies a row by its primary key`,
+      );
+    if (tb.kind === 'sharded' && tb.shardColumn) column(`tables[${i}].shardColumn`, tb.shardColumn);
+    const at = column(`tables[${i}].updatedAt`, tb.updatedAt);
+    if (!UPDATED_AT_TYPES.has(at.type))
+      fail(
+        `tables[${i}].updatedAt`,
+        `column ${at.name} of ${of} is ${at.type.toUpperCase()}; DRC's last-writer-wins needs DATETIME(6) or BIGINT (µs) (DESIGN §5)`,
+      );
+  };
+
   // Tables: unique names; sharded tables name their shard column, global ones do not.
   const tableNames = new Map<string, number>();
   t.tables.forEach((tb, i) => {
@@ -148,6 +231,7 @@ export function parseTopology(text: string, file: string): Topology {
       fail(`tables[${i}].shardColumn`, 'required for a sharded table (the column holding the shard id)');
     if (tb.kind === 'global' && tb.shardColumn)
       fail(`tables[${i}].shardColumn`, 'a global table has no shard column');
+    checkSqlTable(i, tb);
   });
 
   // Deployment: exactly the eZones, ports resolved and free of collisions.
@@ -209,6 +293,7 @@ export function parseTopology(text: string, file: string): Topology {
     database: t.database,
     zones,
     globalMaster: t.globalZone.master,
+    schemaFile,
     fencesFile,
     fences,
     shards: sortedShards,

@@ -103,6 +103,10 @@ export const TopologyFileSchema = z.strictObject({
     .min(1, { error: 'expected at least one eZone' }),
   globalZone: z.strictObject({ master: ZoneId }),
   fences: z.string({ error: 'expected the path of a GeoJSON FeatureCollection file' }).min(1),
+  schema: z
+    .string({ error: 'expected the path of a SQL schema file (CREATE TABLE statements)' })
+    .min(1)
+    .optional(),
   shards: z
     .array(
       z.strictObject({

@@ -53,6 +53,8 @@ export interface Topology {
   database: string;
   zones: Zone[];
   globalMaster: ZoneId;
+  /** absolute path of the SQL schema applied to every eZone's MariaDB (the topology's `schema`, or the package's fixtures/sql/schema.sql) */
+  schemaFile: string;
   fencesFile: string;
   fences: Fence[];
   /** shard → owning eZone at epoch 1 (the file's initial assignment), sorted by shard id */

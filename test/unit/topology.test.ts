@@ -60,6 +60,38 @@ const BILLION_LAUGHS = [
   ...Array.from({ length: 9 }, (_, k) => `lol${k + 1}: &l${k + 1} [${Array(9).fill(`*l${k}`).join(', ')}]`),
 ].join('\n');
 
+/** A schema that exercises the CREATE TABLE scan: quoting, comments, DELIMITER, clauses that are not columns. */
+const CUSTOM_SQL = `-- CREATE TABLE in_comment (x INT);
+# CREATE TABLE in_hash_comment (x INT);
+/* CREATE TABLE in_block_comment (x INT); */
+DELIMITER ;;
+CREATE TRIGGER trg BEFORE INSERT ON \`Items\` FOR EACH ROW BEGIN SET NEW.total = 1; END;;
+DELIMITER ;
+CREATE TABLE IF NOT EXISTS \`Items\` (
+  \`key\` VARCHAR(8) NOT NULL COMMENT 'a, b (c',
+  \`shard\` SMALLINT NOT NULL DEFAULT 0,
+  kind ENUM('a,b', 'c)') NOT NULL,
+  \`odd\`\`name\` INT,
+  changed_at BIGINT NOT NULL,
+  total INT AS (\`shard\` + 1) VIRTUAL,
+  PRIMARY KEY (\`key\`, shard),
+  KEY items_shard (\`shard\`),
+  CONSTRAINT chk CHECK (shard >= 0),
+  INDEX (kind)
+) ENGINE=InnoDB COMMENT='x;y';
+CREATE TABLE notes (id INT KEY, body TEXT, updated_at DATETIME(6) NOT NULL);
+CREATE TABLE copies LIKE notes;
+CREATE TEMPORARY TABLE tmp (id INT PRIMARY KEY, updated_at BIGINT);
+CREATE TABLE other_db.elsewhere (id INT PRIMARY KEY, updated_at BIGINT);
+`;
+
+/** BASE with its tables replaced (YAML flow mappings, one per line) and a schema file. */
+const withTables = (schema: string | undefined, ...tables: string[]) =>
+  BASE.replace(
+    /tables:[\s\S]*?deployment:/,
+    `${schema ? `schema: ${schema}\n` : ''}tables:\n${tables.map((t) => `  - ${t}\n`).join('')}deployment:`,
+  );
+
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'ez-topology-'));
@@ -79,6 +111,13 @@ beforeAll(() => {
     JSON.stringify({ type: 'FeatureCollection', features: [openRing()] }),
   );
   writeFileSync(join(dir, 'not-json.geojson'), '{ nope');
+  writeFileSync(join(dir, 'custom.sql'), CUSTOM_SQL);
+  writeFileSync(join(dir, 'bad-type.sql'), 'CREATE TABLE t (id INT PRIMARY KEY, updated_at VARCHAR(32));');
+  writeFileSync(join(dir, 'no-pk.sql'), 'CREATE TABLE t (id INT, updated_at DATETIME(6));');
+  writeFileSync(
+    join(dir, 'unterminated.sql'),
+    "CREATE TABLE t (\n  id INT,\n  note VARCHAR(8) DEFAULT 'x\n);",
+  );
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -230,6 +269,79 @@ describe('topology loader', () => {
       /tables\[1\]\.primaryKey\[1\]: column "id" listed twice \(first at primaryKey\[0\]\)$/,
     ],
     ['YAML alias bomb', `${BILLION_LAUGHS}\n${BASE}`, /topo\.yaml: YAML aliases: .*more than 100/],
+    [
+      'table not in the schema',
+      BASE.replace('name: orders,', 'name: orderz,'),
+      /tables\[0\]\.name: fixtures\/sql\/schema\.sql creates no table "orderz" in database ezshop \(it creates: orders, users\)$/,
+    ],
+    [
+      'table name in another case',
+      BASE.replace('name: users,', 'name: Users,'),
+      /tables\[1\]\.name: .* creates no table "Users" .*\(did you mean "users"\? table names are case-sensitive\)$/,
+    ],
+    [
+      'primary key column not in the table',
+      BASE.replace('kind: global }', 'kind: global, primaryKey: [uid] }'),
+      /tables\[1\]\.primaryKey\[0\]: table users \(fixtures\/sql\/schema\.sql:\d+\) has no column "uid" \(its columns: id, phone, name, version, updated_at\)$/,
+    ],
+    [
+      'primary key is not the table primary key',
+      BASE.replace('shardColumn: shard_id,', 'shardColumn: shard_id, primaryKey: [id, shard_id],'),
+      /tables\[0\]\.primaryKey: \[id, shard_id\] is not the PRIMARY KEY of table orders \(.*\), which is \(id\)/,
+    ],
+    [
+      'shard column not in the table',
+      BASE.replace('shardColumn: shard_id', 'shardColumn: shard'),
+      /tables\[0\]\.shardColumn: table orders \(.*\) has no column "shard"/,
+    ],
+    [
+      'updatedAt column not in the table',
+      BASE.replace('kind: global }', 'kind: global, updatedAt: Updated_At }'),
+      /tables\[1\]\.updatedAt: table users \(.*\) has no column "Updated_At" \(did you mean "updated_at"\? names must match the schema exactly\)$/,
+    ],
+    [
+      'updatedAt of a type DRC cannot compare',
+      withTables('bad-type.sql', '{ name: t, kind: global }'),
+      /tables\[0\]\.updatedAt: column updated_at of table t \(bad-type\.sql:1\) is VARCHAR; DRC's last-writer-wins needs DATETIME\(6\) or BIGINT/,
+    ],
+    [
+      'table without a primary key',
+      withTables('no-pk.sql', '{ name: t, kind: global }'),
+      /tables\[0\]\.name: table t \(no-pk\.sql:1\) has no PRIMARY KEY; every replicated table needs one/,
+    ],
+    [
+      'a table named only in a comment',
+      withTables('custom.sql', '{ name: in_comment, kind: global }'),
+      /tables\[0\]\.name: custom\.sql creates no table "in_comment"/,
+    ],
+    [
+      'a temporary table',
+      withTables('custom.sql', '{ name: tmp, kind: global }'),
+      /tables\[0\]\.name: custom\.sql creates no table "tmp"/,
+    ],
+    [
+      'a table of another database',
+      withTables('custom.sql', '{ name: elsewhere, kind: global }'),
+      /tables\[0\]\.name: custom\.sql creates no table "elsewhere" in database ezshop \(it creates: Items, notes, copies\)$/,
+    ],
+    [
+      'an index name is not a column',
+      withTables(
+        'custom.sql',
+        '{ name: Items, kind: sharded, shardColumn: items_shard, primaryKey: [key, shard], updatedAt: changed_at }',
+      ),
+      /tables\[0\]\.shardColumn: table Items \(custom\.sql:7\) has no column "items_shard"/,
+    ],
+    [
+      'schema file missing',
+      withTables('nowhere.sql', '{ name: t, kind: global }'),
+      /topo\.yaml: schema \(nowhere\.sql\): cannot read schema file \(no such file\)$/,
+    ],
+    [
+      'schema file with an unterminated string',
+      withTables('unterminated.sql', '{ name: t, kind: global }'),
+      /topo\.yaml: schema \(unterminated\.sql\):3: unterminated string \('\)$/,
+    ],
   ];
 
   for (const [what, text, expected] of cases) {
@@ -254,6 +366,20 @@ describe('topology loader', () => {
       THREE.replace('ez-c: { portBase: 30400 }', 'ez-c: { portBase: 30400, ports: { drc: 65534 } }'),
     );
     expect(t.deployment.zones['ez-c'].ports.drc).toBe(65534);
+  });
+
+  it('checks tables against the default schema and a named one, and exposes its path', () => {
+    expect(parse(BASE).schemaFile).toBe(join(fixturesDir(), 'sql', 'schema.sql'));
+    const t = parse(
+      withTables(
+        'custom.sql',
+        '{ name: Items, kind: sharded, shardColumn: shard, primaryKey: [shard, key], updatedAt: changed_at }',
+        '{ name: notes, kind: global }',
+        '{ name: copies, kind: global }',
+      ),
+    );
+    expect(t.schemaFile).toBe(join(dir, 'custom.sql'));
+    expect(t.tables.map((tb) => tb.name)).toEqual(['Items', 'notes', 'copies']);
   });
 
   it('names a missing topology file', () => {
