@@ -4,6 +4,7 @@ import { UsageError } from '../util/errors.js';
 import { InputFileError, readInputFile } from '../util/input-file.js';
 import { defaultTopologyPath, fixturesDir, resolveFrom } from '../util/paths.js';
 import { formatPath, summarizeIssues } from '../util/validation.js';
+import { checkFenceGeometry, type FenceOverlap } from './fence-geometry.js';
 import {
   MAX_SHARD,
   type TopologyFile,
@@ -282,7 +283,7 @@ export function parseTopology(text: string, file: string): Topology {
 
   const fencesFile = resolveFrom(file, t.fences);
   const fencesLabel = `fences (${t.fences})`;
-  const fences = loadFences(fencesFile, `${where}: ${fencesLabel}`);
+  const fences = loadFences(fencesFile, `${where}: ${fencesLabel}`, { overlap: t.fenceOverlap });
   fences.forEach((f) => {
     checkShard(`${fencesLabel}: features[${f.index}].properties.shard`, f.shard);
   });
@@ -295,6 +296,7 @@ export function parseTopology(text: string, file: string): Topology {
     globalMaster: t.globalZone.master,
     schemaFile,
     fencesFile,
+    fenceOverlap: t.fenceOverlap,
     fences,
     shards: sortedShards,
     keys,
@@ -310,7 +312,12 @@ export function parseTopology(text: string, file: string): Topology {
 }
 
 /** Read a GeoJSON FeatureCollection of Polygon/MultiPolygon features, each with an integer `properties.shard`. */
-export function loadFences(file: string, where = file): Fence[] {
+export interface FenceOptions {
+  /** how overlapping fences resolve (topology `fenceOverlap`): an error (default), or the lowest feature index wins */
+  overlap?: FenceOverlap;
+}
+
+export function loadFences(file: string, where = file, opts: FenceOptions = {}): Fence[] {
   const text = readTopologyInput(file, 'fences file', FENCES_MAX_BYTES, where);
   let json: unknown;
   try {
@@ -318,10 +325,11 @@ export function loadFences(file: string, where = file): Fence[] {
   } catch (err) {
     throw new TopologyError(`${where}: not JSON (${(err as Error).message})`);
   }
-  return parseFences(json, where);
+  return parseFences(json, where, opts);
 }
 
-export function parseFences(json: unknown, where: string): Fence[] {
+/** Validate a parsed GeoJSON FeatureCollection as fences: structure, then geometry (docs/topology.md, "Fences"). */
+export function parseFences(json: unknown, where: string, opts: FenceOptions = {}): Fence[] {
   const fail = (path: (string | number)[], message: string): never => {
     throw new TopologyError(`${where}: ${formatPath(path)}: ${message}`);
   };
@@ -330,7 +338,8 @@ export function parseFences(json: unknown, where: string): Fence[] {
     fail(['type'], 'expected a GeoJSON FeatureCollection');
   if (!Array.isArray(fc.features) || fc.features.length === 0)
     fail(['features'], 'expected a non-empty list of features');
-  return (fc.features as unknown[]).map((feat, i) => {
+  const multi: boolean[] = [];
+  const fences = (fc.features as unknown[]).map((feat, i) => {
     const f = feat as {
       type?: unknown;
       properties?: { shard?: unknown; name?: unknown };
@@ -366,6 +375,17 @@ export function parseFences(json: unknown, where: string): Fence[] {
       polygons,
     };
   });
+  for (const [i, f] of (fc.features as { geometry: { type: string } }[]).entries())
+    multi[i] = f.geometry.type === 'MultiPolygon';
+  const issue = checkFenceGeometry(fences, opts.overlap ?? 'error', (f, p) => [
+    'features',
+    fences[f].index,
+    'geometry',
+    'coordinates',
+    ...(multi[f] ? [p] : []),
+  ]);
+  if (issue) fail(issue.path, issue.message);
+  return fences;
 }
 
 function checkRing(

@@ -103,6 +103,11 @@ export const TopologyFileSchema = z.strictObject({
     .min(1, { error: 'expected at least one eZone' }),
   globalZone: z.strictObject({ master: ZoneId }),
   fences: z.string({ error: 'expected the path of a GeoJSON FeatureCollection file' }).min(1),
+  fenceOverlap: z
+    .enum(['error', 'first-wins'], {
+      error: (iss) => `expected "error" or "first-wins", got ${JSON.stringify(iss.input)}`,
+    })
+    .default('error'),
   schema: z
     .string({ error: 'expected the path of a SQL schema file (CREATE TABLE statements)' })
     .min(1)

@@ -56,6 +56,8 @@ export interface Topology {
   /** absolute path of the SQL schema applied to every eZone's MariaDB (the topology's `schema`, or the package's fixtures/sql/schema.sql) */
   schemaFile: string;
   fencesFile: string;
+  /** how overlapping fences resolve: refused at load time, or the lowest feature index wins (the fence index's rule) */
+  fenceOverlap: 'error' | 'first-wins';
   fences: Fence[];
   /** shard → owning eZone at epoch 1 (the file's initial assignment), sorted by shard id */
   shards: Map<ShardId, ZoneId>;

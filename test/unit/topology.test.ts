@@ -527,3 +527,185 @@ describe('special files given as input (ezctl status)', () => {
     );
   });
 });
+
+/** A feature with the given rings (each ring closed here). */
+const feature = (shard: number, ...rings: [number, number][][]) => ({
+  type: 'Feature',
+  properties: { shard, name: `f${shard}` },
+  geometry: { type: 'Polygon', coordinates: rings.map((r) => [...r, r[0]]) },
+});
+const multi = (shard: number, ...polygons: [number, number][][][]) => ({
+  type: 'Feature',
+  properties: { shard },
+  geometry: { type: 'MultiPolygon', coordinates: polygons.map((rings) => rings.map((r) => [...r, r[0]])) },
+});
+const sq = (x: number, y: number, w = 1): [number, number][] => [
+  [x, y],
+  [x + w, y],
+  [x + w, y + w],
+  [x, y + w],
+];
+
+describe('fence geometry', () => {
+  /** Load BASE with these features as its fences (shards 0..2 are listed). */
+  const withFences = (features: unknown[], extra = '') => {
+    const name = `geo-${Math.random().toString(36).slice(2)}.geojson`;
+    writeFileSync(join(dir, name), JSON.stringify({ type: 'FeatureCollection', features }));
+    return parse(`${extra}${BASE.replace('fences.geojson', name)}`);
+  };
+  const rejects = (features: unknown[], expected: RegExp, extra = '') => {
+    const err = thrown(() => withFences(features, extra));
+    expect(err).toBeInstanceOf(TopologyError);
+    expect(err.message).toMatch(expected);
+    expect(err.message).not.toContain('\n');
+  };
+
+  it('refuses a bow-tie ring, naming the feature and the ring', () => {
+    const bowTie: [number, number][] = [
+      [0, 0],
+      [1, 1],
+      [1, 0],
+      [0, 1],
+    ];
+    rejects(
+      [square(5, 5, 0), feature(1, bowTie)],
+      /fences \(geo-.*\): features\[1\]\.geometry\.coordinates\[0\]: ring crosses or touches itself near \[0\.5, 0\.5\] \(edges 0 and 2\)/,
+    );
+  });
+
+  it('refuses a ring touching itself at a vertex, and a spike', () => {
+    // a figure 8 through (1, 1)
+    const eight: [number, number][] = [
+      [0, 0],
+      [1, 1],
+      [2, 0],
+      [2, 2],
+      [1, 1],
+      [0, 2],
+    ];
+    rejects(
+      [feature(0, eight)],
+      /features\[0\]\.geometry\.coordinates\[0\]: ring crosses or touches itself near \[1, 1\]/,
+    );
+    const spike: [number, number][] = [
+      [0, 0],
+      [2, 0],
+      [1, 0],
+      [1, 1],
+    ];
+    rejects([feature(0, spike)], /features\[0\]\.geometry\.coordinates\[0\]: ring crosses or touches itself/);
+  });
+
+  it('refuses rings with fewer than 3 distinct positions or no area', () => {
+    rejects(
+      [
+        feature(0, [
+          [0, 0],
+          [1, 1],
+          [1, 1],
+          [0, 0],
+        ]),
+      ],
+      /features\[0\]\.geometry\.coordinates\[0\]: ring has fewer than 3 distinct positions \(2\)$/,
+    );
+    rejects(
+      [
+        feature(0, [
+          [0, 0],
+          [1, 1],
+          [2, 2],
+          [3, 3],
+        ]),
+      ],
+      /features\[0\]\.geometry\.coordinates\[0\]: ring has zero area \(all its positions lie on one line\)$/,
+    );
+  });
+
+  it('refuses holes outside their polygon, inside another hole, or crossing the outer ring', () => {
+    rejects(
+      [feature(0, sq(0, 0, 4), sq(5, 5))],
+      /features\[0\]\.geometry\.coordinates\[1\]: hole is not inside the outer ring \[0\]$/,
+    );
+    rejects(
+      [feature(0, sq(0, 0, 10), sq(1, 1, 6), sq(2, 2))],
+      /features\[0\]\.geometry\.coordinates\[2\]: hole lies inside hole \[1\]$/,
+    );
+    rejects(
+      [feature(0, sq(0, 0, 4), sq(3, 1, 2))],
+      /features\[0\]\.geometry\.coordinates\[1\]: ring crosses or touches ring \[0\] of the same polygon/,
+    );
+  });
+
+  it('refuses overlapping fences, naming both, whatever the way they overlap', () => {
+    const over =
+      /features\[1\]: overlaps features\[0\] \("f0"\) near \[[-\d., ]+\]; fences may share edges but not overlap/;
+    rejects([feature(0, sq(0, 0, 2)), feature(1, sq(1, 1, 2))], over); // edges cross
+    rejects([feature(0, sq(0, 0, 4)), feature(1, sq(1, 1))], over); // one inside the other
+    rejects([feature(0, sq(1, 1)), feature(1, sq(0, 0, 4))], /features\[1\]: overlaps features\[0\]/); // the other way round
+    rejects([feature(0, sq(0, 0)), feature(1, sq(0, 0))], over); // the same square
+    // a diamond whose corners touch the square's edges: no crossing, no vertex strictly inside
+    rejects(
+      [
+        feature(0, sq(0, 0, 2)),
+        feature(1, [
+          [1, 0],
+          [2, 1],
+          [1, 2],
+          [0, 1],
+        ]),
+      ],
+      over,
+    );
+    // a triangle on the square's edges: its diagonal runs through the square's interior
+    rejects(
+      [
+        feature(0, sq(0, 0)),
+        feature(1, [
+          [0, 0],
+          [1, 0],
+          [1, 1],
+        ]),
+      ],
+      over,
+    );
+  });
+
+  it('accepts fences that share edges or corners, and holes filled by another fence', () => {
+    const t = withFences([
+      feature(0, sq(0, 0)),
+      feature(1, sq(1, 0)), // shares an edge
+      feature(2, sq(2, 1)), // shares only the corner (2, 1) with shard 1
+      feature(0, [
+        [0, 1],
+        [0.5, 1],
+        [1, 1],
+        [1, 2],
+        [0, 2],
+      ]), // shares part of an edge, with an extra vertex
+    ]);
+    expect(t.fences).toHaveLength(4);
+    const holed = withFences([feature(0, sq(0, 0, 3), sq(1, 1)), feature(1, sq(1, 1))]);
+    expect(holed.fences).toHaveLength(2);
+  });
+
+  it('allows overlaps with fenceOverlap: first-wins, never between parts of one MultiPolygon', () => {
+    const t = withFences([feature(0, sq(0, 0, 2)), feature(1, sq(1, 1, 2))], 'fenceOverlap: first-wins\n');
+    expect(t.fenceOverlap).toBe('first-wins');
+    expect(parse(BASE).fenceOverlap).toBe('error');
+    rejects(
+      [multi(0, [sq(0, 0, 2)], [sq(1, 1, 2)])],
+      /features\[0\]\.geometry\.coordinates\[1\]: overlaps coordinates\[0\] of the same MultiPolygon/,
+      'fenceOverlap: first-wins\n',
+    );
+    rejects(
+      [feature(0, sq(0, 0))],
+      /fenceOverlap: expected "error" or "first-wins", got "last-wins"/,
+      'fenceOverlap: last-wins\n',
+    );
+  });
+
+  it('accepts the committed fences (they tile the country: shared edges only)', () => {
+    const t = loadTopology(join(fixturesDir(), 'topologies', 'three-zones.yaml'));
+    expect(t.fences.length).toBeGreaterThan(40);
+  });
+});
