@@ -7,6 +7,7 @@
 // Here one uniform grid over all edges finds every pair of edges that meet, in one pass. It runs on
 // every load, mostly before the JIT has warmed up: flat typed arrays, few passes, no closures in loops.
 
+import { quote } from '../util/validation.js';
 import type { Fence } from './types.js';
 
 export type FenceOverlap = 'error' | 'first-wins';
@@ -540,7 +541,7 @@ class Checker {
           }
         : {
             path: ['features', this.fences[B.fence].index],
-            message: `overlaps features[${fa.index}]${fa.name === undefined ? '' : ` (${JSON.stringify(fa.name)})`} near ${fmt(x, y)}; fences may share edges but not overlap (or set "fenceOverlap: first-wins" in the topology: the lower feature index wins)`,
+            message: `overlaps features[${fa.index}]${fa.name === undefined ? '' : ` (${quote(fa.name)})`} near ${fmt(x, y)}; fences may share edges but not overlap (or set "fenceOverlap: first-wins" in the topology: the lower feature index wins)`,
           };
   }
 

@@ -2,8 +2,9 @@ import { basename, join, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { UsageError } from '../util/errors.js';
 import { InputFileError, readInputFile } from '../util/input-file.js';
+import { JsonTextError, parseJsonText } from '../util/json-text.js';
 import { defaultTopologyPath, fixturesDir, resolveFrom } from '../util/paths.js';
-import { formatPath, summarizeIssues } from '../util/validation.js';
+import { escapeInvisible, formatPath, quote, summarizeIssues } from '../util/validation.js';
 import { checkFenceGeometry, type FenceOverlap } from './fence-geometry.js';
 import {
   MAX_SHARD,
@@ -62,7 +63,7 @@ const nameList = (names: readonly string[], max = 10): string =>
 
 const display = (file: string): string => {
   const rel = relative(process.cwd(), file);
-  return rel && !rel.startsWith('..') ? rel : file;
+  return escapeInvisible(rel && !rel.startsWith('..') ? rel : file);
 };
 
 /** Load and validate a topology file (default: the embedded two-zones topology). */
@@ -75,7 +76,8 @@ export function loadTopology(file?: string): Topology {
 export function parseTopology(text: string, file: string): Topology {
   const where = display(file);
   const fail = (path: string, message: string): never => {
-    throw new TopologyError(`${where}: ${path}: ${message}`);
+    // paths hold the file's own keys (eZone ids of deployment.zones, key names): escaped too
+    throw new TopologyError(`${where}: ${escapeInvisible(path)}: ${message}`);
   };
 
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
@@ -83,7 +85,7 @@ export function parseTopology(text: string, file: string): Topology {
     const e = doc.errors[0];
     const pos = e.linePos?.[0];
     throw new TopologyError(
-      `${where}:${pos ? `${pos.line}:${pos.col}` : ''} YAML syntax: ${e.message.split('\n')[0]}`,
+      `${where}:${pos ? `${pos.line}:${pos.col}` : ''} YAML syntax: ${escapeInvisible(e.message.split('\n')[0])}`,
     );
   }
   let raw: unknown;
@@ -108,7 +110,8 @@ export function parseTopology(text: string, file: string): Topology {
   const serverIds = new Map<number, number>();
   const zones = t.zones.map((z, i) => {
     const first = zoneIndex.get(z.id);
-    if (first !== undefined) fail(`zones[${i}].id`, `duplicate eZone "${z.id}" (first at zones[${first}])`);
+    if (first !== undefined)
+      fail(`zones[${i}].id`, `duplicate eZone ${quote(z.id)} (first at zones[${first}])`);
     zoneIndex.set(z.id, i);
     const serverId = z.serverId ?? i + 1;
     const sFirst = serverIds.get(serverId);
@@ -119,7 +122,7 @@ export function parseTopology(text: string, file: string): Topology {
   });
   const known = `(known: ${zones.map((z) => z.id).join(', ')})`;
   const checkZone = (path: string, id: string): void => {
-    if (!zoneIndex.has(id)) fail(path, `unknown eZone "${id}" ${known}`);
+    if (!zoneIndex.has(id)) fail(path, `unknown eZone ${quote(id)} ${known}`);
   };
 
   checkZone('globalZone.master', t.globalZone.master);
@@ -140,7 +143,7 @@ export function parseTopology(text: string, file: string): Topology {
       if (lo > hi || hi > MAX_SHARD)
         fail(
           `shards[${i}].range`,
-          `expected "first-last" with first <= last <= ${MAX_SHARD}, got "${s.range}"`,
+          `expected "first-last" with first <= last <= ${MAX_SHARD}, got ${quote(s.range)}`,
         );
     }
     for (let id = lo; id <= hi; id++) {
@@ -162,7 +165,7 @@ export function parseTopology(text: string, file: string): Topology {
 
   // The SQL schema: every table and column the topology names must exist there.
   const schemaFile = t.schema !== undefined ? resolveFrom(file, t.schema) : defaultSchemaPath();
-  const schemaName = t.schema ?? display(schemaFile);
+  const schemaName = escapeInvisible(t.schema ?? display(schemaFile));
   const schemaLabel = `schema (${schemaName})`;
   let sqlTables: Map<string, SqlTable>;
   try {
@@ -181,9 +184,9 @@ export function parseTopology(text: string, file: string): Topology {
       const alike = [...sqlTables.keys()].find((n) => n.toLowerCase() === tb.name.toLowerCase());
       fail(
         `tables[${i}].name`,
-        `${schemaName} creates no table "${tb.name}" in database ${t.database}` +
+        `${schemaName} creates no table ${quote(tb.name)} in database ${t.database}` +
           (alike
-            ? ` (did you mean "${alike}"? table names are case-sensitive)`
+            ? ` (did you mean ${quote(alike)}? table names are case-sensitive)`
             : ` (it creates: ${nameList([...sqlTables.keys()]) || 'none'})`),
       );
       return;
@@ -197,9 +200,9 @@ export function parseTopology(text: string, file: string): Topology {
       const alike = st.columns.find((x) => x.name.toLowerCase() === name.toLowerCase());
       return fail(
         path,
-        `${of} has no column "${name}"` +
+        `${of} has no column ${quote(name)}` +
           (alike
-            ? ` (did you mean "${alike.name}"? names must match the schema exactly)`
+            ? ` (did you mean ${quote(alike.name)}? names must match the schema exactly)`
             : ` (its columns: ${nameList(st.columns.map((x) => x.name))})`),
       );
     };
@@ -226,7 +229,7 @@ export function parseTopology(text: string, file: string): Topology {
   t.tables.forEach((tb, i) => {
     const first = tableNames.get(tb.name);
     if (first !== undefined)
-      fail(`tables[${i}].name`, `duplicate table "${tb.name}" (first at tables[${first}])`);
+      fail(`tables[${i}].name`, `duplicate table ${quote(tb.name)} (first at tables[${first}])`);
     tableNames.set(tb.name, i);
     if (tb.kind === 'sharded' && !tb.shardColumn)
       fail(`tables[${i}].shardColumn`, 'required for a sharded table (the column holding the shard id)');
@@ -250,7 +253,7 @@ export function parseTopology(text: string, file: string): Topology {
   const deployZones: Record<string, ZoneDeployment> = {};
   for (const z of zones) {
     const d = t.deployment.zones[z.id];
-    if (!d) fail('deployment.zones', `missing eZone "${z.id}" (every eZone needs a deployment entry)`);
+    if (!d) fail('deployment.zones', `missing eZone ${quote(z.id)} (every eZone needs a deployment entry)`);
     const ports = {} as ZonePorts;
     for (const kind of Object.keys(ZONE_PORT_OFFSETS) as ZonePortKind[]) {
       const explicit = d.ports?.[kind];
@@ -282,7 +285,7 @@ export function parseTopology(text: string, file: string): Topology {
   }
 
   const fencesFile = resolveFrom(file, t.fences);
-  const fencesLabel = `fences (${t.fences})`;
+  const fencesLabel = `fences (${escapeInvisible(t.fences)})`;
   const fences = loadFences(fencesFile, `${where}: ${fencesLabel}`, { overlap: t.fenceOverlap });
   fences.forEach((f) => {
     checkShard(`${fencesLabel}: features[${f.index}].properties.shard`, f.shard);
@@ -321,9 +324,10 @@ export function loadFences(file: string, where = file, opts: FenceOptions = {}):
   const text = readTopologyInput(file, 'fences file', FENCES_MAX_BYTES, where);
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJsonText(text);
   } catch (err) {
-    throw new TopologyError(`${where}: not JSON (${(err as Error).message})`);
+    if (!(err instanceof JsonTextError)) throw err;
+    throw new TopologyError(`${where}: not JSON (${err.message})`);
   }
   return parseFences(json, where, opts);
 }
@@ -350,22 +354,27 @@ export function parseFences(json: unknown, where: string, opts: FenceOptions = {
     if (typeof shard !== 'number' || !Number.isInteger(shard) || shard < 0 || shard > MAX_SHARD) {
       fail(
         ['features', i, 'properties', 'shard'],
-        `expected a shard id (integer 0..${MAX_SHARD}), got ${JSON.stringify(shard)}`,
+        `expected a shard id (integer 0..${MAX_SHARD}), got ${quote(shard)}`,
       );
     }
     const g = f.geometry;
-    let polys: unknown[];
-    if (g?.type === 'Polygon') polys = [g.coordinates];
-    else if (g?.type === 'MultiPolygon' && Array.isArray(g.coordinates)) polys = g.coordinates;
-    else
-      return fail(
+    if (g?.type !== 'Polygon' && g?.type !== 'MultiPolygon')
+      fail(
         ['features', i, 'geometry', 'type'],
-        `expected "Polygon" or "MultiPolygon", got ${JSON.stringify(g?.type)}`,
+        `expected "Polygon" or "MultiPolygon", got ${quote(g?.type)}`,
       );
+    const isMulti = g!.type === 'MultiPolygon';
+    if (!Array.isArray(g!.coordinates) || g!.coordinates.length === 0)
+      fail(
+        ['features', i, 'geometry', 'coordinates'],
+        `expected ${isMulti ? 'a list of polygons (each a list of linear rings)' : 'a list of linear rings'}, got ${quote(g!.coordinates)}`,
+      );
+    const polys: unknown[] = isMulti ? (g!.coordinates as unknown[]) : [g!.coordinates];
     const polygons = polys.map((poly, p) => {
       const base: (string | number)[] = ['features', i, 'geometry', 'coordinates'];
-      if (g!.type === 'MultiPolygon') base.push(p);
-      if (!Array.isArray(poly) || poly.length === 0) fail(base, 'expected a list of linear rings');
+      if (isMulti) base.push(p);
+      if (!Array.isArray(poly) || poly.length === 0)
+        fail(base, `expected a polygon: a list of linear rings, got ${quote(poly)}`);
       return (poly as unknown[]).map((ring, r) => checkRing(ring, [...base, r], fail));
     });
     return {
@@ -404,8 +413,7 @@ function checkRing(
       typeof pos[1] === 'number' &&
       Math.abs(pos[0]) <= 180 &&
       Math.abs(pos[1]) <= 90;
-    if (!ok)
-      fail([...path, k], `expected [lng, lat] with |lng| <= 180 and |lat| <= 90, got ${JSON.stringify(pos)}`);
+    if (!ok) fail([...path, k], `expected [lng, lat] with |lng| <= 180 and |lat| <= 90, got ${quote(pos)}`);
   });
   const first = arr[0] as number[];
   const last = arr[arr.length - 1] as number[];

@@ -1,24 +1,24 @@
 import { z } from 'zod';
+import { quote } from '../util/validation.js';
 
 /** DESIGN §2: lowercase, starts with a letter, at most 32 characters. */
 export const ZONE_ID_RE = /^[a-z][a-z0-9-]{0,31}$/;
 export const MAX_SHARD = 1023;
 
 export const ZoneId = z.string({ error: 'expected an eZone id (string)' }).regex(ZONE_ID_RE, {
-  error: (iss) =>
-    `bad eZone id ${JSON.stringify(iss.input)}: expected lowercase [a-z][a-z0-9-]{0,31}, e.g. ez-bj`,
+  error: (iss) => `bad eZone id ${quote(iss.input)}: expected lowercase [a-z][a-z0-9-]{0,31}, e.g. ez-bj`,
 });
 
 export const ShardId = z
   .number({
-    error: (iss) => `expected a shard id (integer 0..${MAX_SHARD}), got ${JSON.stringify(iss.input)}`,
+    error: (iss) => `expected a shard id (integer 0..${MAX_SHARD}), got ${quote(iss.input)}`,
   })
   .int({ error: (iss) => `expected a shard id (integer 0..${MAX_SHARD}), got ${iss.input}` })
   .min(0, { error: (iss) => `expected a shard id (integer 0..${MAX_SHARD}), got ${iss.input}` })
   .max(MAX_SHARD, { error: (iss) => `expected a shard id (integer 0..${MAX_SHARD}), got ${iss.input}` });
 
 const SqlIdent = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, {
-  error: (iss) => `bad SQL identifier ${JSON.stringify(iss.input)}: expected [A-Za-z_][A-Za-z0-9_]*`,
+  error: (iss) => `bad SQL identifier ${quote(iss.input)}: expected [A-Za-z_][A-Za-z0-9_]*`,
 });
 
 /** MariaDB/MySQL's own schemas: the replicated tables must not live there (compared case-insensitively). */
@@ -28,7 +28,7 @@ const Database = SqlIdent.refine(
   (name) => !(SYSTEM_SCHEMAS as readonly string[]).includes(name.toLowerCase()),
   {
     error: (iss) =>
-      `${JSON.stringify(iss.input)} is a system schema of MariaDB/MySQL (${SYSTEM_SCHEMAS.join(', ')}); name the database of the replicated tables, e.g. ezshop`,
+      `${quote(iss.input)} is a system schema of MariaDB/MySQL (${SYSTEM_SCHEMAS.join(', ')}); name the database of the replicated tables, e.g. ezshop`,
   },
 );
 
@@ -43,24 +43,33 @@ const ColumnList = z
         ctx.addIssue({
           code: 'custom',
           path: [i],
-          message: `column "${c}" listed twice (first at primaryKey[${first}])`,
+          message: `column ${quote(c)} listed twice (first at primaryKey[${first}])`,
         });
     });
   });
 
+/** MariaDB's server_id and gtid_domain_id are 32-bit unsigned; 0 means "none". */
+const serverIdError = (iss: { input?: unknown }) =>
+  `expected a server id (integer 1..4294967295), got ${quote(iss.input)}`;
+const ServerId = z
+  .number({ error: serverIdError })
+  .int({ error: serverIdError, abort: true })
+  .min(1, { error: serverIdError, abort: true })
+  .max(4294967295, { error: serverIdError });
+
 const KeyName = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, {
-  error: (iss) => `bad key ${JSON.stringify(iss.input)}: expected 1-64 of [A-Za-z0-9_.:-]`,
+  error: (iss) => `bad key ${quote(iss.input)}: expected 1-64 of [A-Za-z0-9_.:-]`,
 });
 
 const Port = z
-  .number({ error: (iss) => `expected a TCP port (integer 1..65535), got ${JSON.stringify(iss.input)}` })
+  .number({ error: (iss) => `expected a TCP port (integer 1..65535), got ${quote(iss.input)}` })
   .int()
   .min(1, { error: 'expected a TCP port (integer 1..65535)' })
   .max(65535, { error: 'expected a TCP port (integer 1..65535)' });
 
 /** Only `local` for now; a remote host (ssh://user@host) will be another value of this field. */
 const Host = z.literal('local', {
-  error: (iss) => `unsupported host ${JSON.stringify(iss.input)}: only "local" is supported so far`,
+  error: (iss) => `unsupported host ${quote(iss.input)}: only "local" is supported so far`,
 });
 
 /** Per-eZone process kinds and their default offset from the eZone's portBase. */
@@ -95,7 +104,7 @@ export const TopologyFileSchema = z.strictObject({
     .array(
       z.strictObject({
         id: ZoneId,
-        serverId: z.number().int().min(1).max(4294967295).optional(),
+        serverId: ServerId.optional(),
         description: z.string().optional(),
       }),
       { error: 'expected a list of eZones' },
@@ -105,7 +114,7 @@ export const TopologyFileSchema = z.strictObject({
   fences: z.string({ error: 'expected the path of a GeoJSON FeatureCollection file' }).min(1),
   fenceOverlap: z
     .enum(['error', 'first-wins'], {
-      error: (iss) => `expected "error" or "first-wins", got ${JSON.stringify(iss.input)}`,
+      error: (iss) => `expected "error" or "first-wins", got ${quote(iss.input)}`,
     })
     .default('error'),
   schema: z
@@ -137,7 +146,7 @@ export const TopologyFileSchema = z.strictObject({
       z.strictObject({
         name: SqlIdent,
         kind: z.enum(['sharded', 'global'], {
-          error: (iss) => `expected "sharded" or "global", got ${JSON.stringify(iss.input)}`,
+          error: (iss) => `expected "sharded" or "global", got ${quote(iss.input)}`,
         }),
         shardColumn: SqlIdent.optional(),
         primaryKey: ColumnList.default(['id']),

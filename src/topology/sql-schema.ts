@@ -5,6 +5,8 @@
 // fixtures/sql/schema.sql, and refuses valid MariaDB (PARTITION BY, CHECK on a JSON column, ...). This
 // scan reads only what the check needs and passes over every statement it does not understand.
 
+import { quote } from '../util/validation.js';
+
 export interface SqlColumn {
   name: string;
   /** the type's first word, lowercase: "bigint", "datetime", "varchar" */
@@ -229,7 +231,10 @@ export function parseSqlSchema(sql: string, database: string): Map<string, SqlTa
         if (name !== null && !temporary) {
           const prev = tables.get(name);
           if (prev && !ifNotExists && !orReplace)
-            throw new SqlSchemaError(line, `table ${name} is created twice (first at line ${prev.line})`);
+            throw new SqlSchemaError(
+              line,
+              `table ${quote(name)} is created twice (first at line ${prev.line})`,
+            );
           if (!prev || !ifNotExists) tables.set(name, table);
         }
       }
@@ -287,7 +292,7 @@ function createTable(
     if (!first)
       throw new SqlSchemaError(
         toks[k].line,
-        `table ${name}: empty element in the column list (a stray comma?)`,
+        `table ${quote(name)}: empty element in the column list (a stray comma?)`,
       );
     if (first.kind === 'word' && NOT_COLUMN.has(first.text.toUpperCase())) {
       // [CONSTRAINT [name]] PRIMARY KEY [USING x] (cols)
@@ -299,10 +304,13 @@ function createTable(
       continue;
     }
     if (!isName(first))
-      throw new SqlSchemaError(first.line, `table ${name}: expected a column name, got "${first.text}"`);
+      throw new SqlSchemaError(
+        first.line,
+        `table ${quote(name)}: expected a column name, got ${quote(first.text)}`,
+      );
     const type = item[1];
     if (type?.kind !== 'word')
-      throw new SqlSchemaError(first.line, `table ${name}: column ${first.text} has no type`);
+      throw new SqlSchemaError(first.line, `table ${quote(name)}: column ${quote(first.text)} has no type`);
     table.columns.push({ name: first.text, type: type.text.toLowerCase() });
     // inline PRIMARY KEY, or plain KEY (MySQL: "KEY" in a column definition means PRIMARY KEY)
     let depth = 0;

@@ -2,13 +2,14 @@
 // up to a size limit, never blocking on a FIFO or device, with one-line errors that name the file.
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats, statSync } from 'node:fs';
 import { UsageError } from './errors.js';
+import { escapeInvisible } from './validation.js';
 
 export interface InputFileOptions {
   /** what the file is, for messages: "topology file", "fences file" */
   what: string;
   /** refuse a file larger than this many bytes */
   maxBytes: number;
-  /** how to name the file in messages (default: the path as given) */
+  /** how to name the file in messages (default: the path as given, invisible characters escaped) */
   display?: string;
   /** error code of the UsageError thrown (default EZ_BAD_INPUT) */
   code?: string;
@@ -61,7 +62,7 @@ const ERRNO: Record<string, string> = {
  * (a FIFO would block, /dev/zero never ends), is larger than `maxBytes`, or is not UTF-8.
  */
 export function readInputFile(path: string, opts: InputFileOptions): string {
-  const display = opts.display ?? path;
+  const display = opts.display ?? escapeInvisible(path);
   const fail = (reason: string): never => {
     throw new InputFileError(path, display, opts.what, reason, opts.code ?? 'EZ_BAD_INPUT');
   };

@@ -6,7 +6,9 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadTopology, parseTopology, TopologyError } from '../../src/topology/index.js';
 import { readInputFile } from '../../src/util/input-file.js';
+import { parseJsonText } from '../../src/util/json-text.js';
 import { fixturesDir, projectRoot } from '../../src/util/paths.js';
+import { quote } from '../../src/util/validation.js';
 
 const square = (x: number, y: number, shard: number) => ({
   type: 'Feature',
@@ -112,6 +114,16 @@ beforeAll(() => {
   );
   writeFileSync(join(dir, 'not-json.geojson'), '{ nope');
   writeFileSync(join(dir, 'custom.sql'), CUSTOM_SQL);
+  writeFileSync(join(dir, 'passwd.geojson'), 'root:x:0:0:root:/root:/bin/bash\n');
+  writeFileSync(
+    join(dir, 'multi-5.geojson'),
+    JSON.stringify({
+      type: 'FeatureCollection',
+      features: [
+        { type: 'Feature', properties: { shard: 0 }, geometry: { type: 'MultiPolygon', coordinates: 5 } },
+      ],
+    }),
+  );
   writeFileSync(join(dir, 'bad-type.sql'), 'CREATE TABLE t (id INT PRIMARY KEY, updated_at VARCHAR(32));');
   writeFileSync(join(dir, 'no-pk.sql'), 'CREATE TABLE t (id INT, updated_at DATETIME(6));');
   writeFileSync(
@@ -342,6 +354,46 @@ describe('topology loader', () => {
       withTables('unterminated.sql', '{ name: t, kind: global }'),
       /topo\.yaml: schema \(unterminated\.sql\):3: unterminated string \('\)$/,
     ],
+    [
+      'MultiPolygon whose coordinates are not a list',
+      BASE.replace('fences.geojson', 'multi-5.geojson'),
+      /features\[0\]\.geometry\.coordinates: expected a list of polygons \(each a list of linear rings\), got 5$/,
+    ],
+    [
+      'server id past 2^32 - 1',
+      BASE.replace('- id: ez-a', '- id: ez-a\n    serverId: 9007199254740993'),
+      /zones\[0\]\.serverId: expected a server id \(integer 1\.\.4294967295\), got 9007199254740992$/,
+    ],
+    [
+      'server id 4294967296',
+      BASE.replace('- id: ez-a', '- id: ez-a\n    serverId: 4294967296'),
+      /zones\[0\]\.serverId: expected a server id \(integer 1\.\.4294967295\), got 4294967296$/,
+    ],
+    [
+      'server id 0',
+      BASE.replace('- id: ez-a', '- id: ez-a\n    serverId: 0'),
+      /zones\[0\]\.serverId: expected a server id \(integer 1\.\.4294967295\), got 0$/,
+    ],
+    [
+      'fences file that is not JSON: position, never its bytes',
+      BASE.replace('fences.geojson', 'passwd.geojson'),
+      /fences \(passwd\.geojson\): not JSON \(unexpected character at line 1, column 1\)$/,
+    ],
+    [
+      'zero-width space in an eZone id, shown escaped',
+      BASE.replace('- id: ez-b\n', '- id: "ez-b\\u200b"\n'),
+      /zones\[1\]\.id: bad eZone id "ez-b\\u200b": expected lowercase/,
+    ],
+    [
+      'invisible characters in a key and a path',
+      BASE.replace('    ez-b: { portBase: 30300 }', '    "ez-b\\u2060": { portBase: 30300 }'),
+      /deployment\.zones\.ez-b\\u2060: unknown eZone "ez-b\\u2060"/,
+    ],
+    [
+      'right-to-left override in an unknown key',
+      BASE.replace('shards:', '"shards\\u202e":'),
+      /unknown key "shards\\u202e"/,
+    ],
   ];
 
   for (const [what, text, expected] of cases) {
@@ -380,6 +432,39 @@ describe('topology loader', () => {
     );
     expect(t.schemaFile).toBe(join(dir, 'custom.sql'));
     expect(t.tables.map((tb) => tb.name)).toEqual(['Items', 'notes', 'copies']);
+  });
+
+  it('never prints what a file that is not JSON contains', () => {
+    const err = thrown(() => parse(BASE.replace('fences.geojson', 'passwd.geojson')));
+    expect(err.message).not.toMatch(/root|bash/);
+    expect(thrown(() => parse(BASE.replace('fences.geojson', 'not-json.geojson'))).message).toMatch(
+      /not-json\.geojson\): not JSON \(expected property name or '\}' at line 1, column 3\)$/,
+    );
+  });
+
+  it('parseJsonText(): line and column of a syntax error, none of the text', () => {
+    const at = (text: string) => thrown(() => parseJsonText(text)).message;
+    // V8 words some of these itself: assert where, and that none of the text shows
+    expect(at('{"a": [1, 2],\n  "b": tru\n}')).toBe('unexpected character at line 2, column 8');
+    expect(at('secret')).toBe('unexpected character at line 1, column 1');
+    expect(at('{"secret": "x"')).toMatch(/^[^"]* at line 1, column 15$/);
+    expect(at('[1] secret')).toBe('unexpected character at line 1, column 5');
+    expect(at('[1] secret')).not.toContain('secret');
+    expect(at('[1,\n2,\n]')).toMatch(/ at line 3, column 1$/);
+    expect(at('[')).toMatch(/ at line 1, column 2$/);
+    expect(parseJsonText('{"a": [true, null, -1.5e3, "\\u00e9"]}')).toEqual({ a: [true, null, -1500, 'é'] });
+  });
+
+  it('quote(): escapes what would not show, cuts what is long', () => {
+    expect(quote('ez-bj\u200b')).toBe('"ez-bj\\u200b"');
+    expect(quote('a\u00a0b\u2028c\u202ed\ufeffe')).toBe('"a\\u00a0b\\u2028c\\u202ed\\ufeffe"');
+    expect(quote('tab\there\u0000')).toBe('"tab\\there\\u0000"');
+    expect(quote('x\udb40\udd00y')).toBe('"x\\udb40\\udd00y"'); // a variation selector (astral)
+    expect(quote('lone \ud800')).toBe('"lone \\ud800"');
+    expect(quote('北京 ez-bj é')).toBe('"北京 ez-bj é"'); // visible text stays as it is
+    expect(quote('x'.repeat(100))).toBe(`"${'x'.repeat(48)}…"`);
+    expect(quote(5)).toBe('5');
+    expect(quote(undefined)).toBe('undefined');
   });
 
   it('names a missing topology file', () => {
