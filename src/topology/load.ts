@@ -14,7 +14,16 @@ import {
   type ZonePortKind,
 } from './schema.js';
 import { parseSqlSchema, SqlSchemaError, type SqlTable } from './sql-schema.js';
-import type { Fence, Position, Topology, ZoneDeployment, ZonePorts } from './types.js';
+import type {
+  Fence,
+  LocalTable,
+  Network,
+  Position,
+  Table,
+  Topology,
+  ZoneDeployment,
+  ZonePorts,
+} from './types.js';
 
 /** A topology file that cannot be used. The message is one line: `file: path.inside: what is wrong`. */
 export class TopologyError extends UsageError {
@@ -191,7 +200,8 @@ export function parseTopology(text: string, file: string): Topology {
       );
       return;
     }
-    if (!st.columnsKnown) return; // changed by ALTER TABLE or made by a query: existence only
+    // a local table needs only to exist; one changed by ALTER TABLE or made by a query: existence only
+    if (tb.kind === 'local' || !st.columnsKnown) return;
     const of = `table ${st.name} (${schemaName}:${st.line})`;
     const cols = new Map(st.columns.map((c) => [c.name, c]));
     const column = (path: string, name: string) => {
@@ -224,8 +234,10 @@ export function parseTopology(text: string, file: string): Topology {
       );
   };
 
-  // Tables: unique names; sharded tables name their shard column, global ones do not.
+  // Tables: unique names; sharded tables name their shard column (zod refuses it on the others).
   const tableNames = new Map<string, number>();
+  const tables: Table[] = [];
+  const localTables: LocalTable[] = [];
   t.tables.forEach((tb, i) => {
     const first = tableNames.get(tb.name);
     if (first !== undefined)
@@ -233,10 +245,32 @@ export function parseTopology(text: string, file: string): Topology {
     tableNames.set(tb.name, i);
     if (tb.kind === 'sharded' && !tb.shardColumn)
       fail(`tables[${i}].shardColumn`, 'required for a sharded table (the column holding the shard id)');
-    if (tb.kind === 'global' && tb.shardColumn)
-      fail(`tables[${i}].shardColumn`, 'a global table has no shard column');
     checkSqlTable(i, tb);
+    if (tb.kind === 'local') localTables.push({ name: tb.name, kind: 'local' });
+    else tables.push({ ...tb, primaryKey: [...tb.primaryKey] });
   });
+  if (tables.length === 0) fail('tables', 'expected at least one replicated (sharded or global) table');
+
+  // Network: pairs of two different known eZones, each pair once.
+  const pairSeen = new Map<string, number>();
+  t.network.pairs.forEach((pair, i) => {
+    for (const [k, id] of pair.zones.entries()) checkZone(`network.pairs[${i}].zones[${k}]`, id);
+    const [a, b] = pair.zones;
+    if (a === b) fail(`network.pairs[${i}].zones`, `names ${quote(a)} twice; a pair is two different eZones`);
+    const key = [a, b].sort().join('\n');
+    const prev = pairSeen.get(key);
+    if (prev !== undefined)
+      fail(`network.pairs[${i}].zones`, `the pair ${a}, ${b} is already at network.pairs[${prev}]`);
+    pairSeen.set(key, i);
+  });
+  const network: Network = {
+    rttMs: t.network.rtt,
+    edgeRttMs: t.network.edgeRtt,
+    pairs: t.network.pairs.map((p) => ({ zones: [p.zones[0], p.zones[1]], rttMs: p.rtt })),
+  };
+
+  const gzsZone = t.deployment.gzs.zone ?? t.globalZone.master;
+  if (t.deployment.gzs.zone !== undefined) checkZone('deployment.gzs.zone', gzsZone);
 
   // Deployment: exactly the eZones, ports resolved and free of collisions.
   for (const id of Object.keys(t.deployment.zones)) checkZone(`deployment.zones.${id}`, id);
@@ -303,9 +337,11 @@ export function parseTopology(text: string, file: string): Topology {
     fences,
     shards: sortedShards,
     keys,
-    tables: t.tables.map((tb) => ({ ...tb })),
+    tables,
+    localTables,
+    network,
     deployment: {
-      gzs: t.deployment.gzs,
+      gzs: { host: t.deployment.gzs.host, port: t.deployment.gzs.port, zone: gzsZone },
       router: t.deployment.router,
       links: t.deployment.links,
       zookeeper: t.deployment.zookeeper,
@@ -314,12 +350,12 @@ export function parseTopology(text: string, file: string): Topology {
   };
 }
 
-/** Read a GeoJSON FeatureCollection of Polygon/MultiPolygon features, each with an integer `properties.shard`. */
 export interface FenceOptions {
   /** how overlapping fences resolve (topology `fenceOverlap`): an error (default), or the lowest feature index wins */
   overlap?: FenceOverlap;
 }
 
+/** Read a GeoJSON FeatureCollection of Polygon/MultiPolygon features, each with an integer `properties.shard`. */
 export function loadFences(file: string, where = file, opts: FenceOptions = {}): Fence[] {
   const text = readTopologyInput(file, 'fences file', FENCES_MAX_BYTES, where);
   let json: unknown;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTopology, parseTopology, TopologyError } from '../../src/topology/index.js';
+import { loadTopology, parseTopology, rttBetween, TopologyError } from '../../src/topology/index.js';
 import { readInputFile } from '../../src/util/input-file.js';
 import { parseJsonText } from '../../src/util/json-text.js';
 import { fixturesDir, projectRoot } from '../../src/util/paths.js';
@@ -200,8 +200,8 @@ describe('topology loader', () => {
     ],
     [
       'bad table kind',
-      BASE.replace('kind: global', 'kind: local'),
-      /tables\[1\]\.kind: expected "sharded" or "global", got "local"/,
+      BASE.replace('kind: global', 'kind: globl'),
+      /tables\[1\]\.kind: expected "sharded", "global" or "local", got "globl"$/,
     ],
     [
       'missing deployment of an eZone',
@@ -482,6 +482,9 @@ describe('topology loader', () => {
       // every fence names a listed shard (the loader checks it); every listed shard has a fence
       const fenced = new Set(t.fences.map((f) => f.shard));
       for (const id of t.shards.keys()) expect(fenced.has(id)).toBe(true);
+      // the fixtures spell out the network defaults
+      expect(t.network).toEqual({ rttMs: 30, edgeRttMs: 2, pairs: [] });
+      expect(t.deployment.gzs.zone).toBe('ez-bj');
     }
   });
 });
@@ -792,5 +795,190 @@ describe('fence geometry', () => {
   it('accepts the committed fences (they tile the country: shared edges only)', () => {
     const t = loadTopology(join(fixturesDir(), 'topologies', 'three-zones.yaml'));
     expect(t.fences.length).toBeGreaterThan(40);
+  });
+});
+
+describe('topology: network, GZS zone, local tables, reserved names', () => {
+  const withNetwork = (yaml: string) => parse(`${BASE}network:\n${yaml}`);
+  const rejects = (text: string, expected: RegExp) => {
+    const err = thrown(() => parse(text));
+    expect(err).toBeInstanceOf(TopologyError);
+    expect(err.message).toMatch(expected);
+    expect(err.message).not.toContain('\n');
+    expect((err as TopologyError).exitCode).toBe(2);
+  };
+
+  it('network: defaults 30 ms between eZones, 2 ms from the edge, no pairs', () => {
+    const t = parse(BASE);
+    expect(t.network).toEqual({ rttMs: 30, edgeRttMs: 2, pairs: [] });
+    expect(rttBetween(t, 'ez-a', 'ez-b')).toBe(30);
+    expect(rttBetween(t, 'edge', 'ez-b')).toBe(2);
+    expect(rttBetween(t, 'ez-b', 'edge')).toBe(2);
+    expect(rttBetween(t, 'ez-a', 'ez-a')).toBe(0);
+    expect(() => rttBetween(t, 'ez-a', 'ez-q')).toThrow(/unknown site "ez-q"/);
+  });
+
+  it('network: durations in ms or s, a plain integer is milliseconds; pairs override either way round', () => {
+    const t = parse(
+      `${THREE}network:\n  rtt: 1.5s\n  edgeRtt: 0\n  pairs:\n    - { zones: [ez-a, ez-b], rtt: 40ms }\n    - { zones: [ez-c, ez-a], rtt: 250 }\n`,
+    );
+    expect(t.network).toEqual({
+      rttMs: 1500,
+      edgeRttMs: 0,
+      pairs: [
+        { zones: ['ez-a', 'ez-b'], rttMs: 40 },
+        { zones: ['ez-c', 'ez-a'], rttMs: 250 },
+      ],
+    });
+    expect(rttBetween(t, 'ez-b', 'ez-a')).toBe(40);
+    expect(rttBetween(t, 'ez-a', 'ez-c')).toBe(250);
+    expect(rttBetween(t, 'ez-b', 'ez-c')).toBe(1500);
+    expect(rttBetween(t, 'edge', 'ez-c')).toBe(0);
+    expect(withNetwork('  rtt: 60s\n').network.rttMs).toBe(60000);
+    expect(withNetwork('  rtt: 0ms\n  edgeRtt: "2.5ms"\n').network).toMatchObject({
+      rttMs: 0,
+      edgeRttMs: 2.5,
+    });
+  });
+
+  const badNetwork: Array<[string, string, RegExp]> = [
+    ['over 60 s', '  rtt: 61s\n', /network\.rtt: 61000 ms is more than the maximum 60000 ms$/],
+    ['negative', '  rtt: -5\n', /network\.rtt: expected a duration .*got -5$/],
+    [
+      'a fraction without unit',
+      '  rtt: 1.5\n',
+      /network\.rtt: .*a plain number is whole milliseconds.*got 1\.5$/,
+    ],
+    ['a string without unit', '  edgeRtt: "30"\n', /network\.edgeRtt: expected a duration .*got "30"$/],
+    [
+      'minutes',
+      '  rtt: 1m\n',
+      /network\.rtt: expected a duration \("30ms", "1\.5s", or an integer of milliseconds\), got "1m"$/,
+    ],
+    ['unknown key', '  latency: 30ms\n', /network: unknown key "latency"/],
+    [
+      'a pair with an unknown eZone',
+      '  pairs:\n    - { zones: [ez-a, ez-x], rtt: 5ms }\n',
+      /network\.pairs\[0\]\.zones\[1\]: unknown eZone "ez-x" \(known: ez-a, ez-b\)$/,
+    ],
+    [
+      'a pair of one eZone',
+      '  pairs:\n    - { zones: [ez-a, ez-a], rtt: 5ms }\n',
+      /network\.pairs\[0\]\.zones: names "ez-a" twice; a pair is two different eZones$/,
+    ],
+    [
+      'a pair listed twice',
+      '  pairs:\n    - { zones: [ez-a, ez-b], rtt: 5ms }\n    - { zones: [ez-b, ez-a], rtt: 6ms }\n',
+      /network\.pairs\[1\]\.zones: the pair ez-b, ez-a is already at network\.pairs\[0\]$/,
+    ],
+    [
+      'a pair of three',
+      '  pairs:\n    - { zones: [ez-a, ez-b, ez-a], rtt: 5ms }\n',
+      /network\.pairs\[0\]\.zones: expected two eZone ids/,
+    ],
+    ['a pair without rtt', '  pairs:\n    - { zones: [ez-a, ez-b] }\n', /network\.pairs\[0\]\.rtt: required/],
+  ];
+  for (const [what, yaml, expected] of badNetwork) {
+    it(`network: rejects ${what}`, () => rejects(`${BASE}network:\n${yaml}`, expected));
+  }
+
+  it('deployment.gzs.zone: defaults to the Global-Zone master, must be a known eZone', () => {
+    expect(parse(BASE).deployment.gzs).toEqual({ host: 'local', port: 30100, zone: 'ez-a' });
+    expect(
+      parse(BASE.replace('gzs: { port: 30100 }', 'gzs: { port: 30100, zone: ez-b }')).deployment.gzs.zone,
+    ).toBe('ez-b');
+    rejects(
+      BASE.replace('gzs: { port: 30100 }', 'gzs: { port: 30100, zone: ez-x }'),
+      /deployment\.gzs\.zone: unknown eZone "ez-x" \(known: ez-a, ez-b\)$/,
+    );
+  });
+
+  it('local tables: apart from the replicated ones, checked against the schema', () => {
+    const t = parse(
+      withTables(
+        'custom.sql',
+        '{ name: Items, kind: sharded, shardColumn: shard, primaryKey: [key, shard], updatedAt: changed_at }',
+        '{ name: notes, kind: local }',
+        '{ name: copies, kind: global }',
+      ),
+    );
+    expect(t.tables.map((tb) => [tb.name, tb.kind])).toEqual([
+      ['Items', 'sharded'],
+      ['copies', 'global'],
+    ]);
+    expect(t.localTables).toEqual([{ name: 'notes', kind: 'local' }]);
+    expect(parse(BASE).localTables).toEqual([]);
+  });
+
+  const badTables: Array<[string, string[], RegExp]> = [
+    [
+      'a local table with a shard column',
+      ['{ name: notes, kind: local, shardColumn: id }'],
+      /tables\[1\]\.shardColumn: a local table has no shard column/,
+    ],
+    [
+      'a local table with a primary key',
+      ['{ name: notes, kind: local, primaryKey: [id] }'],
+      /tables\[1\]\.primaryKey: a local table is not replicated: primaryKey, updatedAt and cacheKey do not apply$/,
+    ],
+    [
+      'a local table with a cache key',
+      ['{ name: notes, kind: local, cacheKey: "n:{id}" }'],
+      /tables\[1\]\.cacheKey: a local table is not replicated/,
+    ],
+    [
+      'a local table not in the schema',
+      ['{ name: scratch, kind: local }'],
+      /tables\[1\]\.name: custom\.sql creates no table "scratch"/,
+    ],
+    [
+      'a bad kind',
+      ['{ name: notes, kind: locale }'],
+      /tables\[1\]\.kind: expected "sharded", "global" or "local", got "locale"$/,
+    ],
+    [
+      'a table without kind',
+      ['{ name: notes }'],
+      /tables\[1\]\.kind: expected "sharded", "global" or "local", got undefined$/,
+    ],
+    [
+      'a local table named like a replicated one',
+      ['{ name: Items, kind: local }'],
+      /tables\[1\]\.name: duplicate table "Items" \(first at tables\[0\]\)$/,
+    ],
+  ];
+  for (const [what, extra, expected] of badTables) {
+    it(`tables: rejects ${what}`, () =>
+      rejects(
+        withTables(
+          'custom.sql',
+          '{ name: Items, kind: sharded, shardColumn: shard, primaryKey: [key, shard], updatedAt: changed_at }',
+          ...extra,
+        ),
+        expected,
+      ));
+  }
+  it('tables: at least one replicated table', () =>
+    rejects(
+      withTables('custom.sql', '{ name: notes, kind: local }'),
+      /tables: expected at least one replicated \(sharded or global\) table$/,
+    ));
+
+  it('refuses the eZone id "edge", saying why', () =>
+    rejects(
+      BASE.replace('- id: ez-b\n', '- id: edge\n').replace('ez-b', 'edge').replace('ez-b:', 'edge:'),
+      /zones\[1\]\.id: "edge" is reserved: it names APIRouter's site in link names \(edge->ez-bj:api\); choose another id$/,
+    ));
+
+  it('says that ports.app was renamed orders', () => {
+    rejects(
+      BASE.replace('ez-a: { portBase: 30200 }', 'ez-a: { portBase: 30200, ports: { app: 30250 } }'),
+      /deployment\.zones\.ez-a\.ports\.app: "app" was renamed "orders" \(the order service\); write ports\.orders$/,
+    );
+    const t = parse(
+      BASE.replace('ez-a: { portBase: 30200 }', 'ez-a: { portBase: 30200, ports: { orders: 30250 } }'),
+    );
+    expect(t.deployment.zones['ez-a'].ports.orders).toBe(30250);
+    expect(parse(BASE).deployment.zones['ez-b'].ports.orders).toBe(30304);
   });
 });
