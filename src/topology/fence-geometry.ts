@@ -221,7 +221,7 @@ class Checker {
     return null;
   }
 
-  /** 2. Each vertex's edge to the next; spikes (an edge folding back onto the one before). */
+  /** 2. Each vertex's edge to the next. */
   private edges(): void {
     const { n, ax, ay } = this;
     const bx = new Float64Array(n);
@@ -251,16 +251,6 @@ class Checker {
         d += len[s];
         segRing[s] = r;
         segPoly[s] = poly;
-      }
-      // consecutive edges a->v, v->b share v; they are wrong only as a spike (b folding back onto a->v)
-      for (let s = first; s < end; s++) {
-        const e2 = s + 1 === end ? first : s + 1;
-        const ex = bx[s] - ax[s];
-        const ey = by[s] - ay[s];
-        const wx = bx[e2] - ax[s];
-        const wy = by[e2] - ay[s];
-        if (Math.abs(ex * wy - ey * wx) <= TOL * len[s] && ex * wx + ey * wy < (len[s] - TOL) * len[s])
-          this.reportSelf(s, e2, ax[e2], ay[e2]);
       }
     }
   }
@@ -358,7 +348,8 @@ class Checker {
           // two short edges meet in every cell their ranges share: take the pair in the first one only
           if (!long[s] && !long[t] && (r !== Math.max(r0[s], r0[t]) || c !== Math.max(c0[s], c0[t])))
             continue;
-          // consecutive edges of a ring: step 2 checked them
+          // consecutive edges a->v, v->b of a ring meet at v: wrong only as a spike, b folding back
+          // onto a->v, and then the pair (a->v, b->c) meets at b (a ring of 3 would have no area)
           if (segRing[s] === segRing[t]) {
             const ring = this.rings[segRing[s]];
             const d = s - t;

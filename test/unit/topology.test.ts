@@ -662,14 +662,14 @@ describe('fence geometry', () => {
   });
 
   it('refuses a ring touching itself at a vertex, and a spike', () => {
-    // a figure 8 through (1, 1)
+    // a figure 8 through (1, 1); no two of its edges on one line
     const eight: [number, number][] = [
       [0, 0],
       [1, 1],
       [2, 0],
-      [2, 2],
+      [2, 3],
       [1, 1],
-      [0, 2],
+      [0, 3],
     ];
     rejects(
       [feature(0, eight)],
