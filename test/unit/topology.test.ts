@@ -81,10 +81,18 @@ CREATE TABLE IF NOT EXISTS \`Items\` (
   CONSTRAINT chk CHECK (shard >= 0),
   INDEX (kind)
 ) ENGINE=InnoDB COMMENT='x;y';
-CREATE TABLE notes (id INT KEY, body TEXT, updated_at DATETIME(6) NOT NULL);
+CREATE TABLE notes (
+  id INT KEY, # a comment (with a paren, and a comma
+  body TEXT, -- another one) here
+  /* and ( a block one, */ updated_at DATETIME(6) NOT NULL
+);
 CREATE TABLE copies LIKE notes;
 CREATE TEMPORARY TABLE tmp (id INT PRIMARY KEY, updated_at BIGINT);
 CREATE TABLE other_db.elsewhere (id INT PRIMARY KEY, updated_at BIGINT);
+USE other_db;
+CREATE TABLE used_elsewhere (id INT PRIMARY KEY, updated_at BIGINT);
+USE ezshop;
+CREATE TABLE after_use (id INT PRIMARY KEY, updated_at BIGINT);
 `;
 
 /** BASE with its tables replaced (YAML flow mappings, one per line) and a schema file. */
@@ -334,7 +342,12 @@ describe('topology loader', () => {
     [
       'a table of another database',
       withTables('custom.sql', '{ name: elsewhere, kind: global }'),
-      /tables\[0\]\.name: custom\.sql creates no table "elsewhere" in database ezshop \(it creates: Items, notes, copies\)$/,
+      /tables\[0\]\.name: custom\.sql creates no table "elsewhere" in database ezshop \(it creates: Items, notes, copies, after_use\)$/,
+    ],
+    [
+      'a table created after USE of another database',
+      withTables('custom.sql', '{ name: used_elsewhere, kind: global }'),
+      /tables\[0\]\.name: custom\.sql creates no table "used_elsewhere" in database ezshop/,
     ],
     [
       'an index name is not a column',
@@ -428,10 +441,11 @@ describe('topology loader', () => {
         '{ name: Items, kind: sharded, shardColumn: shard, primaryKey: [shard, key], updatedAt: changed_at }',
         '{ name: notes, kind: global }',
         '{ name: copies, kind: global }',
+        '{ name: after_use, kind: global }',
       ),
     );
     expect(t.schemaFile).toBe(join(dir, 'custom.sql'));
-    expect(t.tables.map((tb) => tb.name)).toEqual(['Items', 'notes', 'copies']);
+    expect(t.tables.map((tb) => tb.name)).toEqual(['Items', 'notes', 'copies', 'after_use']);
   });
 
   it('never prints what a file that is not JSON contains', () => {
