@@ -1,9 +1,9 @@
 // `ezctl links fault`: slow or cut the links between two sites (or all of one eZone's).
 import { Args } from '@oclif/core';
 import { EzCommand } from '../../src/cli/command.js';
-import { linksContext, toxiproxyFlag } from '../../src/links/cli.js';
 import { FAULT_GRAMMAR, parseFault } from '../../src/links/fault.js';
-import { checkPair, type FaultResult, LinkSet } from '../../src/links/link-set.js';
+import { toxiproxyFlag } from '../../src/links/flags.js';
+import type { FaultResult } from '../../src/links/link-set.js';
 import { UsageError } from '../../src/util/errors.js';
 
 export default class LinksFault extends EzCommand {
@@ -31,6 +31,10 @@ export default class LinksFault extends EzCommand {
     const words = (argv as string[]).slice(2);
     if (words.length === 0) throw new UsageError(`missing fault: expected ${FAULT_GRAMMAR}`);
     const fault = parseFault(words);
+    const [{ linksContext }, { checkPair, LinkSet }] = await Promise.all([
+      import('../../src/links/cli.js'),
+      import('../../src/links/index.js'),
+    ]);
     const { topology, url } = linksContext(flags);
     checkPair(topology, args.from, args.to);
     const set = await LinkSet.attach({ toxiproxy: url, topology });

@@ -1,8 +1,8 @@
 // `ezctl links heal`: remove the faults of links (their base latency stays).
 import { Args } from '@oclif/core';
 import { EzCommand } from '../../src/cli/command.js';
-import { linksContext, toxiproxyFlag } from '../../src/links/cli.js';
-import { checkPair, type FaultResult, LinkSet } from '../../src/links/link-set.js';
+import { toxiproxyFlag } from '../../src/links/flags.js';
+import type { FaultResult } from '../../src/links/link-set.js';
 
 export default class LinksHeal extends EzCommand {
   static override summary =
@@ -20,6 +20,10 @@ export default class LinksHeal extends EzCommand {
 
   async run(): Promise<FaultResult & { url: string }> {
     const { args, flags } = await this.parse(LinksHeal);
+    const [{ linksContext }, { checkPair, LinkSet }] = await Promise.all([
+      import('../../src/links/cli.js'),
+      import('../../src/links/index.js'),
+    ]);
     const { topology, url } = linksContext(flags);
     if (args.from) checkPair(topology, args.from, args.to ?? '*');
     const set = await LinkSet.attach({ toxiproxy: url, topology });

@@ -1,6 +1,7 @@
 // `ezctl links list`: every link on the link server with its toxics.
 import { EzCommand } from '../../src/cli/command.js';
-import { describeToxic, type LinkRow, linksContext, listLinks, toxiproxyFlag } from '../../src/links/cli.js';
+import type { LinkRow } from '../../src/links/cli.js';
+import { toxiproxyFlag } from '../../src/links/flags.js';
 
 export default class LinksList extends EzCommand {
   static override summary = 'List the links (proxies) on the link server, with their faults (toxics)';
@@ -12,6 +13,7 @@ export default class LinksList extends EzCommand {
 
   async run(): Promise<{ url: string; links: LinkRow[] }> {
     const { flags } = await this.parse(LinksList);
+    const { describeToxic, linksContext, listLinks } = await import('../../src/links/cli.js');
     const { topology, url } = linksContext(flags);
     const links = await listLinks(url, topology);
     if (!this.jsonEnabled()) {

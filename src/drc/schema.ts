@@ -19,7 +19,7 @@
  * installs them as root (launch/kinds/drc.ts); the replicator only verifies.
  */
 import mysql from 'mysql2';
-import { ORIGIN_COLUMN } from '../shared/row-version.js';
+import { ORIGIN_COLUMN, updatedAtKind } from '../shared/row-version.js';
 import type { TableSpec } from './types.js';
 
 export const DRC = {
@@ -117,10 +117,9 @@ export interface UpdatedAtType {
 }
 
 export function updatedAtTypeOf(dataType: string, precision: number | null): UpdatedAtType | null {
-  const t = dataType.toLowerCase();
-  if (t === 'datetime' || t === 'timestamp') return { kind: 'datetime', precision: precision ?? 0 };
-  if (t === 'bigint' || t === 'int' || t === 'decimal') return { kind: 'integer', precision: 0 };
-  return null;
+  const kind = updatedAtKind(dataType);
+  if (kind === 'datetime') return { kind, precision: precision ?? 0 };
+  return kind === 'integer' ? { kind, precision: 0 } : null;
 }
 
 /** SQL text of updated_at's sort key (matches version.ts atKey). */

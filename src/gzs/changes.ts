@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { RoutingTable, ShardState, ZoneState } from '../routing/index.js';
-import { canonicalShard, OrderId } from '../shared/gzs-protocol.js';
+import { OrderId, SHARD_TEXT_RE } from '../shared/gzs-protocol.js';
 import { MAX_SHARD, ShardIdSchema as ShardId, ZoneIdSchema as ZoneId } from '../topology/index.js';
 import { summarizeIssues } from '../util/validation.js';
 import { badRequest, notFound } from './errors.js';
@@ -83,7 +83,7 @@ export function parseOr400<T>(schema: z.ZodType<T>, value: unknown, where = 'bod
  */
 export function parseShardText(text: string | null, where: string): number {
   if (text === null) throw badRequest(`${where}: required (expected a shard id, integer 0..${MAX_SHARD})`);
-  if (canonicalShard(text) === undefined) {
+  if (!SHARD_TEXT_RE.test(text)) {
     throw badRequest(
       `${where}: expected a shard id (integer 0..${MAX_SHARD} in canonical decimal: no leading zeros, sign, point or spaces), got ${JSON.stringify(text)}`,
     );

@@ -14,4 +14,3 @@ export {
 } from './ownership.js';
 export { defaultStoreSpec, type StartGzsOptions, startGzs } from './serve.js';
 export { DEV_TOKEN, GzsServer } from './server.js';
-export { type GzsProcess, type GzsProcessOptions, startGzsProcess } from './testkit.js';

@@ -1,7 +1,6 @@
 // The launcher's up/status/down over process kinds, phase by phase, recorded in the cluster state.
 import { join } from 'node:path';
-import { createLinks, defaultLinksUrl } from '../links/index.js';
-import type { Topology } from '../topology/index.js';
+import { linksApiPort, type Topology } from '../topology/index.js';
 import { EzError, errorMessage, UsageError } from '../util/errors.js';
 import { parseBaseUrl } from '../util/parse.js';
 import { type Host, hostFor, terminate } from './host.js';
@@ -103,7 +102,9 @@ export interface DownResult {
 export function linkPlan(topology: Topology, opts: Pick<UpOptions, 'links' | 'toxiproxy'> = {}): LinkPlan {
   const on = opts.links !== false;
   if (!on && opts.toxiproxy) throw new UsageError('--no-links and --toxiproxy exclude each other');
-  const url = opts.toxiproxy ? parseBaseUrl(opts.toxiproxy, '--toxiproxy') : defaultLinksUrl(topology);
+  const url = opts.toxiproxy
+    ? parseBaseUrl(opts.toxiproxy, '--toxiproxy')
+    : `http://127.0.0.1:${linksApiPort(topology)}`;
   return { on, url, external: opts.toxiproxy !== undefined };
 }
 
@@ -236,6 +237,8 @@ export async function up(
       const t0 = performance.now();
       onProgress({ type: 'starting', name: 'links', kind: 'links', zone: null, message: `on ${links.url}` });
       try {
+        // loaded here only: the link client (toxiproxy-node-client, axios) is heavy for status/down
+        const { createLinks } = await import('../links/index.js');
         await createLinks(topology, links.url);
         onProgress({
           type: 'ready',

@@ -1,15 +1,10 @@
 // What `ezctl links …` shares: the link server URL, listing links with their toxics.
-import { Flags } from '@oclif/core';
 import type { Topology } from '../topology/index.js';
 import { loadTopology } from '../topology/index.js';
 import { UsageError } from '../util/errors.js';
 import { defaultLinksUrl, LinkSet } from './link-set.js';
 
-/** `--toxiproxy URL` (env EZCTL_TOXIPROXY_URL): use this link server, built-in or a real Toxiproxy. */
-export const toxiproxyFlag = Flags.string({
-  description: "link server URL (built-in or a real Toxiproxy); default: the topology's deployment.links",
-  env: 'EZCTL_TOXIPROXY_URL',
-});
+export { toxiproxyFlag } from './flags.js';
 
 /** What `ezctl links …` needs before acting: the topology and the link server URL. */
 export function linksContext(opts: { topology?: string; toxiproxy?: string }): {

@@ -1,9 +1,9 @@
 // The built-in link server: Toxiproxy's HTTP API over a collection of TCP proxies, plus ops endpoints.
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { UsageError } from '../util/errors.js';
+import { readInputFile } from '../util/input-file.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { createRegistry, handleOps } from '../util/ops.js';
 import { createApiHandler } from './api.js';
@@ -176,7 +176,9 @@ export async function startLinkServer(
   await server.listen();
   if (opts.config) {
     try {
-      const list: unknown = JSON.parse(readFileSync(opts.config, 'utf8'));
+      const list: unknown = JSON.parse(
+        readInputFile(opts.config, { what: 'proxies file', maxBytes: 16 * 1024 * 1024 }),
+      );
       const proxies = await server.proxies.populate(list);
       server.log.info({ config: opts.config, proxies: proxies.length }, 'populated proxies from file');
     } catch (err) {

@@ -12,8 +12,5 @@ export class RouteError extends EzError {
   }
 }
 
-/** A value as it appears in an error message: quoted, escaped, cut to a readable length. */
-export function quote(value: string, max = 48): string {
-  const cut = value.length > max ? `${value.slice(0, max)}…` : value;
-  return JSON.stringify(cut);
-}
+/** A value as it appears in an error message: quoted, invisible characters escaped, cut (util/validation.ts). */
+export { quote } from '../util/validation.js';

@@ -19,7 +19,8 @@ import type { Fence } from '../topology/index.js';
  * a symbolic perturbation in the spirit of simulation of simplicity), and every edge is stored in
  * one canonical direction, so the two fences that share an edge always agree on whether the segment
  * crosses it: in a tiling every point is in exactly one fence, even points exactly on an edge.
- * Overlapping fences are allowed; the first fence (lowest index) containing the point wins.
+ * Overlapping fences (which the topology loader refuses unless the file says `fenceOverlap:
+ * first-wins`) resolve to the first fence (lowest index) containing the point.
  */
 
 export interface FenceIndexOptions {

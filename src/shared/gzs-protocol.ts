@@ -213,9 +213,12 @@ export function looksLikeTable(t: unknown): t is RoutingTable {
  */
 export const DEV_TOKEN = 'ezctl-dev-token';
 
+/** The canonical decimal form of a shard id (range checked separately). */
+export const SHARD_TEXT_RE = /^(0|[1-9][0-9]{0,3})$/;
+
 /** A shard id in canonical decimal (`0`..`1023`: no leading zeros, sign, point or spaces), else undefined. */
 export function canonicalShard(text: string): number | undefined {
-  if (!/^(0|[1-9][0-9]{0,3})$/.test(text)) return undefined;
+  if (!SHARD_TEXT_RE.test(text)) return undefined;
   const n = Number(text);
   return n <= MAX_SHARD ? n : undefined;
 }

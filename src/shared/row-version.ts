@@ -83,3 +83,15 @@ export function updatedAtToUs(v: unknown): number {
 
 /** Wall-clock µs with sub-ms resolution (timeOrigin + the monotonic clock). */
 export const nowUs = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
+
+/**
+ * What kind of updated_at a SQL column type gives (DESIGN §5): a DATETIME/TIMESTAMP (µs with
+ * precision 6) or an integer count of µs; null for a type last-writer-wins cannot compare. Takes
+ * information_schema's DATA_TYPE and the synonyms a CREATE TABLE may spell (INTEGER, DEC, NUMERIC, FIXED).
+ */
+export function updatedAtKind(sqlType: string): 'datetime' | 'integer' | null {
+  const t = sqlType.toLowerCase();
+  if (t === 'datetime' || t === 'timestamp') return 'datetime';
+  if (['bigint', 'int', 'integer', 'decimal', 'dec', 'numeric', 'fixed'].includes(t)) return 'integer';
+  return null;
+}

@@ -5,11 +5,13 @@
  * it. Pure: names, listen ports and the address a client at one site uses to reach a service.
  */
 import type { HostPort } from '../util/parse.js';
+import { rttBetween } from './network.js';
+import { EDGE_SITE } from './schema.js';
 import type { Topology, ZoneId } from './types.js';
 
 /** APIRouter's site ("public cloud"): not an eZone; links from it are `edge-><eZone>:<kind>`. */
-export const EDGE = 'edge';
-export type Site = ZoneId | typeof EDGE;
+export const EDGE = EDGE_SITE;
+export type Site = ZoneId | typeof EDGE_SITE;
 
 /**
  * What crosses a link (the service in the target eZone):
@@ -30,28 +32,8 @@ export function parseLinkName(name: string): { from: Site; to: ZoneId; kind: Lin
   return { from: m[1], to: m[2], kind: m[3] as LinkKind };
 }
 
-/** The eZone whose site GZS runs at: `deployment.gzs.zone`, else the Global-Zone master. */
-export function gzsZone(topology: Topology): ZoneId {
-  return (topology.deployment.gzs as { zone?: ZoneId }).zone ?? topology.globalMaster;
-}
-
-/** Round trip between two sites in ms (the topology's `network`; defaults 30 ms between eZones, 2 ms from the edge). */
-export function siteRttMs(topology: Topology, a: Site, b: Site): number {
-  const net = (topology as { network?: NetworkLike }).network;
-  if (a === EDGE || b === EDGE) return net?.edgeRttMs ?? DEFAULT_EDGE_RTT_MS;
-  const pair = net?.pairs?.find(
-    (p) => (p.zones[0] === a && p.zones[1] === b) || (p.zones[0] === b && p.zones[1] === a),
-  );
-  return pair?.rttMs ?? net?.rttMs ?? DEFAULT_RTT_MS;
-}
-interface NetworkLike {
-  rttMs?: number;
-  edgeRttMs?: number;
-  pairs?: { zones: [string, string]; rttMs: number }[];
-}
-/** Beijing–Shanghai: the seed's premise. */
-export const DEFAULT_RTT_MS = 30;
-export const DEFAULT_EDGE_RTT_MS = 2;
+/** The eZone whose site GZS runs at (`deployment.gzs.zone`, by default the Global-Zone master). */
+export const gzsZone = (topology: Topology): ZoneId => topology.deployment.gzs.zone;
 
 /** The address of a service as its own eZone (or the control machine) reaches it: no link. */
 export function directAddress(topology: Topology, to: ZoneId, kind: LinkKind): HostPort {
@@ -123,7 +105,7 @@ export function plannedLinks(topology: Topology): PlannedLink[] {
       kind,
       listen: { host: '127.0.0.1', port: linkListenPort(topology, from, to, kind) },
       upstream: directAddress(topology, to, kind),
-      rttMs: siteRttMs(topology, from, to),
+      rttMs: rttBetween(topology, from, to),
     });
   };
   for (const z of topology.zones) add(EDGE, z.id, 'api');

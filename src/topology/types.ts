@@ -24,6 +24,7 @@ export interface Zone {
   description?: string;
 }
 
+/** A table DRC replicates (and digests compare): sharded (written by the shard's owner) or global (by the master). */
 export interface Table {
   name: string;
   kind: 'sharded' | 'global';
@@ -33,9 +34,30 @@ export interface Table {
   cacheKey?: string;
 }
 
+/** A table each eZone writes freely (the DAL lets it through): not replicated, not checked. */
+export interface LocalTable {
+  name: string;
+  kind: 'local';
+}
+
+/** Round trips of the links between sites, in milliseconds (`ezctl up` slows its link server's links by them). */
+export interface Network {
+  /** between any two eZones, unless a pair says otherwise */
+  rttMs: number;
+  /** from APIRouter's site ("edge") to each eZone */
+  edgeRttMs: number;
+  /** per-pair overrides; each unordered pair at most once */
+  pairs: { zones: [ZoneId, ZoneId]; rttMs: number }[];
+}
+
 export interface Endpoint {
   host: 'local';
   port: number;
+}
+
+/** GZS's endpoint and the eZone whose site it runs at (default: the Global-Zone master). */
+export interface GzsEndpoint extends Endpoint {
+  zone: ZoneId;
 }
 
 export type ZonePorts = Record<ZonePortKind, number>;
@@ -53,14 +75,22 @@ export interface Topology {
   database: string;
   zones: Zone[];
   globalMaster: ZoneId;
+  /** absolute path of the SQL schema applied to every eZone's MariaDB (the topology's `schema`, or the package's fixtures/sql/schema.sql) */
+  schemaFile: string;
   fencesFile: string;
+  /** how overlapping fences resolve: refused at load time, or the lowest feature index wins (the fence index's rule) */
+  fenceOverlap: 'error' | 'first-wins';
   fences: Fence[];
   /** shard → owning eZone at epoch 1 (the file's initial assignment), sorted by shard id */
   shards: Map<ShardId, ZoneId>;
   keys: { merchant: Record<string, ShardId>; user: Record<string, ShardId>; rider: Record<string, ShardId> };
+  /** the replicated tables only (sharded and global): what DRC and digests iterate */
   tables: Table[];
+  /** tables each eZone writes freely (`kind: local`) */
+  localTables: LocalTable[];
+  network: Network;
   deployment: {
-    gzs: Endpoint;
+    gzs: GzsEndpoint;
     router: Endpoint;
     links?: Endpoint;
     zookeeper?: Endpoint;

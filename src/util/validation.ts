@@ -1,12 +1,43 @@
 // zod issues and document paths as one line a user can act on.
 import type { z } from 'zod';
 
+/**
+ * Characters that do not show, or show as something else, in a terminal: controls, format
+ * characters (zero-width space and joiners, bidi overrides, BOM), separators other than the plain
+ * space, private use, lone surrogates, unassigned code points, variation selectors, Hangul fillers.
+ */
+const INVISIBLE =
+  /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u115f\u1160\u3164\uffa0\p{Variation_Selector}]/gu;
+
+/** `\u200b` for each invisible character (astral ones as their two UTF-16 halves, as in JSON). */
+export function escapeInvisible(text: string): string {
+  return text.replace(INVISIBLE, (ch) => {
+    let out = '';
+    for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return out;
+  });
+}
+
+/**
+ * A value from user input as it appears in a message: a string quoted and escaped (so that
+ * `ez-bj\u200b` does not pass for `ez-bj`), anything else as JSON; cut to `max` characters.
+ */
+export function quote(value: unknown, max = 48): string {
+  if (typeof value === 'string') {
+    const chars = Array.from(value);
+    const cut = chars.length > max ? `${chars.slice(0, max).join('')}…` : value;
+    return escapeInvisible(JSON.stringify(cut));
+  }
+  const text = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
+  return escapeInvisible(text.length > max ? `${text.slice(0, max)}…` : text);
+}
+
 /** `shards[3].zone`, `deployment.zones.ez-bj.portBase`: the path inside a document, as users write it. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
-    else out += out ? `.${String(key)}` : String(key);
+    else out += out ? `.${escapeInvisible(String(key))}` : escapeInvisible(String(key));
   }
   return out || '(top level)';
 }
@@ -18,7 +49,7 @@ export function formatIssue(issue: z.core.$ZodIssue): string {
     message = `required (${message.replace(/, received undefined$/, '')})`;
   }
   if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys.map((k) => `"${k}"`).join(', ');
+    const keys = issue.keys.map((k) => quote(k)).join(', ');
     message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${keys}`;
   }
   return `${formatPath(issue.path)}: ${message}`;

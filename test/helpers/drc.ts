@@ -12,7 +12,7 @@ import { digestTable } from '../../harness/checkers/digest.js';
 import { currentPosition, waitApplied } from '../../src/drc/index.js';
 import { installDrc } from '../../src/drc/install.js';
 import { drcPort, tableSpecs } from '../../src/drc/names.js';
-import { type GzsProcess, startGzsProcess } from '../../src/gzs/index.js';
+import { type GzsProcess, startGzsProcess } from '../../src/gzs/testkit.js';
 import { hostFor, type Spawned, terminate, waitGone } from '../../src/launch/host.js';
 import { loadTopology, type Topology } from '../../src/topology/index.js';
 import { fixturesDir, projectRoot } from '../../src/util/paths.js';

@@ -30,6 +30,7 @@ export async function writeFreePortTopology(
   for (let attempt = 1; ; attempt++) {
     const doc = parse(readFileSync(src, 'utf8'));
     doc.fences = resolve(dirname(src), doc.fences);
+    if (doc.schema) doc.schema = resolve(dirname(src), doc.schema);
     const zones = Object.keys(doc.deployment.zones);
     const kinds = Object.keys(ZONE_PORT_OFFSETS);
     const endpoints = ['gzs', 'router', 'zookeeper'].filter((k) => doc.deployment[k]);

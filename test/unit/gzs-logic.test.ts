@@ -163,7 +163,7 @@ describe('change request validation', () => {
     );
     expect(bad({ changes: [{ op: 'teleport' }] })).toMatch(/^body: changes\[0\]\.op: unknown op "teleport"/);
     expect(bad({ changes: [{ op: 'order-lock', orderId: '12a', reason: 'x' }] })).toBe(
-      'body: changes[0].orderId: "12a" is not a decimal order id',
+      'body: changes[0].orderId: "12a" is not a decimal order id (expected digits only, e.g. 7290412234567680001)',
     );
     expect(bad({ changes: [] })).toBe('body: changes: expected at least one change');
     expect(bad({ ifEpoch: 0, changes: [{ op: 'unlock', shard: 1 }] })).toBe(

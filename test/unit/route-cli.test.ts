@@ -93,7 +93,7 @@ describe('ezctl route', () => {
     ['geo=31,190', /^ezctl: geo: longitude 190 out of range \(expected -180\.\.180\)$/],
     ['geo=31.2304', /^ezctl: geo: "31\.2304" is not lat,lng/],
     ['geo=abc,1', /^ezctl: geo: latitude "abc" is not a decimal number of degrees/],
-    ['order=12ab', /^ezctl: order: "12ab" is not a decimal order id$/],
+    ['order=12ab', /^ezctl: order: "12ab" is not a decimal order id \(expected digits only/],
     [
       'order=99999999999999999999',
       /^ezctl: order: 99999999999999999999 is out of range \(expected below 2\^64\)$/,

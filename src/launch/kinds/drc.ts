@@ -1,16 +1,15 @@
 /** Launcher kind `drc`: the DRC replicator of every ordered eZone pair, running in its target eZone (source read through `B->A:mysql`). */
 import { join } from 'node:path';
+import { mysqlAccount } from '../../shared/mysql-accounts.js';
 import {
-  columnTypesQuery,
   directions,
   drcInstanceName,
   drcPort,
-  installScript,
-  parseColumnTypes,
-  tableSpecs,
-} from '../../drc/index.js';
-import { mysqlAccount } from '../../shared/mysql-accounts.js';
-import { gzsUrlFrom, linkName, reach, type Topology } from '../../topology/index.js';
+  gzsUrlFrom,
+  linkName,
+  reach,
+  type Topology,
+} from '../../topology/index.js';
 import { EzError } from '../../util/errors.js';
 import { formatHostPort } from '../../util/parse.js';
 import { projectRoot } from '../../util/paths.js';
@@ -18,6 +17,8 @@ import { type Host, terminate } from '../host.js';
 import { socketPathFor } from './mariadb.js';
 import { probeHealthz } from './probe.js';
 import type { InstanceSpec, LaunchCommand, ProcessKind } from './types.js';
+
+type DrcFace = typeof import('../../drc/index.js');
 
 export interface DrcParams {
   from: string;
@@ -62,6 +63,10 @@ async function installDrcObjects(
   host: Host,
   topology: Topology,
 ): Promise<void> {
+  // DRC's install scripts, loaded when a replicator is prepared (its face pulls in the replicator)
+  const { columnTypesQuery, installScript, parseColumnTypes, tableSpecs } = await import(
+    '../../drc/index.js'
+  );
   const tables = [...tableSpecs(topology).values()];
   const p = spec.params;
   const q = await host.run('mariadb', [...rootArgs(p.targetSocket), '--batch', '--skip-column-names'], {
@@ -78,7 +83,7 @@ async function installDrcObjects(
     .split('\n')
     .filter(Boolean)
     .map((l) => l.split('\t') as [string, string, string]);
-  let types: ReturnType<typeof parseColumnTypes>;
+  let types: ReturnType<DrcFace['parseColumnTypes']>;
   try {
     types = parseColumnTypes(rows, tables, `${p.to} (${p.database})`);
   } catch (err) {

@@ -1,6 +1,6 @@
 // Launcher kind `invalidator`: the cache invalidator per eZone.
 import { join } from 'node:path';
-import { invalidatorInstanceName } from '../../drc/index.js';
+import { invalidatorInstanceName } from '../../topology/index.js';
 import { projectRoot } from '../../util/paths.js';
 import { terminate } from '../host.js';
 import { probeHealthz } from './probe.js';

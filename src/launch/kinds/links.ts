@@ -5,7 +5,6 @@
  * holds the links and no process is started (`up` populates it), with `--no-links` nothing is.
  */
 import { join } from 'node:path';
-import { createLinks } from '../../links/index.js';
 import { linksApiPort } from '../../topology/index.js';
 import { projectRoot } from '../../util/paths.js';
 import { terminate } from '../host.js';
@@ -64,7 +63,10 @@ export const links: ProcessKind<LinksParams> = {
 
   async bootstrap(spec) {
     // links are state of the server process: (re)create them on every start (idempotent: populate replaces)
-    const { loadTopology } = await import('../../topology/index.js');
+    const [{ loadTopology }, { createLinks }] = await Promise.all([
+      import('../../topology/index.js'),
+      import('../../links/index.js'),
+    ]);
     await createLinks(loadTopology(spec.params.topologyFile), spec.params.url);
   },
 

@@ -147,6 +147,7 @@ export const mariadb: ProcessKind<MariaDBParams> = {
         dataDir: dataDir(z.id, 'mariadb'),
         serverId: z.serverId,
         database: topology.database,
+        schemaFile: topology.schemaFile,
       });
     });
   },
