@@ -100,14 +100,18 @@ describe('ezctl gzs', () => {
 
   it('exits 2 for bad input, 1 for refusals, with one line (or a JSON error) and no stack', async () => {
     const cases: [string[], number, RegExp, Record<string, string>?][] = [
-      [['gzs', 'lock', '5000'], 2, /^ezctl: shard "5000": expected a shard id \(integer 0\.\.1023\)$/],
+      [
+        ['gzs', 'lock', '5000'],
+        2,
+        /^ezctl: shard "5000": expected a shard id \(integer 0\.\.1023 in canonical decimal, e\.g\. 7 not 007\)$/,
+      ],
       [
         ['gzs', 'owner', '1', 'ez-zz'],
         2,
         /^ezctl: GZS http:\/\/\S+: eZone "ez-zz" is not in the routing table/,
       ],
       [['gzs', 'order-unlock', ORDER], 2, /order \d+ is not locked$/],
-      [['gzs', 'order-lock', '12x'], 2, /"12x" is not a decimal order id$/],
+      [['gzs', 'order-lock', '12x'], 2, /"12x" is not a decimal order id \(expected digits only, e\.g\. 7290412234567680001\)$/],
       [['gzs', 'zone', 'ez-bj', 'sideways'], 2, /Expected sideways to be one of: active, down/],
       [['gzs', 'lock', '1', '--if-epoch', '2'], 1, /ifEpoch 2 is stale: the table is at epoch 8/],
       [

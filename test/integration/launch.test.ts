@@ -307,9 +307,10 @@ describe('ezctl CLI end to end', () => {
     expect(down.stdout).toMatch(new RegExp(`stopped ${started.processes.length} processes`));
     for (const p of started.processes) expect(await pidGone(p.pid), p.name).toBe(true);
 
+    // stopped: not running any more, which status says (exit 1), not "healthy"
     const after = await ezctl('status');
-    expect(after.exitCode).toBe(0);
-    expect(after.stdout).toMatch(/no processes recorded/);
+    expect(after.exitCode).toBe(1);
+    expect(after.stdout).toMatch(/is not running: no processes recorded/);
   });
 });
 

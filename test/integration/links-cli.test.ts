@@ -22,8 +22,11 @@ function readyUrl(p: ResultPromise): Promise<string> {
   const lines = createInterface({ input: p.stdout! });
   return new Promise<string>((resolve, reject) => {
     lines.on('line', (line) => {
-      const m = /"msg":"ready"/.test(line) ? /"url":"([^"]+)"/.exec(line) : null;
-      if (m) resolve(m[1]);
+      // the server's own line says where it listens (the part runtime's "ready" line says it too)
+      const m = /"msg":"link server listening"/.test(line)
+        ? /"host":"([^"]+)","port":(\d+)/.exec(line)
+        : null;
+      if (m) resolve(`http://${m[1]}:${m[2]}`);
     });
     p.then((r) => reject(new Error(`exited ${r.exitCode}: ${r.stderr}`)));
   });
@@ -88,7 +91,7 @@ describe('standalone link server', () => {
   it('exit 2 for bad input, 1 when the server is unreachable, errors in one line', async () => {
     const bad = await run(['fault', 'ez-bj', 'ez-xx', 'slow', '30ms']);
     expect(bad.exitCode).toBe(2);
-    expect(bad.stderr).toMatch(/ezctl: unknown eZone "ez-xx" \(known: ez-bj, ez-sh\)/);
+    expect(bad.stderr).toMatch(/ezctl: link fault: unknown eZone "ez-xx" \(known: ez-bj, ez-sh\)/);
     const grammar = await run(['fault', 'ez-bj', 'ez-sh', 'explode', '--json']);
     expect(grammar.exitCode).toBe(2);
     expect(JSON.parse(grammar.stdout)).toMatchObject({ error: { code: 'EZ_USAGE' } });

@@ -39,8 +39,10 @@ beforeAll(async () => {
   const lines = createInterface({ input: proc.stdout! });
   url = await new Promise<string>((resolve, reject) => {
     lines.on('line', (line) => {
-      const m = /"url":"([^"]+)","msg":"ready"/.exec(line);
-      if (m) resolve(m[1]);
+      const m = /"msg":"link server listening"/.test(line)
+        ? /"host":"([^"]+)","port":(\d+)/.exec(line)
+        : null;
+      if (m) resolve(`http://${m[1]}:${m[2]}`);
     });
     proc!.then((r) => reject(new Error(`link server exited: ${r.stderr}`)));
   });

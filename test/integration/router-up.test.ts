@@ -4,6 +4,7 @@
  * `down` stops them. Needs the build (`npx tsc -p .`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EDGE, gzsUrlFrom, linkListenPort } from '../../src/topology/index.js';
 import { startZoneCluster, type ZoneCluster } from '../helpers/zone-cluster.js';
 import { BEIJING, http, SHANGHAI, until } from './router-stack.js';
 
@@ -35,7 +36,16 @@ describe('ezctl up with the traffic parts', () => {
       });
     }
     expect(byName.get('router')).toMatchObject({ alive: true, ready: true, port: deployment.router.port });
-    expect(byName.get('router')!.endpoints.gzs).toBe(`http://127.0.0.1:${deployment.gzs.port}`);
+    // each part reaches GZS as its site does: the router (edge) and ez-sh through their links, ez-bj (GZS's site) directly
+    const t = cluster.topology;
+    expect(byName.get('router')!.endpoints.gzs).toBe(gzsUrlFrom(t, true, EDGE));
+    expect(byName.get('router')!.endpoints.gzs).toBe(
+      `http://127.0.0.1:${linkListenPort(t, EDGE, 'ez-bj', 'gzs')}`,
+    );
+    expect(byName.get('soa@ez-sh')!.endpoints.gzs).toBe(
+      `http://127.0.0.1:${linkListenPort(t, 'ez-sh', 'ez-bj', 'gzs')}`,
+    );
+    expect(byName.get('soa@ez-bj')!.endpoints.gzs).toBe(`http://127.0.0.1:${deployment.gzs.port}`);
   });
 
   it('routes through the router and across eZones through the SOA Proxies, from GZS', async () => {
