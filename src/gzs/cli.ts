@@ -2,7 +2,6 @@
 import type { RoutingTable } from '../routing/index.js';
 import type { AckReport } from '../shared/gzs-protocol.js';
 import { canonicalShard } from '../shared/gzs-protocol.js';
-import type { Topology } from '../topology/index.js';
 import { controlGzsUrl, loadTopology, MAX_SHARD } from '../topology/index.js';
 import { UsageError } from '../util/errors.js';
 import { type ChangeResult, GzsApi, type HistoryResult } from './api.js';

@@ -44,9 +44,11 @@ export type FlagValues<S extends FlagSpecs> = {
 };
 
 type Opts<T> = { env?: string; required?: boolean; fallback?: T };
+/** no options given (an empty object type, spelled so lint accepts it) */
+type NoOptions = Record<never, never>;
 
 /** A flag builder keeps the literal options (`required: true`, `fallback`) in the type. */
-type Builder<T> = <const O extends Opts<T> = {}>(o?: O) => Flag<T> & O;
+type Builder<T> = <const O extends Opts<T> = NoOptions>(o?: O) => Flag<T> & O;
 const make =
   <T>(base: Flag<T>): Builder<T> =>
   (o) =>
@@ -60,21 +62,22 @@ const text = (description: string, placeholder: string): Flag<string> => ({
 });
 
 export const flag = {
-  string: <const O extends Opts<string> = {}>(description: string, o?: O) =>
+  string: <const O extends Opts<string> = NoOptions>(description: string, o?: O) =>
     make(text(description, 'TEXT'))(o),
   /** an eZone id of the topology (checked once the topology is loaded) */
-  zone: <const O extends Opts<string> = {}>(description: string, o?: O) =>
+  zone: <const O extends Opts<string> = NoOptions>(description: string, o?: O) =>
     make({ ...text(description, 'EZONE'), zone: true })(o),
   /** a file path (checked by whoever opens it) */
-  file: <const O extends Opts<string> = {}>(description: string, o?: O) => make(text(description, 'FILE'))(o),
-  int: <const O extends Opts<number> = {}>(description: string, min: number, max: number, o?: O) =>
+  file: <const O extends Opts<string> = NoOptions>(description: string, o?: O) =>
+    make(text(description, 'FILE'))(o),
+  int: <const O extends Opts<number> = NoOptions>(description: string, min: number, max: number, o?: O) =>
     make<number>({
       type: 'string',
       description,
       placeholder: `${min}..${max}`,
       parse: (t, what) => parseInteger(t, what, min, max),
     })(o),
-  port: <const O extends Opts<number> = {}>(description: string, o?: O) =>
+  port: <const O extends Opts<number> = NoOptions>(description: string, o?: O) =>
     make<number>({
       type: 'string',
       description,
@@ -82,14 +85,18 @@ export const flag = {
       parse: (t, what) => parseInteger(t, what, 0, 65535),
     })(o),
   /** `500ms`, `2s`; a bare number is milliseconds */
-  duration: <const O extends Opts<number> = {}>(description: string, bounds: DurationBounds = {}, o?: O) =>
+  duration: <const O extends Opts<number> = NoOptions>(
+    description: string,
+    bounds: DurationBounds = {},
+    o?: O,
+  ) =>
     make<number>({
       type: 'string',
       description,
       placeholder: 'DURATION',
       parse: (t, what) => parseDuration(t, what, bounds),
     })(o),
-  hostPort: <const O extends Opts<HostPort> = {}>(description: string, o?: O) =>
+  hostPort: <const O extends Opts<HostPort> = NoOptions>(description: string, o?: O) =>
     make<HostPort>({
       type: 'string',
       description,
@@ -97,7 +104,7 @@ export const flag = {
       parse: (t, what) => parseHostPort(t, what),
     })(o),
   /** one or more base URLs: repeatable and comma-separated */
-  urls: <const O extends Opts<string[]> = {}>(description: string, o?: O) =>
+  urls: <const O extends Opts<string[]> = NoOptions>(description: string, o?: O) =>
     make<string[]>({
       type: 'string',
       multiple: true,
@@ -106,7 +113,7 @@ export const flag = {
       parse: (t, what) => [parseBaseUrl(t, what)],
     })(o),
   /** `KEY=VALUE` items, repeatable */
-  pairs: <const O extends Opts<[string, string][]> = {}>(description: string, o?: O) =>
+  pairs: <const O extends Opts<[string, string][]> = NoOptions>(description: string, o?: O) =>
     make<[string, string][]>({
       type: 'string',
       multiple: true,
@@ -128,7 +135,11 @@ export const flag = {
         throw new UsageError(`${what}: expected true or false, got ${JSON.stringify(t)}`);
       },
     })({ ...o, fallback: false as boolean }),
-  oneOf: <T extends string, const O extends Opts<T> = {}>(description: string, values: readonly T[], o?: O) =>
+  oneOf: <T extends string, const O extends Opts<T> = NoOptions>(
+    description: string,
+    values: readonly T[],
+    o?: O,
+  ) =>
     make<T>({
       type: 'string',
       description,

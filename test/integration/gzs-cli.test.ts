@@ -111,7 +111,11 @@ describe('ezctl gzs', () => {
         /^ezctl: GZS http:\/\/\S+: eZone "ez-zz" is not in the routing table/,
       ],
       [['gzs', 'order-unlock', ORDER], 2, /order \d+ is not locked$/],
-      [['gzs', 'order-lock', '12x'], 2, /"12x" is not a decimal order id \(expected digits only, e\.g\. 7290412234567680001\)$/],
+      [
+        ['gzs', 'order-lock', '12x'],
+        2,
+        /"12x" is not a decimal order id \(expected digits only, e\.g\. 7290412234567680001\)$/,
+      ],
       [['gzs', 'zone', 'ez-bj', 'sideways'], 2, /Expected sideways to be one of: active, down/],
       [['gzs', 'lock', '1', '--if-epoch', '2'], 1, /ifEpoch 2 is stale: the table is at epoch 8/],
       [
