@@ -281,6 +281,8 @@ describe('digests', () => {
       'DELETE FROM orders WHERE shard_id IN (?, ?)',
       '/*ez:allow-ddl*/ UPDATE orders SET state = ? WHERE shard_id = ?',
       'UPDATE orders SET state = ? WHERE shard_id = ? /*! OR ? = ? */',
+      'SELECT @x.y', // one user variable named x.y …
+      'SELECT @x . y', // … is not @x, a dot and y
     ];
     expect(new Set(shapes.map(digest)).size).toBe(shapes.length);
   });

@@ -244,6 +244,9 @@ export function lexSql(text: string, options: LexOptions = {}): LexedStatement[]
     if (problem === null) problem = why;
   };
 
+  // the digest must tell different token sequences apart: one space between tokens, none before
+  // `,` `)` and none after `(`; a `.` is tight only where it qualifies a name (t.c, @@session.x)
+  let prevTightDot = false;
   const push = (
     kind: TokKind,
     start: number,
@@ -254,10 +257,13 @@ export function lexSql(text: string, options: LexOptions = {}): LexedStatement[]
   ) => {
     const tok: MutToken = { kind, start, end, text: tokText, reserved, slot: -1 };
     tokens.push(tok);
-    if (digest.length > 0 && kind !== Tok.Comma && kind !== Tok.RParen && kind !== Tok.Dot)
-      if (prevKind !== Tok.LParen && prevKind !== Tok.Dot) digest += ' ';
+    const tightDot =
+      kind === Tok.Dot && (prevKind === Tok.Word || prevKind === Tok.Ident || prevKind === Tok.SysVar);
+    if (digest.length > 0 && kind !== Tok.Comma && kind !== Tok.RParen && !tightDot)
+      if (prevKind !== Tok.LParen && !prevTightDot) digest += ' ';
     digest += piece;
     prevKind = kind;
+    prevTightDot = tightDot;
     return tok;
   };
 
@@ -287,6 +293,7 @@ export function lexSql(text: string, options: LexOptions = {}): LexedStatement[]
     params = 0;
     digest = '';
     prevKind = 0;
+    prevTightDot = false;
     hints = null;
     problem = null;
     compound = false;
