@@ -3,6 +3,9 @@
 import pkg from 'node-sql-parser';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { StatementClassifier } from '../../src/dal/sql/classify.js';
+import { updatePlan } from '../../src/dal/sql/dml.js';
+import { lexSql } from '../../src/dal/sql/lexer.js';
+import { namesIn } from '../../src/dal/sql/tokens.js';
 import type { DalSchema, Plan, WritePlan } from '../../src/dal/sql/types.js';
 
 const SCHEMA: DalSchema = {
@@ -249,6 +252,25 @@ describe("guards against node-sql-parser's misreadings", () => {
     const d = plan(c, 'DELETE LOW_PRIORITY QUICK IGNORE FROM orders WHERE shard_id = 5 LIMIT 10');
     expect(d).toMatchObject({ kind: 'write', targets: [{ table: 'orders', kind: 'sharded' }] });
     expect(code(plan(c, 'UPDATE IGNORE nope SET a = 1'))).toBe('EZ_UNKNOWN_TABLE');
+  });
+
+  it('refuses a table name the AST reports but the statement does not spell', () => {
+    // what node-sql-parser 5.4 makes of `UPDATE IGNORE orders …` when the modifier is not dropped
+    const st = lexSql('UPDATE IGNORE orders SET a = 1 WHERE shard_id = 5')[0];
+    const ctx = { digest: st.digest, hints: st.hints, schema: SCHEMA, db: 'ezdb', names: namesIn(st.tokens) };
+    const ast = {
+      type: 'update',
+      table: [{ db: null, table: 'IGNORE', as: 'orders' }],
+      set: [{ column: 'a', value: { type: 'number', value: 1 }, table: null }],
+      where: null,
+    };
+    expect(updatePlan(ctx, ast)).toMatchObject({
+      kind: 'refused',
+      refusal: {
+        code: 'EZ_DENIED',
+        message: expect.stringMatching(/read the name "IGNORE", which the statement does not spell/),
+      },
+    });
   });
 
   it('refuses what node-sql-parser cannot parse, without quoting the statement', () => {

@@ -32,12 +32,14 @@ export function hasWords(tokens: readonly Token[], ...seq: string[]): boolean {
   return false;
 }
 
-/** Every name the statement spells (unreserved words and quoted identifiers), for cross-checks. */
+/**
+ * Every name the statement spells (unreserved words and quoted identifiers), for cross-checks: a
+ * reserved word cannot be an unquoted table name, so `UPDATE IGNORE t` has no table IGNORE.
+ */
 export function namesIn(tokens: readonly Token[]): Set<string> {
   const s = new Set<string>();
   for (const t of tokens) {
-    if (t.kind === Tok.Ident) s.add(t.text);
-    else if (t.kind === Tok.Word) s.add(t.text);
+    if (t.kind === Tok.Ident || (t.kind === Tok.Word && !t.reserved)) s.add(t.text);
   }
   return s;
 }
