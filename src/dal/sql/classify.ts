@@ -285,10 +285,11 @@ export class StatementClassifier {
     const problem = precedenceProblem(st.tokens);
     if (problem !== null) return { plan: denied(ctx, problem), cache: true };
     let ast: unknown;
+    const text = parserText(st, tokensForParser(st.tokens), 'params');
     try {
-      ast = this.parse(parserText(st, tokensForParser(st.tokens), 'params'));
+      ast = this.parse(text);
     } catch (err) {
-      return { plan: parseGap(ctx, err), cache: true };
+      return { plan: parseGap(ctx, err, text), cache: true };
     }
     if (Array.isArray(ast)) {
       if (ast.length !== 1)
@@ -318,10 +319,12 @@ export class StatementClassifier {
     const objectRefusal = ddlObjectRefusal(ctx, st.tokens);
     if (objectRefusal !== null) return { plan: objectRefusal, cache: true };
     let ast: unknown;
+    const text = parserText(st, st.tokens, 'values');
     try {
-      ast = this.parse(parserText(st, st.tokens, 'values'));
+      ast = this.parse(text);
     } catch (err) {
-      return { plan: parseGap(ctx, err), cache: false };
+      // DDL text carries its literals: name no position in it
+      return { plan: parseGap(ctx, err, ''), cache: false };
     }
     if (Array.isArray(ast)) {
       if (ast.length !== 1)
@@ -348,13 +351,14 @@ function mainOfWith(t: readonly Token[], from: number): string {
 }
 
 /** node-sql-parser could not parse it: deny, saying so (docs/dal.md lists the known gaps). */
-function parseGap(ctx: DmlContext, err: unknown): RefusedPlan {
-  const msg = err instanceof Error ? err.message : String(err);
-  // the parser's message quotes the text around the failure: keep only its position, no literal values
-  const where = /line (\d+), column (\d+)/.exec(msg);
+function parseGap(ctx: DmlContext, err: unknown, text: string): RefusedPlan {
+  // the parser's own message quotes the statement (literals included): give only where it stopped,
+  // as the token of the re-spelled text (literals there are :pK, so no value is named)
+  const col = (err as { location?: { start?: { offset?: number } } })?.location?.start?.offset;
+  const at = typeof col === 'number' ? /^\S*/.exec(text.slice(col))?.[0].slice(0, 24) : undefined;
   return denied(
     ctx,
-    `node-sql-parser 5.4 cannot parse this statement${where ? ` (at column ${where[2]} of its digest)` : ''}; the DAL refuses what it cannot classify (docs/dal.md lists the known gaps)`,
+    `node-sql-parser 5.4 cannot parse this statement${at ? ` (stopped at ${JSON.stringify(at)})` : ''}; the DAL refuses what it cannot classify (docs/dal.md lists the known gaps)`,
   );
 }
 
