@@ -19,5 +19,9 @@ export const ErrorCode = {
   unknownTable: 'EZ_UNKNOWN_TABLE',
   ddlRefused: 'EZ_DDL_REFUSED',
   notReady: 'EZ_NOT_READY',
+  /** the DAL cannot classify a statement, or never lets it through (deny unknown) */
+  denied: 'EZ_DENIED',
+  /** one transaction writing a second shard (or Global-Zone and local rows) */
+  crossShard: 'EZ_CROSS_SHARD',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
