@@ -375,12 +375,20 @@ export async function resumeDirection(
   checkDirection(topology, from, to);
   const c = await connect(topology, to, 'applier');
   try {
-    const [rows] = await c.query(`SELECT state, pending_gtid FROM ${DRC.control} WHERE source_zone = ?`, [
-      from,
-    ]);
-    const r = (rows as { state: string; pending_gtid: string | null }[])[0];
+    const [rows] = await c.query(
+      `SELECT state, pending_gtid, skip_gtid FROM ${DRC.control} WHERE source_zone = ?`,
+      [from],
+    );
+    const r = (rows as { state: string; pending_gtid: string | null; skip_gtid: string | null }[])[0];
     if (r?.state !== 'stopped' || !r.pending_gtid)
       throw new EzError('EZ_NOT_STOPPED', `${from} -> ${to} is not stopped at a DDL: nothing to resume`);
+    // resumed already, the replicator has not polled yet (≤ 1 s): a second resume would say
+    // "skipped" for a step it does not take
+    if (r.skip_gtid === r.pending_gtid)
+      throw new EzError(
+        'EZ_NOT_STOPPED',
+        `${from} -> ${to} is already resumed past ${r.pending_gtid}: the replicator steps over it within a second`,
+      );
     if (gtid && gtid !== r.pending_gtid)
       throw new EzError(
         'EZ_WRONG_GTID',

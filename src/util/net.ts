@@ -1,6 +1,8 @@
 // Free ports for tests, benches and drills, drawn below the kernel's ephemeral range.
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * Free ports for tests, benches and drills are drawn below the kernel's ephemeral range
@@ -23,6 +25,63 @@ function ephemeralLow(): number {
 
 const HIGHEST = ephemeralLow(); // exclusive
 
+/**
+ * A port handed out is only written into a topology; nothing listens on it until its part starts,
+ * and meanwhile another test (another vitest worker, another process) would find it free and take
+ * it for a MariaDB (seen in CI: "mysql of ez-sh collides with orders of ez-bj", a SOA proxy's
+ * EADDRINUSE). So every port handed out is reserved: a file per port under one directory, created
+ * exclusively, holding the reserving pid. A reservation lapses when its process is gone or after
+ * RESERVATION_MS (a worker process that runs many test files must not hoard the range).
+ */
+const RESERVATIONS = join(tmpdir(), 'ezctl-ports');
+const RESERVATION_MS = 15 * 60_000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Claim `port` for this process; false when a live reservation (ours or another's) holds it. */
+function reserve(port: number): boolean {
+  const file = join(RESERVATIONS, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        mkdirSync(RESERVATIONS, { recursive: true });
+        continue;
+      }
+      if (code !== 'EEXIST') return true; // no place to reserve (read-only tmp): the bind check alone
+      try {
+        const pid = Number(readFileSync(file, 'utf8'));
+        const fresh = Date.now() - statSync(file).mtimeMs < RESERVATION_MS;
+        if (fresh && Number.isInteger(pid) && pid > 0 && alive(pid)) return false;
+        unlinkSync(file); // lapsed: take it over
+      } catch {
+        // raced with its owner or another taker: try once more
+      }
+    }
+  }
+  return false;
+}
+
+function release(port: number): void {
+  try {
+    unlinkSync(join(RESERVATIONS, String(port)));
+  } catch {
+    // never made, or lapsed and taken over
+  }
+}
+
 function listenOn(port: number): Promise<Server | null> {
   return new Promise((resolve) => {
     const srv = createServer();
@@ -38,7 +97,9 @@ async function holdRun(start: number, len: number): Promise<Server[] | null> {
   const held: Server[] = [];
   for (let p = start; p < start + len; p++) {
     const srv = await listenOn(p);
-    if (!srv) {
+    if (!srv || !reserve(p)) {
+      if (srv) held.push(srv);
+      for (let q = start; q < p; q++) release(q);
       await closeAll(held);
       return null;
     }
