@@ -70,9 +70,12 @@ describe('latency', () => {
     console.log(
       `round trip: direct median ${base.toFixed(3)} ms, proxied median ${median(rtts).toFixed(3)} ms, added ${added.toFixed(3)} ms, min ${Math.min(...rtts).toFixed(3)} ms`,
     );
-    expect(added).toBeGreaterThanOrEqual(29);
-    expect(added).toBeLessThanOrEqual(34);
-    expect(Math.min(...rtts)).toBeGreaterThanOrEqual(30);
+    // lower bounds allow 1 ms per delay timer: libuv's loop clock is cached in whole ms, so a
+    // timer may fire up to 1 ms early as performance.now() sees it (seen: a 59.68 ms minimum for
+    // 60 ms); upper bounds are loose, the machine is shared and noise only adds time
+    expect(added).toBeGreaterThanOrEqual(28);
+    expect(added).toBeLessThanOrEqual(40);
+    expect(Math.min(...rtts)).toBeGreaterThanOrEqual(28);
     await p.remove();
   });
 
@@ -93,9 +96,10 @@ describe('latency', () => {
     console.log(
       `set-up + first round trip: direct ${base.toFixed(3)} ms, proxied ${median(times).toFixed(3)} ms, added ${added.toFixed(3)} ms`,
     );
-    expect(added).toBeGreaterThanOrEqual(59);
-    expect(added).toBeLessThanOrEqual(64);
-    expect(Math.min(...times)).toBeGreaterThanOrEqual(60);
+    // four delay timers on the path (handshake and data, each way): up to 1 ms early each
+    expect(added).toBeGreaterThanOrEqual(56);
+    expect(added).toBeLessThanOrEqual(72);
+    expect(Math.min(...times)).toBeGreaterThanOrEqual(56);
     // without handshake: the same toxics only delay data
     for (const stream of ['upstream', 'downstream'] as const)
       await (await p.getToxic(`l-${stream}`)).update({
@@ -106,8 +110,8 @@ describe('latency', () => {
         attributes: { latency: 15, jitter: 0, handshake: false } as { latency: number; jitter: number },
       });
     const dataOnly = median(await setupTimes(p.listen, 50)) - base;
-    expect(dataOnly).toBeGreaterThanOrEqual(29);
-    expect(dataOnly).toBeLessThanOrEqual(34);
+    expect(dataOnly).toBeGreaterThanOrEqual(28);
+    expect(dataOnly).toBeLessThanOrEqual(40);
     await p.remove();
   });
 
