@@ -113,10 +113,16 @@ export function planContext(
   topology: Topology,
   stateDir: string,
   links: LinkPlan = linkPlan(topology),
+  kinds: readonly ProcessKind[] = selectKinds(),
 ): PlanContext {
   const root = clusterDir(stateDir, topology.name);
   // `_cluster` cannot clash with an eZone id (those start with a letter)
-  return { topology, dataDir: (zone, kind) => join(root, zone ?? '_cluster', kind), links };
+  return {
+    topology,
+    dataDir: (zone, kind) => join(root, zone ?? '_cluster', kind),
+    links,
+    selected: new Set(kinds.map((k) => k.kind)),
+  };
 }
 
 /** The instances `up` would start, in start order (phase by phase). */
@@ -124,10 +130,9 @@ export function plan(
   topology: Topology,
   opts: UpOptions = {},
 ): { kind: ProcessKind; specs: InstanceSpec[] }[][] {
-  const ctx = planContext(topology, resolveStateDir(opts.stateDir), linkPlan(topology, opts));
-  return phases(selectKinds(opts.with, opts.only)).map((phase) =>
-    phase.map((kind) => ({ kind, specs: kind.instances(ctx) })),
-  );
+  const kinds = selectKinds(opts.with, opts.only);
+  const ctx = planContext(topology, resolveStateDir(opts.stateDir), linkPlan(topology, opts), kinds);
+  return phases(kinds).map((phase) => phase.map((kind) => ({ kind, specs: kind.instances(ctx) })));
 }
 
 const specOf = (r: ProcessRecord): InstanceSpec => ({

@@ -1,4 +1,5 @@
 // The sample order service of one eZone: an HTTP JSON API for an order's life, owner-only writes.
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
@@ -21,7 +22,7 @@ import { HttpError, readJson as readJsonBody, sendError, sendJson } from '../uti
 import { createRegistry, handleOps } from '../util/ops.js';
 import { summarizeIssues } from '../util/validation.js';
 import { isAction, type OrderAction, transitionProblem } from './lifecycle.js';
-import { type Order, type OrderStore, orderVersion } from './store.js';
+import { type Order, type OrderStore, orderVersion, PhoneTaken } from './store.js';
 
 /**
  * The sample order service of one eZone (DESIGN §1, §7): an HTTP JSON API for an order's life.
@@ -31,6 +32,9 @@ import { type Order, type OrderStore, orderVersion } from './store.js';
  *   POST /orders/:id/accept|pickup|deliver|cancel   ({rider} for pickup) → 200 {order}
  *   GET  /orders/:id                     any eZone (every eZone holds a copy), cache-aside
  *   GET  /internal/orders/:id/summary    the SOA method: owner eZone only
+ *   POST /users                          {phone, name} → 201 {user}; a Global-Zone write (the
+ *                                        DAL runs it in the master eZone); phone taken → 409
+ *   GET  /users/:id                      this eZone's copy
  *
  * Writes are for the shard's owner only: before the body is read, the shard is checked against
  * this service's own routing source (at least at the epoch the caller decided with): not owned
@@ -73,6 +77,12 @@ const CreateBody = z.strictObject({
     .max(1_000_000_000),
 });
 const PickupBody = z.strictObject({ rider: Id.optional() });
+const RegisterBody = z.strictObject({
+  phone: z
+    .string()
+    .regex(/^\+?[0-9]{5,20}$/, { error: 'expected a phone number: 5-20 digits, optionally after +' }),
+  name: z.string().min(1).max(128),
+});
 const EmptyBody = z.strictObject({});
 
 const MAX_BODY = 64 * 1024;
@@ -82,6 +92,27 @@ const refusal = (status: number, code: string, message: string, headers: string[
   new HttpError(status, code, message, {}, Object.fromEntries(pairs(headers)));
 const pairs = (flat: string[]): [string, string][] =>
   Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]]);
+
+/**
+ * A DAL refusal (MySQL error 1105, message starting with a DESIGN §4 code word) as an HTTP answer:
+ * the service's own checks normally answer first; this is the safety net speaking.
+ */
+function dalRefusal(err: unknown): HttpError | null {
+  const e = err as { errno?: number; sqlMessage?: string; message?: string };
+  const text = e?.sqlMessage ?? e?.message ?? '';
+  const m = /^(EZ_[A-Z_]+)\b/.exec(text);
+  if (e?.errno !== 1105 || !m) return null;
+  const code = m[1];
+  if (code === ErrorCode.wrongZone) return refusal(421, code, text);
+  if (
+    code === ErrorCode.locked ||
+    code === ErrorCode.globalUnavailable ||
+    code === ErrorCode.notReady ||
+    code === ErrorCode.unavailable
+  )
+    return refusal(503, code, text, ['retry-after', '1']);
+  return refusal(500, code, text);
+}
 
 /** mysql2 errors that mean the database could not be reached or dropped the connection: retry later. */
 const DB_DOWN = new Set([
@@ -306,6 +337,25 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
     ];
   }
 
+  async function register(req: IncomingMessage): Promise<[number, unknown, string[]]> {
+    const body = await readJson(req, RegisterBody);
+    const id = `u-${randomUUID()}`;
+    try {
+      const user = await store.registerUser({ id, phone: body.phone, name: body.name });
+      log.info({ op: 'register', id }, 'user registered');
+      return [201, { user, zone }, []];
+    } catch (err) {
+      if (err instanceof PhoneTaken) throw refusal(409, ErrorCode.conflict, err.message);
+      throw err;
+    }
+  }
+
+  async function getUser(id: string): Promise<[number, unknown, string[]]> {
+    const user = await store.getUser(id);
+    if (!user) throw refusal(404, ErrorCode.notFound, `no user ${id} in ${zone}`);
+    return [200, { user, zone }, []];
+  }
+
   /** Route a request: [status, body, headers] or an HttpError. */
   function dispatch(
     req: IncomingMessage,
@@ -317,6 +367,10 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
       if (path.length === 2 && m === 'GET') return { op: 'get', run: () => get(path[1]) };
       if (path.length === 3 && m === 'POST' && isAction(path[2]))
         return { op: path[2], run: () => transition(req, path[1], path[2] as OrderAction) };
+    }
+    if (path[0] === 'users') {
+      if (path.length === 1 && m === 'POST') return { op: 'register', run: () => register(req) };
+      if (path.length === 2 && m === 'GET') return { op: 'get-user', run: () => getUser(path[1]) };
     }
     if (
       path[0] === 'internal' &&
@@ -332,7 +386,7 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
         throw refusal(
           404,
           ErrorCode.notFound,
-          `no route ${m} /${path.join('/')} (expected POST /orders, GET /orders/:id, POST /orders/:id/{accept,pickup,deliver,cancel}, GET /internal/orders/:id/summary)`,
+          `no route ${m} /${path.join('/')} (expected POST /orders, GET /orders/:id, POST /orders/:id/{accept,pickup,deliver,cancel}, GET /internal/orders/:id/summary, POST /users, GET /users/:id)`,
         );
       },
     };
@@ -368,9 +422,11 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
       },
       (err) => {
         let e: HttpError;
-        if (err instanceof HttpError) {
-          e = err;
+        const dal = err instanceof HttpError ? null : dalRefusal(err);
+        if (err instanceof HttpError || dal) {
+          e = err instanceof HttpError ? err : dal!;
           if (e.status === 421) log.info({ op, path: url, msg421: e.message }, 'wrong eZone');
+          if (dal) log.warn({ op, path: url, code: dal.code }, 'refused by the DAL');
         } else if (isDatabaseDown(err)) {
           // the eZone's database is down or restarting: retryable, never a 500 (the write may or may
           // not have committed when the connection dropped mid-statement; the caller retries or asks)

@@ -53,9 +53,22 @@ function toOrder(r: RowDataPacket): Order {
 
 export const orderVersion = (o: Order): Version => ({ at: o.updatedAt, origin: o.origin });
 
+/** A registered user (the Global-Zone table `users`: written in the master eZone, read everywhere). */
+export interface User {
+  id: string;
+  phone: string;
+  name: string;
+  version: number;
+  updatedAt: string;
+}
+
+/** Registering a phone that is taken (MariaDB's unique key on users.phone, in the master eZone). */
+export class PhoneTaken extends Error {}
+
 /**
- * The order service's writes and reads on its eZone's MariaDB (directly for now; the DAL comes
- * later). Every write sets updated_at with microseconds and bumps version by one (DESIGN §5).
+ * The order service's writes and reads through its eZone's DAL (or straight on its MariaDB when
+ * `ezctl up` runs no DALs). Every write sets updated_at with microseconds and bumps version by one
+ * (DESIGN §5).
  */
 export class OrderStore {
   readonly pool: Pool;
@@ -124,7 +137,48 @@ export class OrderStore {
     return { ok: true, order };
   }
 
+  /**
+   * Register a user: a Global-Zone write (the DAL runs it in the master eZone, whose unique key on
+   * phone makes registration unique across eZones), then the user read back on the same session
+   * with read-your-writes (the DAL waits until this eZone's copy holds the write).
+   */
+  async registerUser(u: { id: string; phone: string; name: string }): Promise<User> {
+    const c = await this.pool.getConnection();
+    try {
+      try {
+        await c.execute(
+          'INSERT INTO users (id, phone, name, version, updated_at) VALUES (?, ?, ?, 1, NOW(6))',
+          [u.id, u.phone, u.name],
+        );
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ER_DUP_ENTRY')
+          throw new PhoneTaken(`phone ${u.phone} is already registered`);
+        throw err;
+      }
+      const [rows] = await c.query<RowDataPacket[]>(
+        '/*ez:read-your-writes*/ SELECT id, phone, name, version, updated_at FROM users WHERE id = ?',
+        [u.id],
+      );
+      if (rows.length === 0) throw new Error(`user ${u.id} not readable right after its registration`);
+      return toUser(rows[0]);
+    } finally {
+      c.release();
+    }
+  }
+
+  async getUser(id: string): Promise<User | null> {
+    const [rows] = await this.pool.execute<RowDataPacket[]>(
+      'SELECT id, phone, name, version, updated_at FROM users WHERE id = ?',
+      [id],
+    );
+    return rows.length === 0 ? null : toUser(rows[0]);
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+function toUser(r: RowDataPacket): User {
+  return { id: r.id, phone: r.phone, name: r.name, version: Number(r.version), updatedAt: r.updated_at };
 }

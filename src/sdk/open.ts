@@ -28,6 +28,10 @@ export interface OpenSourceOptions {
   cacheFile?: string;
   /** who holds the table, for GZS's acknowledgements: kind `router` / `soa` / `orders` / `dal`, and its eZone */
   holder: { kind: string; zone: string | null };
+  /** the holder's ack gate (the DAL: acknowledge an epoch only once its fences are complete) */
+  ackableEpoch?: (held: number) => number;
+  /** how long to wait for GZS when there is no cache file (default: the SDK's 10 s) */
+  startTimeoutMs?: number;
   registry?: Registry;
   log: Logger;
 }
@@ -43,6 +47,8 @@ export async function openRoutingSource(o: OpenSourceOptions): Promise<RoutingSo
     topology: o.topology,
     cacheFile: o.cacheFile,
     holder: { id: defaultHolderId(o.holder.kind, o.holder.zone), kind: o.holder.kind, zone: o.holder.zone },
+    ackableEpoch: o.ackableEpoch,
+    startTimeoutMs: o.startTimeoutMs,
     registry: o.registry,
     log: o.log,
   });

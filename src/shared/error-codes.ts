@@ -10,6 +10,8 @@ export const ErrorCode = {
   zoneUnavailable: 'EZ_ZONE_UNAVAILABLE',
   wrongZone: 'EZ_WRONG_ZONE',
   notFound: 'EZ_NOT_FOUND',
+  /** the write conflicts with what exists (a phone already registered) */
+  conflict: 'EZ_CONFLICT',
   shuttingDown: 'EZ_SHUTTING_DOWN',
   /** a dependency of the answering part (its database) is down: retry */
   unavailable: 'EZ_UNAVAILABLE',

@@ -217,6 +217,14 @@ export function parseTopology(text: string, file: string): Topology {
         `[${tb.primaryKey.join(', ')}]${rawTables[i]?.primaryKey === undefined ? ' (the default)' : ''} is not the PRIMARY KEY of ${of}, which is (${pk.join(', ')}); DRC identifies a row by its primary key`,
       );
     if (tb.kind === 'sharded' && tb.shardColumn) column(`tables[${i}].shardColumn`, tb.shardColumn);
+    if (tb.kind === 'sharded' && tb.orderIdColumn) {
+      const c = column(`tables[${i}].orderIdColumn`, tb.orderIdColumn);
+      if (!/^(bigint|(var)?char|(var)?binary)$/.test(c.type))
+        fail(
+          `tables[${i}].orderIdColumn`,
+          `column ${c.name} of ${of} is ${c.type.toUpperCase()}; an order id (64 bits, DESIGN §2) needs BIGINT (UNSIGNED) or a string column`,
+        );
+    }
     const at = column(`tables[${i}].updatedAt`, tb.updatedAt);
     if (updatedAtKind(at.type) === null)
       fail(

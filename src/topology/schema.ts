@@ -88,6 +88,8 @@ export const ZONE_PORT_OFFSETS = {
   soa: 3,
   orders: 4,
   invalidator: 5,
+  /** the DAL's /healthz and /metrics (its `dal` port speaks MySQL) */
+  dalHttp: 6,
   /** replicators into this eZone: drc + index of the source eZone (up to 10 sources) */
   drc: 10,
 } as const;
@@ -186,11 +188,21 @@ const TableSchema = z.discriminatedUnion(
   'kind',
   [
     // shardColumn required: checked by the loader, with a message that says what it is
-    z.strictObject({ kind: z.literal('sharded'), ...replicated, shardColumn: SqlIdent.optional() }),
+    z.strictObject({
+      kind: z.literal('sharded'),
+      ...replicated,
+      shardColumn: SqlIdent.optional(),
+      // a column holding order ids, whose shard the id embeds (DESIGN §2): the DAL derives the
+      // shard of `WHERE id = …` from it
+      orderIdColumn: SqlIdent.optional(),
+    }),
     z.strictObject({
       kind: z.literal('global'),
       ...replicated,
       shardColumn: z.never({ error: 'a global table has no shard column' }).optional(),
+      orderIdColumn: z
+        .never({ error: 'a global table has no order-id column (it is not sharded)' })
+        .optional(),
     }),
     z.strictObject({
       kind: z.literal('local'),
@@ -199,6 +211,9 @@ const TableSchema = z.discriminatedUnion(
         .never({
           error: 'a local table has no shard column (it is not sharded: each eZone writes its own rows)',
         })
+        .optional(),
+      orderIdColumn: z
+        .never({ error: 'a local table has no order-id column (it is not sharded)' })
         .optional(),
       primaryKey: notReplicated,
       updatedAt: notReplicated,

@@ -29,6 +29,8 @@ export interface Table {
   name: string;
   kind: 'sharded' | 'global';
   shardColumn?: string;
+  /** sharded tables: a column holding order ids (the id embeds its shard, DESIGN §2) */
+  orderIdColumn?: string;
   primaryKey: string[];
   updatedAt: string;
   cacheKey?: string;

@@ -14,6 +14,7 @@ let config: Config;
 /** Every ezctl command, sorted. */
 const COMMAND_IDS = [
   'audit:illegal-writes',
+  'dal:status',
   'down',
   'drc:conflicts',
   'drc:resume',

@@ -30,7 +30,7 @@ describe('process kinds', () => {
   });
 
   it('starts optional kinds only when asked, with clear errors for bad --with', () => {
-    const always = ['links', 'mariadb', 'redis', 'gzs', 'drc', 'invalidator', 'orders', 'soa', 'router'];
+    const always = ['links', 'mariadb', 'redis', 'gzs', 'drc', 'invalidator', 'dal', 'orders', 'soa', 'router'];
     expect(selectKinds().map((k) => k.kind)).toEqual(always);
     expect(selectKinds(['zookeeper']).map((k) => k.kind)).toEqual([
       'links',
@@ -42,7 +42,7 @@ describe('process kinds', () => {
     expect(selectKinds([], ['redis', 'mariadb']).map((k) => k.kind)).toEqual(['mariadb', 'redis']);
     expect(() => selectKinds([], ['mysql'])).toThrow(/--only mysql: unknown process kind/);
     expect(() => selectKinds(['kafka'])).toThrow(
-      '--with kafka: unknown process kind (known: links, mariadb, redis, zookeeper, gzs, drc, invalidator, orders, soa, router)',
+      '--with kafka: unknown process kind (known: links, mariadb, redis, zookeeper, gzs, drc, invalidator, dal, orders, soa, router)',
     );
     expect(() => selectKinds(['redis'])).toThrow(/redis always starts/);
   });

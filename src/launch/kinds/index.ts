@@ -1,5 +1,6 @@
 // Every launcher kind in one list, the selection of `--only`/`--with`, and start phases.
 import { UsageError } from '../../util/errors.js';
+import { dal } from './dal.js';
 import { drc } from './drc.js';
 import { gzs } from './gzs.js';
 import { invalidator } from './invalidator.js';
@@ -21,10 +22,10 @@ export const KINDS: readonly ProcessKind[] = [
   gzs,
   drc,
   invalidator,
+  dal,
   orders,
   soa,
   router,
-  // later: dal
 ];
 
 export function kindOf(name: string): ProcessKind | undefined {

@@ -22,12 +22,22 @@ export interface PartParams {
   cacheFile: string;
   /** the part's own flags, e.g. `['--peer', 'ez-sh=http://127.0.0.1:27503']` */
   args: string[];
+  /** where /healthz answers when not on the part's own port (the DAL: its port speaks MySQL) */
+  opsPort?: number;
 }
 
 /** One instance of a node part at `site`, in `dir`, logging to `<kind>.log`. */
 export function partSpec(
   ctx: PlanContext,
-  o: { kind: string; zone?: string; host: string; port: number; site: Site; args?: string[] },
+  o: {
+    kind: string;
+    zone?: string;
+    host: string;
+    port: number;
+    site: Site;
+    args?: string[];
+    opsPort?: number;
+  },
 ): InstanceSpec<PartParams> {
   const dir = ctx.dataDir(o.zone, o.kind);
   return {
@@ -43,6 +53,7 @@ export function partSpec(
       gzs: gzsUrlFrom(ctx.topology, ctx.links.on, o.site),
       cacheFile: join(dir, 'routing-cache.json'),
       args: o.args ?? [],
+      ...(o.opsPort !== undefined ? { opsPort: o.opsPort } : {}),
     },
   };
 }
@@ -81,15 +92,21 @@ export function nodePartKind(o: {
     },
 
     async ready(spec, host) {
-      return healthzOk(host, spec.port);
+      return healthzOk(host, spec.params.opsPort ?? spec.port);
     },
 
     async stop(_spec, host, pid, startToken) {
       await terminate(host, pid, { startToken, graceMs: 12_000 });
     },
 
-    endpoints(spec) {
-      return { url: `http://127.0.0.1:${spec.port}`, gzs: spec.params.gzs };
+    endpoints(spec): Record<string, string> {
+      return spec.params.opsPort !== undefined
+        ? {
+            mysql: `127.0.0.1:${spec.port}`,
+            ops: `http://127.0.0.1:${spec.params.opsPort}`,
+            gzs: spec.params.gzs,
+          }
+        : { url: `http://127.0.0.1:${spec.port}`, gzs: spec.params.gzs };
     },
   };
 }

@@ -38,6 +38,8 @@ export interface PlanContext {
    * `--toxiproxy`, then `external`: no links process is started).
    */
   links: LinkPlan;
+  /** the kinds this `up` starts (a part goes through the DAL only when the DALs run) */
+  selected: ReadonlySet<string>;
 }
 
 export interface LinkPlan {

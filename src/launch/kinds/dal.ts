@@ -1,0 +1,36 @@
+/**
+ * Launcher kind `dal`: the DAL per eZone, in front of its MariaDB (direct, same site), Global-Zone
+ * writes to the master's MariaDB through the link `<zone>-><master>:global` (direct in the master).
+ */
+import { reach } from '../../topology/index.js';
+import { nodePartKind, partSpec } from './node-part.js';
+
+export const dal = nodePartKind({
+  kind: 'dal',
+  after: ['mariadb', 'gzs', 'links'],
+  description:
+    'DAL per eZone: MySQL-protocol proxy that refuses wrong-zone and locked writes; Global-Zone writes to the master',
+  entry: 'src/dal/main.js',
+  instances: (ctx) =>
+    ctx.topology.zones.map((z) => {
+      const d = ctx.topology.deployment.zones[z.id];
+      const master = reach(ctx.topology, ctx.links.on, z.id, ctx.topology.globalMaster, 'global');
+      const args = [
+        '--ops-port',
+        String(d.ports.dalHttp),
+        '--backend',
+        `127.0.0.1:${d.ports.mysql}`,
+        '--master',
+        `${master.host}:${master.port}`,
+      ];
+      return partSpec(ctx, {
+        kind: 'dal',
+        zone: z.id,
+        host: d.host,
+        port: d.ports.dal,
+        site: z.id,
+        args,
+        opsPort: d.ports.dalHttp,
+      });
+    }),
+});
