@@ -47,6 +47,10 @@ export interface DalCluster extends ZoneCluster {
   connect(zone: string, o?: { direct?: boolean } & Partial<ConnectionOptions>): Promise<Connection>;
   /** root on the eZone's MariaDB socket */
   root(zone: string): Promise<Connection>;
+  rootOptions(zone: string): ConnectionOptions;
+  serverId(zone: string): number;
+  /** the order service of the eZone (it goes through the DAL) */
+  ordersUrl(zone: string): string;
   health(zone: string): Promise<Record<string, any>>;
   /** resolves once the eZone's DAL holds (and has acknowledgeable) at least `epoch` */
   waitDalEpoch(zone: string, epoch: number, ms?: number): Promise<void>;
@@ -88,19 +92,22 @@ export async function startDalCluster(opts: { links?: boolean } = {}): Promise<D
       conns.push(c);
       return c;
     },
+    rootOptions: (zone) => ({
+      socketPath: socketOf(zone),
+      user: 'root',
+      password: mysqlAccount('root').password,
+      database: t.database,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      dateStrings: true,
+    }),
     async root(zone) {
-      const c = await mysql.createConnection({
-        socketPath: socketOf(zone),
-        user: 'root',
-        password: mysqlAccount('root').password,
-        database: t.database,
-        supportBigNumbers: true,
-        bigNumberStrings: true,
-        dateStrings: true,
-      });
+      const c = await mysql.createConnection(dc.rootOptions(zone));
       conns.push(c);
       return c;
     },
+    serverId: (zone) => t.zones.find((z) => z.id === zone)!.serverId,
+    ordersUrl: (zone) => `http://127.0.0.1:${t.deployment.zones[zone].ports.orders}`,
     async health(zone) {
       const res = await fetch(`http://127.0.0.1:${dc.opsPort(zone)}/healthz`);
       return (await res.json()) as Record<string, any>;

@@ -30,7 +30,18 @@ describe('process kinds', () => {
   });
 
   it('starts optional kinds only when asked, with clear errors for bad --with', () => {
-    const always = ['links', 'mariadb', 'redis', 'gzs', 'drc', 'invalidator', 'dal', 'orders', 'soa', 'router'];
+    const always = [
+      'links',
+      'mariadb',
+      'redis',
+      'gzs',
+      'drc',
+      'invalidator',
+      'dal',
+      'orders',
+      'soa',
+      'router',
+    ];
     expect(selectKinds().map((k) => k.kind)).toEqual(always);
     expect(selectKinds(['zookeeper']).map((k) => k.kind)).toEqual([
       'links',
