@@ -36,7 +36,14 @@ import { startInstance } from '../src/launch/instance.js';
 import { mariadb, mariadbSpec } from '../src/launch/kinds/mariadb.js';
 import { createLinks } from '../src/links/index.js';
 import { mysqlAccount } from '../src/shared/mysql-accounts.js';
-import { LINK_KINDS, linksApiPort, loadTopology, reach, type Topology } from '../src/topology/index.js';
+import {
+  LINK_KINDS,
+  linksApiPort,
+  loadTopology,
+  reach,
+  type Topology,
+  ZONE_PORT_OFFSETS,
+} from '../src/topology/index.js';
 import { freePort, freePortRun } from '../src/util/net.js';
 import { formatHostPort } from '../src/util/parse.js';
 import { fixturesDir, projectRoot } from '../src/util/paths.js';
@@ -161,7 +168,7 @@ async function writeTopology(dir: string, dbs: Record<string, Db>): Promise<Topo
   doc.deployment.links = { host: 'local', port: await freePortRun(1 + 3 * 2 * LINK_KINDS.length) };
   for (const z of Object.keys(doc.deployment.zones)) {
     const ports: Record<string, number> = {};
-    for (const k of ['redis', 'dal', 'soa', 'orders', 'invalidator', 'drc']) ports[k] = await freePort();
+    for (const k of Object.keys(ZONE_PORT_OFFSETS)) if (k !== 'mysql') ports[k] = await freePort();
     ports.mysql = dbs[z].port;
     doc.deployment.zones[z] = { host: 'local', ports };
   }

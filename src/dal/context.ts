@@ -11,24 +11,19 @@ import type { Logger } from 'pino';
 import { ownSequence } from '../drc/index.js';
 import { checkWrite, type RoutingTable, shardOfOrderId } from '../routing/index.js';
 import type { RoutingSource } from '../sdk/index.js';
-import { Backend } from './backend.js';
+import { Backend, type MariaDbAddress } from './backend.js';
 import type { DalMetrics } from './metrics.js';
 import type { DalSession } from './session.js';
 import type { StatementClassifier } from './sql/index.js';
-
-export interface BackendAddress {
-  host: string;
-  port: number;
-}
 
 export interface DalContextOptions {
   zone: string;
   masterZone: string;
   masterServerId: number;
   database: string;
-  local: BackendAddress;
+  local: MariaDbAddress;
   /** the master eZone's MariaDB as this eZone reaches it (the link `<zone>-><master>:global`) */
-  master: BackendAddress;
+  master: MariaDbAddress;
   /** the account the DAL accepts and logs in to its backends with */
   account: { user: string; password: string; hash: Buffer };
   classifier: StatementClassifier;
@@ -198,8 +193,9 @@ export class DalContext {
 
   /** Wait until this eZone's DRC checkpoint from the master covers `seq` of the master's domain. */
   async waitReplicated(seq: bigint): Promise<boolean> {
+    const local = this.o.local;
     const c = await mysql.createConnection({
-      ...this.o.local,
+      ...('socket' in local ? { socketPath: local.socket } : local),
       user: this.o.account.user,
       password: this.o.account.password,
       database: this.o.database,

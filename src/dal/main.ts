@@ -11,6 +11,8 @@ import { runPart } from '../runtime/part.js';
 import { openRoutingSource, RoutingClient, type RoutingSource, routingFlags } from '../sdk/index.js';
 import { mysqlAccount } from '../shared/mysql-accounts.js';
 import { errorMessage } from '../util/errors.js';
+import { parseHostPort } from '../util/parse.js';
+import type { MariaDbAddress } from './backend.js';
 import { Dal } from './server.js';
 
 await runPart({
@@ -24,7 +26,9 @@ await runPart({
     host: flag.string('address to listen on (MySQL protocol and ops)', { fallback: '127.0.0.1' }),
     port: flag.port("MySQL-protocol port; default: the eZone's ports.dal"),
     'ops-port': flag.port("port of /healthz and /metrics; default: the eZone's ports.dalHttp"),
-    backend: flag.hostPort("this eZone's MariaDB; default: its ports.mysql on 127.0.0.1"),
+    backend: flag.string(
+      "this eZone's MariaDB: its unix socket (a path; `ezctl up` passes it) or HOST:PORT; default: its ports.mysql on 127.0.0.1",
+    ),
     master: flag.hostPort(
       "the Global-Zone master's MariaDB as this eZone reaches it; default: the master's ports.mysql on 127.0.0.1",
     ),
@@ -52,16 +56,19 @@ await runPart({
     const ports = topology.deployment.zones[zone].ports;
     const masterPorts = topology.deployment.zones[topology.globalMaster].ports;
     const app = mysqlAccount('app');
+    const local: MariaDbAddress = flags.backend
+      ? flags.backend.startsWith('/')
+        ? { socket: flags.backend }
+        : parseHostPort(flags.backend, '--backend')
+      : { host: '127.0.0.1', port: ports.mysql };
     const dal = await Dal.start({
       topology,
       zone,
       listen: { host: flags.host, port: flags.port ?? ports.dal },
-      backend: flags.backend ?? { host: '127.0.0.1', port: ports.mysql },
+      backend: local,
       master:
         flags.master ??
-        (zone === topology.globalMaster
-          ? (flags.backend ?? { host: '127.0.0.1', port: ports.mysql })
-          : { host: '127.0.0.1', port: masterPorts.mysql }),
+        (zone === topology.globalMaster ? local : { host: '127.0.0.1', port: masterPorts.mysql }),
       account: { user: app.user, password: app.password },
       log,
       registry,

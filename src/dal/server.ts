@@ -11,7 +11,7 @@ import type { Registry } from 'prom-client';
 import type { RoutingSource } from '../sdk/index.js';
 import type { Topology } from '../topology/index.js';
 import { errorMessage } from '../util/errors.js';
-import { Backend, type ServerGreeting } from './backend.js';
+import { Backend, formatAddress, type MariaDbAddress, type ServerGreeting } from './backend.js';
 import { DalContext } from './context.js';
 import { DalMetrics } from './metrics.js';
 import { passwordHash } from './protocol/auth.js';
@@ -30,10 +30,10 @@ export interface DalOptions {
   zone: string;
   /** where clients connect */
   listen: DalAddress;
-  /** this eZone's MariaDB */
-  backend: DalAddress;
+  /** this eZone's MariaDB: its unix socket (same host) or TCP */
+  backend: MariaDbAddress;
   /** the Global-Zone master's MariaDB as this eZone reaches it (the same as `backend` in the master) */
-  master: DalAddress;
+  master: MariaDbAddress;
   /** the account clients log in with, and the DAL with its backends */
   account: { user: string; password: string };
   log: Logger;
@@ -85,7 +85,7 @@ async function probeBackend(o: DalOptions, database: string): Promise<ServerGree
     } catch (err) {
       if (Date.now() >= deadline)
         throw new Error(
-          `cannot log in to this eZone's MariaDB at ${o.backend.host}:${o.backend.port} as ${o.account.user}: ${errorMessage(err)}`,
+          `cannot log in to this eZone's MariaDB at ${formatAddress(o.backend)} as ${o.account.user}: ${errorMessage(err)}`,
         );
       if (attempt === 1) o.log.warn({ err: errorMessage(err) }, 'backend not reachable yet; retrying');
       await new Promise((r) => setTimeout(r, 500));
@@ -224,8 +224,8 @@ export class Dal {
       sessions: this.ctx.sessions.size,
       openTransactions: this.ctx.openTransactions(),
       listen: this.address,
-      backend: { address: `${this.o.backend.host}:${this.o.backend.port}`, version: this.ctx.server.version },
-      master: { zone: this.ctx.masterZone, address: `${this.o.master.host}:${this.o.master.port}` },
+      backend: { address: formatAddress(this.o.backend), version: this.ctx.server.version },
+      master: { zone: this.ctx.masterZone, address: formatAddress(this.o.master) },
       planCache: {
         hits: stats.hits,
         misses: stats.misses,

@@ -147,7 +147,7 @@ export class DalSession {
     this.socket.on('end', end);
     this.socket.on('close', end);
     this.socket.on('error', end);
-    const nextPacket = async (): Promise<{ seq: number; payload: Buffer } | null> => {
+    const nextPacket = async (): Promise<{ seq: number; payload: Buffer; frame: Buffer | null } | null> => {
       for (;;) {
         while (chunks.length > 0) this.reader.push(chunks.shift()!);
         const p = this.reader.next();
@@ -165,7 +165,8 @@ export class DalSession {
         const p = await nextPacket();
         if (!p || this.closed) return;
         if (p.payload.length === 0) continue;
-        const quit = await this.command(p.payload);
+        // a command starts a new exchange (sequence 0): forward the client's own bytes then
+        const quit = await this.command(p.payload, p.seq === 0 ? p.frame : null);
         if (quit) return;
       }
     } catch (err) {
@@ -369,9 +370,9 @@ export class DalSession {
   }
 
   /** Handle one command; true when the client quit. */
-  private async command(payload: Buffer): Promise<boolean> {
+  private async command(payload: Buffer, frame: Buffer | null): Promise<boolean> {
     const code = payload[0];
-    const full = packet(0, payload);
+    const full = frame ?? packet(0, payload);
     this.busy = true;
     try {
       // a transaction a fence rolled back says so, once, before anything else
@@ -467,19 +468,24 @@ export class DalSession {
 
   private async query(payload: Buffer, full: Buffer): Promise<void> {
     const text = payload.toString('utf8', 1);
-    const t0 = performance.now();
+    const t0 = this.ctx.metrics.shouldTime() ? performance.now() : -1;
     const classified = this.ctx.classifier.classifyText(text, { database: this.database });
     if (classified.refused) return this.refusal(classified.refused);
+    const only = classified.statements.length === 1 ? classified.statements[0].plan : null;
+    if (only?.kind === 'read' && only.hints.length === 0) {
+      // the hot path: one plain read, nothing to bind, judge or wait for
+      if (t0 >= 0) this.ctx.metrics.classified(performance.now() - t0);
+      await this.relay(full, COM.QUERY);
+      this.ctx.metrics.statement('read');
+      return;
+    }
     const decisions: Bound[] = [];
     for (const { statement, plan } of classified.statements) {
       const d = this.judge(plan, slotValues(statement));
       if ('refused' in d) return;
       decisions.push(d.bound);
     }
-    this.ctx.metrics.classified(
-      classified.statements.map((s) => s.plan.kind),
-      performance.now() - t0,
-    );
+    if (t0 >= 0) this.ctx.metrics.classified(performance.now() - t0);
     const global = decisions.some((d) => d.global);
     if (global) {
       if (decisions.length > 1)
@@ -732,6 +738,12 @@ export class DalSession {
     if (!st) {
       // unknown to the DAL: the backend answers its own "unknown prepared statement" error
       await this.relay(full, COM.STMT_EXECUTE);
+      return;
+    }
+    if (st.plan.kind === 'read' && st.plan.hints.length === 0) {
+      // the hot path: a plain read passes whatever its parameters are (nothing to decode or judge)
+      await this.relay(full, COM.STMT_EXECUTE, (payload[5] & 0x07) !== 0);
+      this.ctx.metrics.statement('read');
       return;
     }
     let values: SqlValue[];

@@ -169,7 +169,7 @@ SELECT COUNT(*) AS gone FROM orders WHERE id = ${a};
     const root = await cluster.root('ez-bj');
     const socket = cluster.started.processes.find((p) => p.name === 'mariadb@ez-bj')!.endpoints.socket;
     await root.query('CREATE DATABASE IF NOT EXISTS sbtest');
-    await root.query("GRANT SELECT ON sbtest.* TO 'ezapp'@'127.0.0.1'");
+    await root.query("GRANT SELECT ON sbtest.* TO 'ezapp'@'127.0.0.1', 'ezapp'@'localhost'");
     const common = ['--mysql-db=sbtest', '--tables=2', '--table-size=2000', '--db-ps-mode=auto'];
     const prep = await execa(
       'sysbench',
@@ -276,7 +276,7 @@ describe('the rules, at the DAL of ez-bj', () => {
   it('writes to a table the topology does not name are refused; to a local table allowed; DDL on a replicated one needs the hint', async () => {
     const root = await cluster.root('ez-bj');
     await root.query('CREATE TABLE IF NOT EXISTS coupons (code VARCHAR(16) PRIMARY KEY)');
-    await root.query("GRANT INSERT, SELECT ON coupons TO 'ezapp'@'127.0.0.1'");
+    await root.query("GRANT INSERT, SELECT ON coupons TO 'ezapp'@'127.0.0.1', 'ezapp'@'localhost'");
     const dal = await cluster.connect('ez-bj');
     const e = await errorOf(dal.query("INSERT INTO coupons (code) VALUES ('X')"));
     expect(e?.message).toMatch(/^EZ_UNKNOWN_TABLE table=coupons /);

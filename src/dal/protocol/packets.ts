@@ -251,8 +251,12 @@ export class PacketReader {
     this.length += chunk.length;
   }
 
-  /** The next whole packet, null when more bytes are needed; throws PacketTooLarge. */
-  next(): { seq: number; payload: Buffer } | null {
+  /**
+   * The next whole packet, null when more bytes are needed; throws PacketTooLarge. `frame` is the
+   * packet as it came (header and payload, one physical packet), so a proxy can forward the
+   * client's own bytes without copying them; null for a packet joined from continuations.
+   */
+  next(): { seq: number; payload: Buffer; frame: Buffer | null } | null {
     for (;;) {
       if (this.length < 4) return null;
       const head = this.peek(4);
@@ -263,8 +267,8 @@ export class PacketReader {
         return null;
       }
       const seq = head[3];
-      this.take(4);
-      const payload = this.take(len);
+      const frame = this.take(4 + len);
+      const payload = frame.subarray(4);
       if (this.parts.length === 0) this.firstSeq = seq;
       if (this.partsLength + len > this.maxBytes)
         throw new PacketTooLarge(this.partsLength + len, this.maxBytes, seq);
@@ -273,12 +277,12 @@ export class PacketReader {
         this.partsLength += len;
         continue;
       }
-      if (this.parts.length === 0) return { seq, payload };
+      if (this.parts.length === 0) return { seq, payload, frame };
       this.parts.push(payload);
       const whole = Buffer.concat(this.parts);
       this.parts = [];
       this.partsLength = 0;
-      return { seq: this.firstSeq, payload: whole };
+      return { seq: this.firstSeq, payload: whole, frame: null };
     }
   }
 

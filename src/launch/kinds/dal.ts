@@ -1,8 +1,10 @@
 /**
- * Launcher kind `dal`: the DAL per eZone, in front of its MariaDB (direct, same site), Global-Zone
- * writes to the master's MariaDB through the link `<zone>-><master>:global` (direct in the master).
+ * Launcher kind `dal`: the DAL per eZone, in front of its MariaDB (on the same host: through its
+ * unix socket, which costs far less per packet than loopback TCP), Global-Zone writes to the
+ * master's MariaDB through the link `<zone>-><master>:global` (the socket in the master itself).
  */
 import { reach } from '../../topology/index.js';
+import { socketPathFor } from './mariadb.js';
 import { nodePartKind, partSpec } from './node-part.js';
 
 export const dal = nodePartKind({
@@ -15,14 +17,9 @@ export const dal = nodePartKind({
     ctx.topology.zones.map((z) => {
       const d = ctx.topology.deployment.zones[z.id];
       const master = reach(ctx.topology, ctx.links.on, z.id, ctx.topology.globalMaster, 'global');
-      const args = [
-        '--ops-port',
-        String(d.ports.dalHttp),
-        '--backend',
-        `127.0.0.1:${d.ports.mysql}`,
-        '--master',
-        `${master.host}:${master.port}`,
-      ];
+      const socket = socketPathFor(ctx.dataDir(z.id, 'mariadb'));
+      const args = ['--ops-port', String(d.ports.dalHttp), '--backend', socket];
+      if (z.id !== ctx.topology.globalMaster) args.push('--master', `${master.host}:${master.port}`);
       return partSpec(ctx, {
         kind: 'dal',
         zone: z.id,
