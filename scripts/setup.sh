@@ -12,10 +12,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # mariadb-server: one MariaDB per eZone; redis-server: one cache per eZone;
 # libzookeeper-java + default-jre-headless: ZooKeeper (GZS HA); nginx-light + wrk: benchmarks;
-# sysbench: the DAL through its paces (tests and bench:dal).
-PACKAGES=(mariadb-server redis-server libzookeeper-java default-jre-headless nginx-light wrk sysbench)
+# sysbench: the DAL through its paces (tests and bench:dal); haproxy: bench:dal's C-proxy reference.
+PACKAGES=(mariadb-server redis-server libzookeeper-java default-jre-headless nginx-light wrk sysbench haproxy)
 # services those packages may start on install (Debian does on hosts with an init system)
-SERVICES=(mariadb redis-server nginx)
+SERVICES=(mariadb redis-server nginx haproxy)
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
