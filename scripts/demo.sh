@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The ezctl demo on a fresh Debian machine: set up, bring up the default two-zones cluster
-# (per eZone: MariaDB, Redis, DRC replicators, cache invalidator, order service, SOA Proxy; plus
+# (per eZone: MariaDB, Redis, DRC replicators, cache invalidator, DAL, order service, SOA Proxy; plus
 # GZS, APIRouter and the link server: every path between eZones is a named link with a 30 ms round
 # trip, as between Beijing and Shanghai), show what runs where, run orders through it and check them.
 #
@@ -28,6 +28,9 @@ ezctl route --tag 'geo=31.2304,121.4737'
 echo
 echo "demo: ezctl workload — ${DEMO_ORDERS:-300} orders all over the country through APIRouter, then the checks"
 ezctl workload --orders "${DEMO_ORDERS:-300}" --concurrency 16
+echo
+echo "demo: ezctl dal status — every order above went through its eZone's DAL"
+ezctl dal status
 echo
 echo "demo: ezctl drc status"
 ezctl drc status
