@@ -47,6 +47,20 @@ export function decodeExecuteParams(
   count: number,
   previousTypes: number[] | null,
 ): { statementId: number; flags: number; values: SqlValue[]; types: number[] | null } {
+  try {
+    return decode(payload, count, previousTypes);
+  } catch (err) {
+    // a read past the end of a short or garbled packet: the client's error, not the DAL's
+    if (err instanceof RangeError) throw new ParamError('the execute packet ends before its parameters do');
+    throw err;
+  }
+}
+
+function decode(
+  payload: Buffer,
+  count: number,
+  previousTypes: number[] | null,
+): { statementId: number; flags: number; values: SqlValue[]; types: number[] | null } {
   const statementId = payload.readUInt32LE(1);
   const flags = payload[5];
   if (count === 0) return { statementId, flags, values: [], types: null };

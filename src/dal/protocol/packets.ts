@@ -115,11 +115,27 @@ export const MAX_PACKET = 0xffffff;
 
 /** A 4-byte packet header followed by `payload`. */
 export function packet(seq: number, payload: Buffer): Buffer {
+  if (payload.length >= MAX_PACKET) return packets(seq, payload);
   const out = Buffer.allocUnsafe(4 + payload.length);
   out.writeUIntLE(payload.length, 0, 3);
   out[3] = seq & 0xff;
   payload.copy(out, 4);
   return out;
+}
+
+/** A payload of 2^24-1 bytes or more: continuation packets, the last one shorter (maybe empty). */
+function packets(seq: number, payload: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let off = 0;
+  for (;;) {
+    const len = Math.min(MAX_PACKET, payload.length - off);
+    const head = Buffer.allocUnsafe(4);
+    head.writeUIntLE(len, 0, 3);
+    head[3] = seq++ & 0xff;
+    parts.push(head, payload.subarray(off, off + len));
+    off += len;
+    if (len < MAX_PACKET) return Buffer.concat(parts);
+  }
 }
 
 /** A length-encoded integer (MySQL's lenenc). */
