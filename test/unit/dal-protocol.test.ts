@@ -13,7 +13,9 @@ function execute(params: { type: number; value: Buffer | null }[], sendTypes = t
   });
   const head = Buffer.from([0x17, 7, 0, 0, 0, 0, 1, 0, 0, 0]);
   const types = Buffer.alloc(params.length * 2);
-  params.forEach((p, i) => types.writeUInt16LE(p.type, i * 2));
+  params.forEach((p, i) => {
+    types.writeUInt16LE(p.type, i * 2);
+  });
   const values = params.filter((p) => p.value !== null).map((p) => p.value as Buffer);
   return Buffer.concat([
     head,
