@@ -11,6 +11,7 @@ import { EzError, errorMessage } from '../util/errors.js';
 import type { AppliedChange, Change } from './changes.js';
 import type { HistoryEntry, OwnerAt } from './doc.js';
 import { GzsError } from './errors.js';
+import type { BeginRequest, SwitchEntry } from './journal.js';
 
 export interface ChangeResult {
   epoch: number;
@@ -20,6 +21,12 @@ export interface ChangeResult {
   /** what changed (no-ops left out) */
   changes: AppliedChange[];
   table: RoutingTable;
+}
+
+/** What GZS answers to a switch-journal call: the epoch after it and the entry as stored. */
+export interface SwitchAnswer {
+  epoch: number;
+  entry: SwitchEntry;
 }
 
 export interface HistoryResult {
@@ -118,6 +125,28 @@ export class GzsApi {
 
   unlockOrder(orderId: string, o: { ifEpoch?: number } = {}): Promise<ChangeResult> {
     return this.change('DELETE', `/order-locks/${encodeURIComponent(orderId)}`, o);
+  }
+
+  // ---- the switch journal (journal.ts): the driver's calls ---------------------------------
+
+  switches(): Promise<{ epoch: number; now: number; entries: SwitchEntry[] }> {
+    return this.call<{ epoch: number; now: number; entries: SwitchEntry[] }>('GET', '/switches').then(
+      (r) => r.body,
+    );
+  }
+
+  beginSwitch(req: BeginRequest): Promise<SwitchAnswer> {
+    return this.call<SwitchAnswer>('POST', '/switches', req).then((r) => r.body);
+  }
+
+  switchAction(
+    id: string,
+    action: 'step' | 'heartbeat' | 'commit' | 'rollback' | 'done',
+    body: { holder: string; [k: string]: unknown },
+  ): Promise<SwitchAnswer> {
+    return this.call<SwitchAnswer>('POST', `/switches/${encodeURIComponent(id)}/${action}`, body).then(
+      (r) => r.body,
+    );
   }
 
   private async change(method: string, path: string, body: object): Promise<ChangeResult> {

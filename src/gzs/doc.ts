@@ -10,6 +10,7 @@ import { type OwnershipAnswer, OwnershipBaseSchema, RoutingTableSchema } from '.
 import type { Topology } from '../topology/index.js';
 import { summarizeIssues } from '../util/validation.js';
 import { type AppliedChange, applyChanges, type Change } from './changes.js';
+import { type SwitchEntry, SwitchEntrySchema } from './journal.js';
 import {
   catchUpOwnership,
   DEFAULT_OWNERSHIP_RETENTION_MS,
@@ -52,6 +53,8 @@ export interface GzsDoc {
    * existed (same format): parseDoc derives it from the history then.
    */
   ownership: OwnershipLog;
+  /** the switch journal (journal.ts): open switches and the last ended ones; [] before any */
+  journal: SwitchEntry[];
 }
 
 export const GzsDocSchema = z.looseObject({
@@ -82,6 +85,7 @@ export const GzsDocSchema = z.looseObject({
       ),
     })
     .optional(),
+  journal: z.array(SwitchEntrySchema).optional(),
 });
 
 /**
@@ -100,11 +104,17 @@ export function parseDoc(text: string, where: string): GzsDoc {
   }
   const r = GzsDocSchema.safeParse(json);
   if (!r.success) throw new Error(`${where}: not a GZS table document: ${summarizeIssues(r.error.issues)}`);
-  const raw = r.data as unknown as Omit<GzsDoc, 'ownership'> & { ownership?: OwnershipLog };
+  const raw = r.data as unknown as Omit<GzsDoc, 'ownership' | 'journal'> & {
+    ownership?: OwnershipLog;
+    journal?: SwitchEntry[];
+  };
+  // documents written before the journal existed have none
+  raw.journal ??= [];
   const now = Date.now();
   if (!raw.ownership) {
     const doc: GzsDoc = {
       ...raw,
+      journal: raw.journal,
       ownership: deriveOwnership(raw.table, raw.history, raw.createdAt, now),
     };
     ownershipLoadNotes.set(
@@ -114,7 +124,7 @@ export function parseDoc(text: string, where: string): GzsDoc {
     return doc;
   }
   const { log, reason } = catchUpOwnership(raw.ownership, raw.table, raw.history, raw.createdAt, now);
-  const doc: GzsDoc = { ...raw, ownership: log };
+  const doc: GzsDoc = { ...raw, journal: raw.journal, ownership: log };
   if (reason) ownershipLoadNotes.set(doc, reason);
   else if (log !== raw.ownership) {
     ownershipLoadNotes.set(doc, `ownership log caught up from epoch ${raw.ownership.epoch} from the history`);
@@ -131,6 +141,7 @@ export function newDoc(topology: Topology, now = Date.now()): GzsDoc {
     table,
     history: [],
     ownership: logFromTable(table, now),
+    journal: [],
   };
 }
 

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import * as wsLib from 'ws';
 import { WebSocket, WebSocketServer } from 'ws';
+import { failpoint } from '../shared/failpoints.js';
 import {
   AckRequestSchema,
   ClientMessageSchema,
@@ -36,6 +37,7 @@ import {
   storeUnavailable,
 } from './errors.js';
 import { type IfMatch, ifMatchHolds, parseIfMatch } from './etag.js';
+import * as journal from './journal.js';
 import { DEFAULT_OWNERSHIP_RETENTION_MS, ownershipAnswer } from './ownership.js';
 import { StaleStoreError, type StoreState, StoreUnavailableError, type TableStore } from './store.js';
 
@@ -105,6 +107,9 @@ export class GzsServer {
   private publishTimer: NodeJS.Timeout | undefined;
   private publishedEmpty = false;
   private lastPushAt = 0;
+  /** the janitor gives switch drivers one lease after this GZS started before judging theirs */
+  private janitorFrom = 0;
+  private janitorBusy = false;
   private address: { host: string; port: number } | null = null;
   private closed = false;
   private readonly m;
@@ -224,6 +229,7 @@ export class GzsServer {
     this.checkAgainstTopology();
     this.noteOwnershipLoad(this.doc);
     this.ledger = new AckLedger(this.instance, this.leaseMs, startedAt + this.leaseMs);
+    this.janitorFrom = startedAt;
     this.serialize();
     const host = this.opts.host ?? '127.0.0.1';
     const port = this.opts.port ?? this.opts.topology.deployment.gzs.port;
@@ -412,6 +418,202 @@ export class GzsServer {
     });
   }
 
+  /**
+   * A switch-journal transition (journal.ts): its table changes (maybe none: a journal-only step)
+   * and the new journal in ONE durable write, so a step is recorded exactly when it takes effect.
+   * Re-run on another instance's newer document when the store moved on. Failpoints
+   * `gzs.switch.<what>.before` / `.after` (around the durable write) let tests kill GZS there.
+   */
+  private mutate(
+    what: string,
+    fn: (cur: GzsDoc, now: number) => journal.Transition,
+    actor: string | undefined,
+  ): Promise<{ doc: GzsDoc; entry: journal.SwitchEntry; pushed: boolean }> {
+    return this.serial(async () => {
+      for (let attempt = 1; ; attempt++) {
+        const cur = this.doc;
+        const now = Date.now();
+        const t = fn(cur, now);
+        const base =
+          t.changes.length > 0
+            ? nextDoc(cur, t.changes, {
+                actor,
+                ownershipRetentionMs: this.ownershipRetentionMs,
+                maxBytes: this.opts.store.maxDocBytes,
+              })
+            : { doc: cur, entry: null };
+        const next: GzsDoc = { ...base.doc, journal: t.journal };
+        failpoint(`gzs.switch.${what}.before`);
+        try {
+          await this.opts.store.commit(cur, next);
+        } catch (err) {
+          if (err instanceof StaleStoreError) {
+            this.adoptFromStore(err.latest);
+            if (attempt < 10) continue;
+            throw new GzsError(
+              503,
+              'EZ_STORE_CONTENDED',
+              'the store kept moving under this change: try again',
+            );
+          }
+          if (err instanceof StoreUnavailableError) throw storeUnavailable(err.message);
+          this.log.error({ err }, 'store commit failed');
+          throw storeUnavailable((err as Error).message);
+        }
+        failpoint(`gzs.switch.${what}.after`);
+        this.doc = next;
+        const pushed = base.entry !== null;
+        if (pushed) this.serialize();
+        this.log.info(
+          {
+            switch: t.entry.id,
+            kind: t.entry.kind,
+            state: t.entry.state,
+            shards: t.entry.shards,
+            epoch: next.table.epoch,
+            actor,
+            ...(base.entry ? { changes: base.entry.changes.slice(0, 20).map(describeChange) } : {}),
+          },
+          `switch ${what}`,
+        );
+        return { doc: next, entry: t.entry, pushed };
+      }
+    });
+  }
+
+  /** Switch entries whose driver's lease ran out: roll back before the point of no return, close after. */
+  private async janitor(): Promise<void> {
+    const now = Date.now();
+    for (const e of journal.expired(this.doc.journal, now, this.janitorFrom + this.leaseMs)) {
+      try {
+        const by = `gzs/${this.instance}`;
+        if (journal.BEFORE_NO_RETURN.has(e.state)) {
+          const reason = `the lease of its driver ${e.lease.holder} expired at ${new Date(e.lease.expiresAt).toISOString()} (driver gone?): rolled back by GZS`;
+          const r = await this.mutate(
+            'rollback',
+            (cur, t) => {
+              const x = cur.journal.find((j) => j.id === e.id);
+              if (!x || !journal.BEFORE_NO_RETURN.has(x.state) || x.lease.expiresAt > t)
+                throw new GzsError(409, 'EZ_SWITCH_STATE', 'moved on meanwhile');
+              return journal.rollback(cur.table, cur.journal, e.id, by, reason, t, { janitor: true });
+            },
+            by,
+          );
+          if (r.pushed) this.push();
+          this.log.warn({ switch: e.id, shards: e.shards, reason }, 'switch rolled back by the janitor');
+        } else {
+          await this.mutate(
+            'done',
+            (cur, t) => journal.finish(cur.journal, e.id, by, t, { janitor: true }),
+            by,
+          );
+        }
+      } catch (err) {
+        if (!(err instanceof GzsError && err.code === 'EZ_SWITCH_STATE'))
+          this.log.warn({ switch: e.id, err: (err as Error).message }, 'janitor could not end the switch');
+      }
+    }
+  }
+
+  private async switchRoute(
+    req: IncomingMessage,
+    res: ServerResponse,
+    seg: string[],
+    method: string,
+    allow: (methods: string[], name: string) => boolean,
+  ): Promise<void> {
+    const actor =
+      typeof req.headers['x-ez-actor'] === 'string' ? req.headers['x-ez-actor'].slice(0, 200) : undefined;
+    if (seg.length === 1) {
+      allow(['GET', 'POST'], method === 'POST' ? 'switch-begin' : 'switches');
+      if (method === 'GET') {
+        return this.reply(res, 'switches', 200, {
+          epoch: this.epoch,
+          now: Date.now(),
+          entries: this.doc.journal,
+        });
+      }
+      this.authorize(req);
+      const body = parseOr400(journal.BeginSchema, await readJson(req, this.maxBody));
+      const r = await this.mutate(
+        'begin',
+        (cur, now) => journal.begin(cur.table, cur.journal, body, now, actor),
+        actor,
+      );
+      return this.switchReply(res, 'switch-begin', r);
+    }
+    if (seg.length !== 3)
+      throw notFound('EZ_NOT_FOUND', `no such path: /${seg.join('/')} (see GET / for the API)`);
+    const id = seg[1];
+    const what = seg[2];
+    allow(['POST'], `switch-${what}`);
+    this.authorize(req);
+    const raw = await readJson(req, this.maxBody);
+    let r: { doc: GzsDoc; entry: journal.SwitchEntry; pushed: boolean };
+    switch (what) {
+      case 'step': {
+        const body = parseOr400(journal.StepSchema, raw);
+        r = await this.mutate(
+          `step-${body.step}`,
+          (cur, now) => journal.step(cur.journal, id, body, now),
+          actor,
+        );
+        break;
+      }
+      case 'heartbeat': {
+        const body = parseOr400(journal.HolderSchema, raw);
+        r = await this.mutate(
+          'heartbeat',
+          (cur, now) => journal.heartbeat(cur.journal, id, body.holder, now, body.leaseMs),
+          actor,
+        );
+        break;
+      }
+      case 'commit': {
+        const body = parseOr400(journal.HolderSchema, raw);
+        r = await this.mutate(
+          'commit',
+          (cur, now) => journal.commit(cur.table, cur.journal, id, body.holder, now),
+          actor,
+        );
+        break;
+      }
+      case 'rollback': {
+        const body = parseOr400(journal.RollbackSchema, raw);
+        r = await this.mutate(
+          'rollback',
+          (cur, now) => journal.rollback(cur.table, cur.journal, id, body.holder, body.reason, now),
+          actor,
+        );
+        break;
+      }
+      case 'done': {
+        const body = parseOr400(journal.HolderSchema, raw);
+        r = await this.mutate('done', (cur, now) => journal.finish(cur.journal, id, body.holder, now), actor);
+        break;
+      }
+      default:
+        throw notFound(
+          'EZ_NOT_FOUND',
+          `no such switch action ${JSON.stringify(what)} (expected step, heartbeat, commit, rollback, done)`,
+        );
+    }
+    return this.switchReply(res, `switch-${what}`, r);
+  }
+
+  private switchReply(
+    res: ServerResponse,
+    route: string,
+    r: { doc: GzsDoc; entry: journal.SwitchEntry; pushed: boolean },
+  ): void {
+    this.m.requests.inc({ route, status: 200 });
+    sendJson(res, 200, `{"epoch":${r.doc.table.epoch},"entry":${JSON.stringify(r.entry)}}`, {
+      'x-ez-epoch': r.doc.table.epoch,
+    });
+    // durable first, answered, then pushed in the same tick (as every change)
+    if (r.pushed) this.push();
+  }
+
   // ---- HTTP ----------------------------------------------------------------------------------
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -523,6 +725,7 @@ export class GzsServer {
           body.ifEpoch,
         );
       }
+      if (seg[0] === 'switches') return await this.switchRoute(req, res, seg, method, allow);
       if (seg[0] === 'order-locks' && seg.length === 2) {
         allow(['PUT', 'DELETE'], 'order-lock');
         const orderId = parseOr400(OrderId, seg[1], 'order id (in the path)');
@@ -667,6 +870,7 @@ export class GzsServer {
         'GET /owner?shard=S&at=MS',
         'GET /ownership?since=E',
         'GET /acks?epoch=E&waitMs=N',
+        'GET /switches',
         'GET /healthz',
         'GET /metrics',
       ],
@@ -678,6 +882,10 @@ export class GzsServer {
         'PUT /zones/:zone/state {state: active|down, ifEpoch?}',
         'PUT /order-locks/:orderId {reason, ifEpoch?}',
         'DELETE /order-locks/:orderId',
+        'POST /switches {kind: move|failover, shards?, from, to, holder, leaseMs?, reason?}',
+        'POST /switches/:id/step {holder, step: acked|positioned|caught-up, position?}',
+        'POST /switches/:id/heartbeat|commit|done {holder}',
+        'POST /switches/:id/rollback {holder, reason}',
       ],
       acks: ['POST /acks {holder: {id, kind, zone?}, epoch}'],
     };
@@ -811,6 +1019,12 @@ export class GzsServer {
       for (const r of this.sse) r.write(comment);
     }
     this.publishAcks();
+    if (!this.janitorBusy && this.doc.journal.some((e) => journal.OPEN_STATES.has(e.state))) {
+      this.janitorBusy = true;
+      void this.janitor().finally(() => {
+        this.janitorBusy = false;
+      });
+    }
   }
 }
 

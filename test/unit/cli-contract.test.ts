@@ -19,6 +19,8 @@ const COMMAND_IDS = [
   'drc:conflicts',
   'drc:resume',
   'drc:status',
+  'failback',
+  'failover',
   'gzs:acks',
   'gzs:history',
   'gzs:lock',
@@ -34,7 +36,9 @@ const COMMAND_IDS = [
   'links:list',
   'links:serve',
   'route',
+  'shard:move',
   'status',
+  'switch:status',
   'up',
   'workload',
 ];
