@@ -3,6 +3,7 @@
 import type { Topology } from '../topology/index.js';
 import { ErrorCode } from './reply.js';
 import { type GatewayServer, type GatewayServerOptions, startGatewayServer } from './server.js';
+import { ZoneProbe } from './zone-probe.js';
 
 export { type AccessLogOptions, parseAccessLog } from './access-log.js';
 export { gatewayFlags, gatewayOptionsFrom } from './flags.js';
@@ -17,14 +18,19 @@ export {
   type TargetMaker,
 } from './server.js';
 export { DEFAULT_POOL, type PoolOptions, parseOrigin } from './upstream.js';
+export { ZoneProbe, type ZoneReach } from './zone-probe.js';
 
 export interface ApiRouterOptions extends GatewayServerOptions {
   /** eZone → its upstream instances (`http://127.0.0.1:27204`, …), picked round robin */
   upstreams: Record<string, string[]>;
+  /** how often each eZone is probed for the outside view (default 500 ms) */
+  probeIntervalMs?: number;
 }
 
 /** Start an APIRouter: tag → shard → eZone → one of that eZone's instances. */
 export function startApiRouter(opts: ApiRouterOptions): Promise<GatewayServer> {
+  // how each eZone looks from outside: the failover's verdict reads it from /healthz
+  const probe = new ZoneProbe(opts.upstreams, { intervalMs: opts.probeIntervalMs });
   return startGatewayServer(opts, {
     part: 'router',
     targets(make) {
@@ -38,7 +44,11 @@ export function startApiRouter(opts: ApiRouterOptions): Promise<GatewayServer> {
           message: `no upstream configured for eZone ${d.zone} (owner of shard ${d.shard} at epoch ${d.epoch}); not sent to another eZone`,
         };
     },
-    health: () => ({ zones: Object.keys(opts.upstreams) }),
+    health: () => ({ zones: Object.keys(opts.upstreams), reach: probe.view() }),
+    attach(registry) {
+      probe.start(registry);
+      return () => probe.stop();
+    },
   });
 }
 

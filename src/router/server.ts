@@ -53,6 +53,8 @@ export interface PartSetup {
   /** builds the part's targets from the shared pieces; returns the gateway's target function */
   targets(make: TargetMaker): GatewayOptions['target'];
   health(): Record<string, unknown>;
+  /** started with the server (with its registry and logger); the returned function runs at close */
+  attach?(registry: Registry, log: Logger): () => void;
 }
 
 /** What a part gets to build its targets: pools shared per origin, stats per (eZone, route). */
@@ -120,6 +122,7 @@ export async function startGatewayServer(
     if ((url.startsWith('/healthz') || url.startsWith('/metrics')) && serveOps(req, registry, health)) return;
     gateway.handle(req);
   });
+  const detach = setup.attach?.(registry, log);
   const addr = await front.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
   const url = `http://${addr.address}:${addr.port}`;
 
@@ -133,6 +136,7 @@ export async function startGatewayServer(
     registry,
     close(timeoutMs = 8000) {
       closed ??= (async () => {
+        detach?.();
         front.close(); // stop accepting; idle keep-alive connections close now
         const drained = await gateway.drain(timeoutMs);
         if (!drained) log.warn({ inFlight: metrics.inFlightCount }, 'in-flight requests cut at shutdown');
