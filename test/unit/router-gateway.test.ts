@@ -66,6 +66,11 @@ async function fakeService(zone: string): Promise<FakeService> {
   };
   svc.server = createServer((req, res) => {
     if (svc.answer?.(req, res)) return;
+    // APIRouter's reach probe (zone-probe.ts), not a routed request
+    if (req.url === '/healthz' && req.headers['x-ez-route'] === undefined) {
+      res.end('{"ok":true}');
+      return;
+    }
     const hash = createHash('sha256');
     let bytes = 0;
     req.on('data', (c: Buffer) => {
