@@ -9,7 +9,7 @@
 import mysql from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { ownSequence } from '../drc/index.js';
-import { checkWrite, type RoutingTable, shardOfOrderId } from '../routing/index.js';
+import { checkWrite, type RoutingTable, shardOfOrderId, shardOrderLockOf } from '../routing/index.js';
 import type { RoutingSource } from '../sdk/index.js';
 import { Backend, type MariaDbAddress } from './backend.js';
 import type { DalMetrics } from './metrics.js';
@@ -94,10 +94,13 @@ export class DalContext {
   private lockIndex: { table: RoutingTable; byShard: Map<number, string> } | null = null;
 
   /**
-   * An order of `shard` locked at order level (DESIGN §6 failover), if any: a statement that may
-   * touch any order of the shard (no order id in it) is refused while one is locked.
+   * Why orders of `shard` are locked at order level (DESIGN §6 failover: an explicit lock or the
+   * shard's rule), if they are: a statement that may touch any order of the shard (no order id in
+   * it) is refused while so.
    */
   lockedOrderOf(table: RoutingTable, shard: number): string | undefined {
+    const rule = shardOrderLockOf(table, shard);
+    if (rule) return rule;
     if (this.lockIndex?.table !== table) {
       const byShard = new Map<number, string>();
       for (const id of Object.keys(table.orderLocks)) {
@@ -110,7 +113,8 @@ export class DalContext {
       }
       this.lockIndex = { table, byShard };
     }
-    return this.lockIndex.byShard.get(shard);
+    const id = this.lockIndex.byShard.get(shard);
+    return id === undefined ? undefined : `order ${id} is locked`;
   }
 
   get fenceWaitingCount(): number {

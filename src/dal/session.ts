@@ -562,7 +562,7 @@ export class DalSession {
       if (locked !== undefined) {
         this.refuseLogged(
           ErrorCode.locked,
-          `EZ_LOCKED order=${locked} epoch=${table.epoch} (an order of shard ${b.shard} is locked; a statement that names no order id may touch it: write by id, or retry once it is released)`,
+          `EZ_LOCKED shard=${b.shard} epoch=${table.epoch} (${locked}; a statement that names no order id may touch a locked order: write by id, or retry once released)`,
           plan,
           b.shard,
         );

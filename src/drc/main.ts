@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { GzsApi } from '../gzs/index.js';
 /**
  * One replicator A → B as a process (`node dist/src/drc/main.js --from A --to B`, the `drc`
  * launcher kind), on the part runtime: /healthz and /metrics on --port (default: B's ports.drc +
@@ -7,7 +8,9 @@
  */
 import { flag } from '../runtime/flags.js';
 import { runPart } from '../runtime/part.js';
+import { mysqlAccount } from '../shared/mysql-accounts.js';
 import { GzsOwnership } from './gzs-ownership.js';
+import { OrderLockClearer } from './lock-clear.js';
 import { checkDirection, drcPort } from './names.js';
 import { Replicator } from './replicator.js';
 
@@ -63,8 +66,30 @@ await runPart({
       lagLog: flags['lag-log'],
     });
     replicator.start();
+    // the order-lock rules of a failover of A clear once A's tail is applied here
+    const reader = mysqlAccount('reader');
+    const asReader = (e: { host: string; port: number }) => ({
+      host: e.host,
+      port: e.port,
+      user: reader.user,
+      password: reader.password,
+      database: topology.database,
+    });
+    const clearer = flags.gzs?.length
+      ? new OrderLockClearer({
+          gzs: new GzsApi([...flags.gzs], { timeoutMs: 2000 }),
+          topology,
+          from,
+          to,
+          source: () => (replicator.source ? asReader(replicator.source) : null),
+          target: asReader(target),
+          log,
+        })
+      : undefined;
+    clearer?.start();
     return {
       close: async () => {
+        await clearer?.stop();
         await replicator.stop();
         await ownership?.stop();
       },
@@ -74,6 +99,7 @@ await runPart({
         health: async () => ({
           ...(await replicator.health()),
           audit: ownership?.status() ?? 'off (no --gzs)',
+          orderLocks: clearer?.status() ?? 'off (no --gzs)',
         }),
       },
       registry: replicator.metrics.registry,

@@ -4,7 +4,14 @@
  * switch step (e.g. "owner(S) = B and unlock S", DESIGN §6 step 4) is one epoch.
  */
 import { z } from 'zod';
-import type { RoutingTable, ShardState, ZoneState } from '../routing/index.js';
+import {
+  decodeOrderId,
+  type OrderLockRule,
+  type RoutingTable,
+  type ShardState,
+  shardOfOrderId,
+  type ZoneState,
+} from '../routing/index.js';
 import { OrderId, SHARD_TEXT_RE } from '../shared/gzs-protocol.js';
 import { MAX_SHARD, ShardIdSchema as ShardId, ZoneIdSchema as ZoneId } from '../topology/index.js';
 import { summarizeIssues } from '../util/validation.js';
@@ -31,11 +38,31 @@ export const ChangeSchema = z.discriminatedUnion(
     z.strictObject({ op: z.literal('zone'), zone: ZoneId, state: ZoneStateS }),
     z.strictObject({ op: z.literal('order-lock'), orderId: OrderId, reason: Reason }),
     z.strictObject({ op: z.literal('order-unlock'), orderId: OrderId }),
+    z.strictObject({
+      op: z.literal('order-lock-rule'),
+      shard: ShardId,
+      zone: ZoneId,
+      createdBeforeMs: z
+        .number({ error: 'expected createdBeforeMs: Unix ms (integer)' })
+        .int({ error: 'expected createdBeforeMs: Unix ms (integer)' })
+        .min(0, { error: 'expected createdBeforeMs ≥ 0' }),
+      reason: Reason,
+    }),
+    z.strictObject({ op: z.literal('order-lock-release'), orderId: OrderId, reason: Reason }),
+    z.strictObject({
+      op: z.literal('order-lock-rule-clear'),
+      zone: ZoneId,
+      shards: z
+        .array(ShardId)
+        .max(MAX_SHARD + 1)
+        .optional(),
+      reason: Reason,
+    }),
   ],
   {
     error: (iss) =>
       iss.code === 'invalid_union'
-        ? `unknown op ${JSON.stringify((iss.input as { op?: unknown })?.op)} (expected lock, unlock, owner, zone, order-lock, order-unlock)`
+        ? `unknown op ${JSON.stringify((iss.input as { op?: unknown })?.op)} (expected lock, unlock, owner, zone, order-lock, order-unlock, order-lock-rule, order-lock-release, order-lock-rule-clear)`
         : 'expected a change object {op, ...}',
   },
 );
@@ -107,7 +134,10 @@ export type AppliedChange =
   | { op: 'owner'; shard: number; zone: string; from: string }
   | { op: 'zone'; zone: string; state: ZoneState; from: ZoneState }
   | { op: 'order-lock'; orderId: string; reason: string; from: 'locked' | 'unlocked' }
-  | { op: 'order-unlock'; orderId: string; from: 'locked' };
+  | { op: 'order-unlock'; orderId: string; from: 'locked' }
+  | { op: 'order-lock-rule'; shard: number; zone: string; createdBeforeMs: number; reason: string }
+  | { op: 'order-lock-release'; orderId: string; reason: string; from: 'explicit' | 'rule' }
+  | { op: 'order-lock-rule-clear'; zone: string; shards: number[]; reason: string };
 
 /**
  * The table after `changes`, at epoch + 1. Throws a 404 GzsError for a shard, eZone or order lock
@@ -157,6 +187,14 @@ export function applyChanges(
       );
     }
     return entry;
+  };
+  let rulesCopied = false;
+  const copyRules = (): Record<string, OrderLockRule> => {
+    if (!rulesCopied) {
+      next.orderLockRules = { ...(next.orderLockRules ?? {}) };
+      rulesCopied = true;
+    }
+    return next.orderLockRules!;
   };
   const copyLocks = (): void => {
     if (!locksCopied) {
@@ -224,6 +262,60 @@ export function applyChanges(
         applied.push({ op: 'order-unlock', orderId: c.orderId, from: 'locked' });
         break;
       }
+      case 'order-lock-rule': {
+        shardEntry(i, c.shard);
+        zoneEntry(i, c.zone);
+        const prev = next.orderLockRules?.[c.shard];
+        if (prev && prev.zone === c.zone && prev.createdBeforeMs === c.createdBeforeMs) break;
+        // a second failover of the shard widens the rule to the later time; releases stand
+        copyRules()[c.shard] = {
+          zone: c.zone,
+          createdBeforeMs: Math.max(c.createdBeforeMs, prev?.createdBeforeMs ?? 0),
+          reason: c.reason,
+          since: prev?.since ?? now,
+          released: prev?.released ?? {},
+        };
+        applied.push({
+          op: 'order-lock-rule',
+          shard: c.shard,
+          zone: c.zone,
+          createdBeforeMs: c.createdBeforeMs,
+          reason: c.reason,
+        });
+        break;
+      }
+      case 'order-lock-release': {
+        if (next.orderLocks[c.orderId]) {
+          copyLocks();
+          delete next.orderLocks[c.orderId];
+          applied.push({ op: 'order-lock-release', orderId: c.orderId, reason: c.reason, from: 'explicit' });
+          break;
+        }
+        const shard = shardOfOrderId(c.orderId);
+        const rule = next.orderLockRules?.[shard];
+        if (!rule || decodeOrderId(c.orderId).timestampMs >= rule.createdBeforeMs || rule.released[c.orderId])
+          throw notFound(
+            'EZ_NO_ORDER_LOCK',
+            `${at(i)}order ${c.orderId} is not locked (no explicit lock${rule ? `; shard ${shard}'s rule locks orders made before ${new Date(rule.createdBeforeMs).toISOString()}${rule.released[c.orderId] ? ' and it was released already' : ''}` : `, no rule for shard ${shard}`})`,
+          );
+        copyRules()[shard] = {
+          ...rule,
+          released: { ...rule.released, [c.orderId]: { reason: c.reason, at: now } },
+        };
+        applied.push({ op: 'order-lock-release', orderId: c.orderId, reason: c.reason, from: 'rule' });
+        break;
+      }
+      case 'order-lock-rule-clear': {
+        zoneEntry(i, c.zone);
+        const cleared = Object.entries(next.orderLockRules ?? {})
+          .filter(([shard, r]) => r.zone === c.zone && (!c.shards || c.shards.includes(Number(shard))))
+          .map(([shard]) => Number(shard));
+        if (cleared.length === 0) break;
+        const rules = copyRules();
+        for (const shard of cleared) delete rules[shard];
+        applied.push({ op: 'order-lock-rule-clear', zone: c.zone, shards: cleared, reason: c.reason });
+        break;
+      }
     }
   });
   return applied.length === 0 ? { table, applied } : { table: next, applied };
@@ -244,5 +336,11 @@ export function describeChange(c: AppliedChange): string {
       return `lock order ${c.orderId} (${c.reason})`;
     case 'order-unlock':
       return `unlock order ${c.orderId}`;
+    case 'order-lock-rule':
+      return `lock orders of shard ${c.shard} made before ${new Date(c.createdBeforeMs).toISOString()} until ${c.zone}'s tail is applied (${c.reason})`;
+    case 'order-lock-release':
+      return `release order ${c.orderId} (${c.reason})`;
+    case 'order-lock-rule-clear':
+      return `clear the order-lock rules of ${c.zone} on shard(s) ${c.shards.join(', ')} (${c.reason})`;
   }
 }

@@ -59,6 +59,12 @@ export function formatTable(t: RoutingTable, url: string): string {
   for (const [id, l] of orders.slice(0, 10))
     lines.push(`  ${id}  since ${new Date(l.since).toISOString()}  ${l.reason}`);
   if (orders.length > 10) lines.push(`  … ${orders.length - 10} more (--json lists all)`);
+  const rules = Object.entries(t.orderLockRules ?? {});
+  lines.push(`order rules    ${rules.length || 'none'}`);
+  for (const [shard, r] of rules)
+    lines.push(
+      `  shard ${shard}: orders made before ${new Date(r.createdBeforeMs).toISOString()}, until ${r.zone}'s tail is applied; ${Object.keys(r.released).length} released  (${r.reason})`,
+    );
   return lines.join('\n');
 }
 

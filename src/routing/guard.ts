@@ -4,6 +4,7 @@
  * same writes with the same words: `EZ_WRONG_ZONE shard=S owner=Z local=L epoch=E`,
  * `EZ_LOCKED shard=S`, `EZ_LOCKED order=ID`.
  */
+import { decodeOrderId } from './order-id.js';
 import type { RoutingTable } from './table.js';
 
 export interface WriteAllowed {
@@ -31,9 +32,43 @@ export interface WriteRefused {
 
 export type WriteVerdict = WriteAllowed | WriteRefused;
 
-/** Is `orderId` locked at order level in `table` (DESIGN §6 failover)? Why, or undefined. */
+/**
+ * Is `orderId` locked at order level in `table` (DESIGN §6 failover)? Why, or undefined. An
+ * explicit lock, or its shard's rule when the id was made before the rule's time and the order was
+ * not released. The shard and the time come from the id itself (DESIGN §2): no lookup per order.
+ */
 export function orderLockOf(table: RoutingTable, orderId: string): { reason: string } | undefined {
-  return table.orderLocks[orderId];
+  const explicit = table.orderLocks[orderId];
+  if (explicit) return explicit;
+  const rules = table.orderLockRules;
+  if (!rules) return undefined;
+  for (const _ in rules) return ruleLockOf(rules, orderId);
+  return undefined; // no rule at all: the common case costs one empty loop
+}
+
+function ruleLockOf(rules: NonNullable<RoutingTable['orderLockRules']>, orderId: string) {
+  let f: { timestampMs: number; shard: number };
+  try {
+    f = decodeOrderId(orderId);
+  } catch {
+    return undefined; // not an order id: no rule can name it
+  }
+  const rule = rules[f.shard];
+  if (!rule || f.timestampMs >= rule.createdBeforeMs || rule.released[orderId]) return undefined;
+  return {
+    reason: `${rule.reason}: made before ${new Date(rule.createdBeforeMs).toISOString()}, locked until ${rule.zone}'s tail is applied`,
+  };
+}
+
+/**
+ * Does anything lock orders of `shard` at order level? A statement that may touch any order of the
+ * shard (it names no order id) is refused while so: what it would be refused for, or undefined.
+ */
+export function shardOrderLockOf(table: RoutingTable, shard: number): string | undefined {
+  const rule = table.orderLockRules?.[shard];
+  if (rule)
+    return `a rule (${rule.reason}) locks its orders made before ${new Date(rule.createdBeforeMs).toISOString()}`;
+  return undefined;
 }
 
 export function checkWrite(

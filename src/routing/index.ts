@@ -8,7 +8,14 @@ export {
   pointInFence,
 } from './fence-index.js';
 export { formatDecision } from './format.js';
-export { checkWrite, orderLockOf, type WriteAllowed, type WriteRefused, type WriteVerdict } from './guard.js';
+export {
+  checkWrite,
+  orderLockOf,
+  shardOrderLockOf,
+  type WriteAllowed,
+  type WriteRefused,
+  type WriteVerdict,
+} from './guard.js';
 export {
   decodeOrderId,
   encodeOrderId,

@@ -21,6 +21,25 @@ export interface OrderLock {
   since: number;
 }
 
+/**
+ * An order-lock rule (DESIGN §6 failover; docs/switch.md): every order of one shard whose id was
+ * made before `createdBeforeMs` (the timestamp in the id, DESIGN §2) is locked, except those
+ * released one by one. One small entry per shard instead of one per order, so a busy eZone's
+ * failover (100,000+ open orders) fits the table and its push; cleared when the failed eZone's
+ * tail has been applied at the new owner.
+ */
+export interface OrderLockRule {
+  /** the eZone that lost the shard: its tail must be applied before the rule can go */
+  zone: ZoneId;
+  /** Unix ms: orders whose id's timestamp is below this are locked */
+  createdBeforeMs: number;
+  reason: string;
+  /** Unix ms the rule was set */
+  since: number;
+  /** orders an operator released (`ezctl locks release`), keyed by order id */
+  released: Record<string, { reason: string; at: number }>;
+}
+
 export interface RoutingTable {
   epoch: number;
   globalMaster: ZoneId;
@@ -30,6 +49,8 @@ export interface RoutingTable {
   keys: { merchant: Record<string, ShardId>; user: Record<string, ShardId>; rider: Record<string, ShardId> };
   /** order-level locks (DESIGN §6 failover), keyed by order id (decimal string) */
   orderLocks: Record<string, OrderLock>;
+  /** order-lock rules keyed by shard id (absent in tables stored before rules existed) */
+  orderLockRules?: Record<string, OrderLockRule>;
 }
 
 /** The table at epoch 1, as the topology file describes it. */
@@ -47,5 +68,6 @@ export function initialTable(topology: Topology): RoutingTable {
       rider: { ...topology.keys.rider },
     },
     orderLocks: {},
+    orderLockRules: {},
   };
 }

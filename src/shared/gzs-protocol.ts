@@ -33,6 +33,18 @@ export const RoutingTableSchema = z.looseObject({
     rider: z.record(z.string(), ShardId),
   }),
   orderLocks: z.record(z.string(), z.looseObject({ reason: z.string(), since: z.number() })),
+  orderLockRules: z
+    .record(
+      ShardKey,
+      z.looseObject({
+        zone: ZoneId,
+        createdBeforeMs: z.number(),
+        reason: z.string(),
+        since: z.number(),
+        released: z.record(z.string(), z.looseObject({ reason: z.string(), at: z.number() })),
+      }),
+    )
+    .optional(),
 });
 
 /** Who holds a table (an SDK user): acknowledgements are per holder (DESIGN §6 step 1). */

@@ -11,6 +11,7 @@ export {
   runFailover,
   type Verdict,
 } from './failover.js';
+export { formatLocks, type LockList, listLocks, releaseLock } from './locks.js';
 export { type MoveOptions, type MovePlan, type MoveReport, planMove, runMove } from './move.js';
 export { type ResumeReport, resumeSwitches } from './resume.js';
 export { formatSwitchStatus, type SwitchStatus, switchStatus } from './status.js';

@@ -250,7 +250,9 @@ describe('the rules, at the DAL of ez-bj', () => {
     const e3 = await errorOf(
       dal.query(`UPDATE orders SET state = 'x' WHERE shard_id = ${shard} AND state = 'none'`),
     );
-    expect(e3?.message).toMatch(new RegExp(`^EZ_LOCKED order=${locked} `));
+    expect(e3?.message).toMatch(
+      new RegExp(`^EZ_LOCKED shard=${shard} epoch=\\d+ \\(order ${locked} is locked;`),
+    );
     // another order of the shard, by id: allowed
     expect(
       await errorOf(dal.execute("UPDATE orders SET state = 'accepted' WHERE id = ?", [other])),

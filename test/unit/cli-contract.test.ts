@@ -35,6 +35,8 @@ const COMMAND_IDS = [
   'links:heal',
   'links:list',
   'links:serve',
+  'locks:list',
+  'locks:release',
   'route',
   'shard:move',
   'status',
