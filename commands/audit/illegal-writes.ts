@@ -7,8 +7,8 @@ export default class AuditIllegalWrites extends EzCommand {
   static override summary =
     'List writes made by an eZone that did not own the shard (or the Global Zone) at the time';
   static override description =
-    `DRC checks every replicated row against shard ownership at the time of the write (the topology's
-assignment until GZS history is wired in, with a grace window after a switch) and records violations
+    `DRC checks every replicated row against shard ownership at the time of the write (GZS's ownership
+history, with a grace window after a switch for clock skew) and records violations
 in each receiving eZone's drc_illegal_writes. This merges the reports of all eZones.
 
 Exit code: 0 when none is recorded, 1 when there are illegal writes.`;
