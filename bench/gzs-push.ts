@@ -11,6 +11,7 @@
  * where allHeld* is, per change, the time until the LAST subscriber held it.
  * Options: --workers N --per-worker M --changes C --interval MS --cache (each client writes its cache
  * file) --gzs URL [--gzs-pid PID] (a GZS started elsewhere; token from EZ_GZS_TOKEN)
+ * --failover-rules (first the table a failover leaves: one order-lock rule per shard of ez-bj)
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
       cache: { type: 'boolean', default: false },
       gzs: { type: 'string' },
       'gzs-pid': { type: 'string' },
+      'failover-rules': { type: 'boolean', default: false },
     },
   });
   const workers = Number(values.workers);
@@ -163,6 +165,31 @@ async function main(): Promise<void> {
       }),
     );
     await new Promise((r) => setTimeout(r, 1000)); // settle: hellos, first acks
+    if (values['failover-rules']) {
+      // the table a failover of ez-bj leaves: its shards at ez-sh, one order-lock rule per shard
+      // (every order made before now locked, however many there are: bench:order-locks)
+      const topology = loadTopology();
+      const lost = [...topology.shards].filter(([, z]) => z === 'ez-bj').map(([shard]) => shard);
+      const res = await request(`${gzs.url}/changes`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gzs.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          changes: lost.flatMap((shard) => [
+            { op: 'owner', shard, zone: 'ez-sh' },
+            {
+              op: 'order-lock-rule',
+              shard,
+              zone: 'ez-bj',
+              createdBeforeMs: Date.now(),
+              reason: 'bench failover',
+            },
+          ]),
+        }),
+      });
+      const body = await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`failover rules: HTTP ${res.statusCode} ${body}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
     for (const c of children) c.send({ t: 'mark' } satisfies ToWorker);
     const gzsCpu0 = procCpuMs(gzs.pid);
     const wall0 = now();

@@ -4,8 +4,8 @@
  * same writes with the same words: `EZ_WRONG_ZONE shard=S owner=Z local=L epoch=E`,
  * `EZ_LOCKED shard=S`, `EZ_LOCKED order=ID`.
  */
-import { decodeOrderId } from './order-id.js';
-import type { RoutingTable } from './table.js';
+import { encodeOrderId, ORDER_ID_EPOCH_MS, shardOfOrderId } from './order-id.js';
+import type { OrderLockRule, RoutingTable } from './table.js';
 
 export interface WriteAllowed {
   ok: true;
@@ -41,23 +41,58 @@ export function orderLockOf(table: RoutingTable, orderId: string): { reason: str
   const explicit = table.orderLocks[orderId];
   if (explicit) return explicit;
   const rules = table.orderLockRules;
-  if (!rules) return undefined;
-  for (const _ in rules) return ruleLockOf(rules, orderId);
-  return undefined; // no rule at all: the common case costs one empty loop
+  if (!rules || !hasRules(rules)) return undefined; // the common case: one WeakMap lookup
+  return ruleLockOf(rules, orderId);
 }
 
+// tables are immutable (copy-on-write): whether a rules object is empty is known once per object
+// (a `for…in` per check cost ~0.5 µs, more than the rest of the guard)
+const rulesNonEmpty = new WeakMap<object, boolean>();
+function hasRules(rules: object): boolean {
+  let has = rulesNonEmpty.get(rules);
+  if (has === undefined) {
+    has = Object.keys(rules).length > 0;
+    rulesNonEmpty.set(rules, has);
+  }
+  return has;
+}
+
+/** Per rule: the smallest id made at or after its time, and the lock's reason (built once). */
+const ruleCache = new WeakMap<
+  OrderLockRule,
+  { firstNewId: string; anyReleased: boolean; reason: { reason: string } }
+>();
+
 function ruleLockOf(rules: NonNullable<RoutingTable['orderLockRules']>, orderId: string) {
-  let f: { timestampMs: number; shard: number };
+  let shard: number;
   try {
-    f = decodeOrderId(orderId);
+    shard = shardOfOrderId(orderId);
   } catch {
     return undefined; // not an order id: no rule can name it
   }
-  const rule = rules[f.shard];
-  if (!rule || f.timestampMs >= rule.createdBeforeMs || rule.released[orderId]) return undefined;
-  return {
-    reason: `${rule.reason}: made before ${new Date(rule.createdBeforeMs).toISOString()}, locked until ${rule.zone}'s tail is applied`,
-  };
+  const rule = rules[shard];
+  if (!rule) return undefined;
+  let c = ruleCache.get(rule);
+  if (!c) {
+    // id = time << 22 | shard << 12 | sequence: "made before T" is "id < T << 22", compared as
+    // canonical decimals (length, then digits) — no BigInt, no decoding per check
+    c = {
+      firstNewId: encodeOrderId({
+        timestampMs: Math.max(rule.createdBeforeMs, ORDER_ID_EPOCH_MS),
+        shard: 0,
+        sequence: 0,
+      }),
+      anyReleased: Object.keys(rule.released).length > 0,
+      reason: {
+        reason: `${rule.reason}: made before ${new Date(rule.createdBeforeMs).toISOString()}, locked until ${rule.zone}'s tail is applied`,
+      },
+    };
+    ruleCache.set(rule, c);
+  }
+  const f = c.firstNewId;
+  const before = orderId.length < f.length || (orderId.length === f.length && orderId < f);
+  if (!before || (c.anyReleased && rule.released[orderId])) return undefined;
+  return c.reason;
 }
 
 /**
