@@ -143,10 +143,23 @@ interface Scenario {
   endsAt: typeof A | typeof B;
   /** who ends the entry: `ezctl shard move --resume`, or GZS's janitor on its own */
   end: End;
+  /** the last step the journal holds from the killed run (proves where it died) */
+  lastStep: string;
 }
+
+const DRIVER_STEPS = new Set(['lock', 'acked', 'positioned', 'caught-up', 'switch', 'done']);
 
 /** What the killed run did, for the report. */
 const seen: string[] = [];
+let line = '';
+
+/** Laps since its start, appended to the report's line. */
+function stopwatch(): (what: string) => void {
+  const t0 = performance.now();
+  return (what) => {
+    line += `; ${what} +${Math.round(performance.now() - t0)} ms`;
+  };
+}
 
 async function killedMove(name: string, sc: Scenario): Promise<void> {
   const shard = free.shift()!;
@@ -190,13 +203,13 @@ async function killedMove(name: string, sc: Scenario): Promise<void> {
     } catch {
       outcome = r.stdout ? 'no JSON' : 'no output';
     }
-    seen.push(
-      `${name}: driver exit ${r.exitCode ?? '-'} signal ${r.signal ?? '-'} after ${took} ms; ${outcome}`,
-    );
+    line = `${name}: driver exit ${r.exitCode ?? '-'} signal ${r.signal ?? '-'} after ${took} ms; ${outcome}`;
+    const lap = stopwatch();
 
     if ('gzs' in sc.kill) {
       // GZS again, on its store: the launcher's `up` starts what is not running
       const st = await cluster.up();
+      lap('GZS restarted');
       expect(st.processes.find((p) => p.name === 'gzs')?.alive).toBe(true);
     }
 
@@ -209,6 +222,12 @@ async function killedMove(name: string, sc: Scenario): Promise<void> {
     if (sc.end === 'resume') {
       const res = await cluster.ezctl('shard', 'move', '--resume', '--json');
       expect(res.exitCode, `${res.stderr}\n${res.stdout}`).toBe(0);
+      const how = (JSON.parse(res.stdout) as { entries: { id: string; how: string }[] }).entries.find(
+        (e) => e.id === mine!.id,
+      )?.how;
+      // right after a GZS restart its janitor waits one lease: the resume is what ends the entry
+      if ('gzs' in sc.kill && mine!.state !== 'done') expect(how).toMatch(/by this resume/);
+      lap(`resume: ${how ?? 'nothing open'}`);
     }
     const closed = await until(
       `the journal entry ${mine!.id} closed`,
@@ -218,6 +237,10 @@ async function killedMove(name: string, sc: Scenario): Promise<void> {
       },
       15_000,
     );
+    expect(
+      mine!.steps.filter((s) => DRIVER_STEPS.has(s.step) && !/by GZS/.test(s.detail ?? '')).at(-1)?.step,
+      `where the run died (steps: ${mine!.steps.map((s) => s.step).join(', ')})`,
+    ).toBe(sc.lastStep);
     expect(closed.state).toBe(sc.endsAt === A ? 'rolled-back' : 'done');
     if (sc.end === 'janitor' && closed.state === 'rolled-back') expect(closed.rollback?.by).toMatch(/^gzs\//);
     const { table } = await cluster.gzs.table();
@@ -225,9 +248,12 @@ async function killedMove(name: string, sc: Scenario): Promise<void> {
       zone: sc.endsAt,
       state: 'serving',
     });
+    lap(`closed (${closed.state})`);
     await cluster.waitDalEpoch(A, table.epoch, 15_000);
+    lap(`DAL ${A} at ${table.epoch}`);
     await cluster.waitDalEpoch(B, table.epoch, 15_000);
     // writes go on at the owner
+    lap(`DAL ${B} at ${table.epoch}`);
     const tEnd = Date.now();
     await until(`writes acknowledged at ${sc.endsAt} after the end`, async () =>
       w.acked.some((a) => a.zone === sc.endsAt && a.at > tEnd) ? true : undefined,
@@ -237,6 +263,7 @@ async function killedMove(name: string, sc: Scenario): Promise<void> {
     await w.stop();
   }
 
+  const t = performance.now();
   // nothing acknowledged lost: every acknowledged order in both eZones once DRC drained
   await drainDirections(
     [
@@ -256,6 +283,8 @@ async function killedMove(name: string, sc: Scenario): Promise<void> {
       `acknowledged orders missing in ${zone}`,
     ).toEqual([]);
   }
+
+  seen.push(`${line}; drained in ${Math.round(performance.now() - t)} ms`);
 
   // single writer: no write accepted by the eZone that did not own the shard
   const entry = (await cluster.gzs.switches()).entries.find(
@@ -281,32 +310,33 @@ async function killedMove(name: string, sc: Scenario): Promise<void> {
 }
 
 describe('ezctl shard move: ezctl SIGKILLed at each step', () => {
-  const cases: [string, End, typeof A | typeof B][] = [
-    ['switch.after-lock', 'resume', A],
-    ['switch.after-acked', 'janitor', A],
-    ['switch.after-position', 'resume', A],
-    ['switch.after-caught-up', 'janitor', A],
-    ['switch.after-commit', 'resume', B],
+  const cases: [string, End, typeof A | typeof B, string][] = [
+    ['switch.after-lock', 'resume', A, 'lock'],
+    ['switch.after-acked', 'janitor', A, 'acked'],
+    ['switch.after-position', 'resume', A, 'positioned'],
+    ['switch.after-caught-up', 'janitor', A, 'caught-up'],
+    ['switch.after-commit', 'janitor', B, 'switch'],
   ];
-  for (const [fp, end, at] of cases)
+  for (const [fp, end, at, lastStep] of cases)
     it(`killed at ${fp}: ${end === 'resume' ? '--resume' : "GZS's janitor"} ${at === A ? 'rolls it back (S at A)' : 'closes it (S at B)'}, nothing lost`, async () => {
-      await killedMove(fp, { kill: { ezctl: fp }, endsAt: at, end });
+      await killedMove(fp, { kill: { ezctl: fp }, endsAt: at, end, lastStep });
     }, 90_000);
 });
 
 describe('ezctl shard move: GZS SIGKILLed around each durable journal write', () => {
-  const cases: [string, End, typeof A | typeof B][] = [
-    ['gzs.switch.begin.after', 'resume', A],
-    ['gzs.switch.step-acked.after', 'janitor', A],
-    ['gzs.switch.step-positioned.after', 'resume', A],
-    ['gzs.switch.step-caught-up.after', 'resume', A],
-    ['gzs.switch.commit.before', 'resume', A],
-    ['gzs.switch.commit.after', 'janitor', B],
-    ['gzs.switch.done.after', 'resume', B],
+  const cases: [string, End, typeof A | typeof B, string][] = [
+    ['gzs.switch.begin.after', 'resume', A, 'lock'],
+    ['gzs.switch.step-acked.after', 'janitor', A, 'acked'],
+    ['gzs.switch.step-positioned.after', 'resume', A, 'positioned'],
+    ['gzs.switch.step-caught-up.after', 'resume', A, 'caught-up'],
+    // killed before the durable write of the switch: it never happened, so it rolls back
+    ['gzs.switch.commit.before', 'resume', A, 'caught-up'],
+    ['gzs.switch.commit.after', 'resume', B, 'switch'],
+    ['gzs.switch.done.after', 'resume', B, 'done'],
   ];
-  for (const [fp, end, at] of cases)
+  for (const [fp, end, at, lastStep] of cases)
     it(`killed at ${fp}: restarted, ${end === 'resume' ? '--resume' : 'its janitor'} ends at ${at === A ? 'A (rolled back)' : 'B (switched)'}, nothing lost`, async () => {
-      await killedMove(fp, { kill: { gzs: fp }, endsAt: at, end });
+      await killedMove(fp, { kill: { gzs: fp }, endsAt: at, end, lastStep });
     }, 90_000);
 
   it('what each killed driver did', () => {
