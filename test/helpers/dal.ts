@@ -59,6 +59,17 @@ export interface DalCluster extends ZoneCluster {
   /** the statements (Annotate_rows and Query events) written to the binlog after `from` */
   statementsSince(zone: string, from: { file: string; pos: number }): Promise<string[]>;
   ezctl(...args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }>;
+  /** `ezctl` with extra environment (e.g. EZ_FAILPOINTS); `signal` is set when it died by one */
+  ezctlWith(
+    o: { env?: Record<string, string>; timeoutMs?: number },
+    ...args: string[]
+  ): Promise<{
+    exitCode: number | null;
+    signal: string | null;
+    timedOut: boolean;
+    stdout: string;
+    stderr: string;
+  }>;
   close(): Promise<void>;
 }
 
@@ -152,6 +163,20 @@ export async function startDalCluster(opts: { links?: boolean } = {}): Promise<D
         },
       );
       return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout), stderr: String(r.stderr) };
+    },
+    async ezctlWith(o, ...args) {
+      const r = await execa(
+        process.execPath,
+        [join(projectRoot(), 'bin', 'run.js'), ...args, '--topology', cluster.topologyFile],
+        { reject: false, env: o.env, timeout: o.timeoutMs ?? 60_000 },
+      );
+      return {
+        exitCode: r.exitCode ?? null,
+        signal: r.signal ?? null,
+        timedOut: r.timedOut === true,
+        stdout: String(r.stdout),
+        stderr: String(r.stderr),
+      };
     },
     async close() {
       for (const c of conns) await c.end().catch(() => c.destroy());
