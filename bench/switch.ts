@@ -243,6 +243,8 @@ try {
     clientMaxMs: number | null;
     baselineMs: number | null;
     clientErrors: number;
+    /** the slowest request for the shard while the move ran (ms relative to the move's start) */
+    slowest?: { kind: string; result: string; error?: string; ms: number; startMs: number; zone?: string };
   }
   const rows: MoveRow[] = [];
   const tMoves = Date.now();
@@ -299,6 +301,16 @@ try {
         ? null
         : Math.max(0, Math.round((row.clientMaxMs - (row.baselineMs ?? 0)) * 10) / 10);
     row.clientErrors = during.filter((o) => o.result !== 'ok').length;
+    const worst = during.reduce<Op | undefined>((w, o) => (!w || o.ms > w.ms ? o : w), undefined);
+    if (worst)
+      row.slowest = {
+        kind: worst.kind,
+        result: worst.result,
+        error: worst.error,
+        ms: Math.round(worst.ms),
+        startMs: worst.startedAt - row.startedAt,
+        zone: worst.zone,
+      };
   }
   const movePhaseOps = [...ops, ...[...probes.values()].flat()].filter(
     (o) => o.startedAt >= tLoad && o.startedAt < tMovesEnd,
@@ -311,6 +323,10 @@ try {
       switched.map((r) => r.steps[k]!),
       0.99,
     );
+  // the window less its four timed steps: the journal writes between them ('acked', 'caught-up')
+  const untimed = switched.map(
+    (r) => r.windowMs! - r.steps.lockMs! - r.steps.positionMs! - r.steps.catchUpMs! - r.steps.switchMs!,
+  );
   const moveResult = {
     moves: rows.length,
     switched: switched.length,
@@ -347,12 +363,37 @@ try {
         0.5,
       ),
     },
+    /** window minus the four steps: the 'acked' and 'caught-up' journal writes in between */
+    untimedP50Ms: pct(untimed, 0.5),
+    untimedP99Ms: pct(untimed, 0.99),
     windowsMs: rows.map((r) => r.windowMs),
     clientBlocksMs: rows.map((r) => r.clientBlockMs),
     requests: movePhaseOps.length,
     requestsOk: movePhaseOps.filter((o) => o.result === 'ok').length,
     requestsPerSec: Math.round((movePhaseOps.length / (tMovesEnd - tLoad)) * 1000),
     movePhaseMs: tMovesEnd - tMoves,
+    /** moves whose client-side block exceeds the driver's window by more than 50 ms */
+    slowMoves: rows
+      .filter((r) => r.clientBlockMs !== null && r.clientBlockMs > (r.windowMs ?? 0) + 50)
+      .map((r) => ({
+        n: r.n,
+        shard: r.shard,
+        windowMs: r.windowMs,
+        clientBlockMs: r.clientBlockMs,
+        slowest: r.slowest,
+      })),
+    /** requests that failed while a move ran (the shard's), with when they started */
+    moveErrors: rows.flatMap((r) =>
+      [...probes.get(r.shard)!, ...ops.filter((o) => o.shard === r.shard)]
+        .filter((o) => o.result !== 'ok' && o.startedAt <= r.endedAt && endOf(o) >= r.startedAt)
+        .map((o) => ({
+          n: r.n,
+          kind: o.kind,
+          error: o.error,
+          ms: Math.round(o.ms),
+          startMs: o.startedAt - r.startedAt,
+        })),
+    ),
     failedMoves: rows
       .filter((r) => r.outcome !== 'switched')
       .map((r) => ({ n: r.n, shard: r.shard, outcome: r.outcome, reason: r.reason })),
@@ -440,7 +481,7 @@ try {
   await Promise.race([Promise.allSettled([...inflight]), sleep(12_000)]);
   await client.close().catch(() => undefined);
 
-  const { windowsMs, clientBlocksMs, failedMoves, ...headline } = moveResult;
+  const { windowsMs, clientBlocksMs, failedMoves, slowMoves, moveErrors, ...headline } = moveResult;
   process.stdout.write(
     `${JSON.stringify({
       ...headline,
@@ -452,6 +493,8 @@ try {
       windowsMs,
       clientBlocksMs,
       failedMoves,
+      slowMoves,
+      moveErrors,
       failover,
       upMs,
       targets: {
