@@ -22,7 +22,7 @@
  * clientErrors (during the moves, by EZ_ code), stepP99Ms, rtoMs.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse, stringify } from 'yaml';
@@ -69,6 +69,7 @@ const DOWN_AFTER_MS = Number(values['down-after']);
 
 const say = (msg: string) => process.stderr.write(`[bench:switch] ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const loadBefore = loadavg().map((x) => Math.round(x * 100) / 100);
 const root = mkdtempSync(join(tmpdir(), 'ezb-switch-'));
 const stateDir = join(root, 'state');
 
@@ -497,6 +498,12 @@ try {
       moveErrors,
       failover,
       upMs,
+      /** the machine's 1/5/15-minute load averages at the start and the end, and its cores */
+      machine: {
+        cores: cpus().length,
+        loadBefore,
+        loadAfter: loadavg().map((x) => Math.round(x * 100) / 100),
+      },
       targets: {
         blockP99Ms: '< 150',
         blockMaxMs: '< 500',
