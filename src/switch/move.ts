@@ -203,13 +203,17 @@ async function drive(
         );
     }
     report.steps.lockMs = Math.round(performance.now() - tLock);
-    await gzs.switchAction(entry.id, 'step', { holder, step: 'acked' });
+
+    // step 2: A's binlog position, now that no write for S can commit there any more. Reading it
+    // has no effect, so it runs while the 'acked' record is journaled (one GZS write less in the
+    // window); 'positioned' is journaled after both, so the journal's order stays acked → positioned.
+    const t2 = performance.now();
+    const [point] = await Promise.all([
+      currentPosition(a, serverIdOf(plan.from)),
+      gzs.switchAction(entry.id, 'step', { holder, step: 'acked' }),
+    ]);
     clock.say('acked', `every live holder holds epoch ${begun.epoch} (${report.steps.lockMs} ms)`);
     failpoint('switch.after-acked');
-
-    // step 2: A's binlog position, now that no write for S can commit there any more
-    const t2 = performance.now();
-    const point = await currentPosition(a, serverIdOf(plan.from));
     const position = { gtidPos: point.gtidPos, seq: String(point.seq) };
     report.position = position;
     await gzs.switchAction(entry.id, 'step', { holder, step: 'positioned', position });
