@@ -452,14 +452,21 @@ class Exchange implements FrontHandler, UpstreamHandler {
   }
 
   onUpstreamHeaders(statusCode: number, headers: string[]): void {
-    if (statusCode === 421 && !this.retried && this.replayable()) {
-      this.swallow = true;
-      this.status = 421;
+    if ((statusCode === 421 || statusCode === 503) && !this.retried && this.replayable()) {
+      let epoch = 0;
       for (let i = 0; i < headers.length; i += 2) {
         if (headers[i].length === 10 && headers[i].toLowerCase() === H_EPOCH)
-          this.peerEpoch = Number(headers[i + 1]) || 0;
+          epoch = Number(headers[i + 1]) || 0;
       }
-      return;
+      // a 503 is taken back only when the eZone judged with a newer table than ours: a lock we
+      // have not heard of yet (a switch just began). Once we hold that table we hold the request
+      // like any other for a locked shard — a pause for the client, not an error.
+      if (statusCode === 421 || epoch > this.gw.opts.source.epoch) {
+        this.swallow = true;
+        this.status = statusCode;
+        if (epoch) this.peerEpoch = epoch;
+        return;
+      }
     }
     this.status = statusCode;
     if (this.clientGone) return;
@@ -641,7 +648,7 @@ class Exchange implements FrontHandler, UpstreamHandler {
     }
   }
 
-  // ---- 421 ----------------------------------------------------------------------------------
+  // ---- 421 (and a 503 judged at a newer epoch) -----------------------------------------------
 
   /**
    * Can the request go out a second time? With no body, yes. With a body, only if it is all in the
@@ -677,7 +684,7 @@ class Exchange implements FrontHandler, UpstreamHandler {
     metrics.retries.labels('retried').inc();
     this.gw.opts.log.debug(
       { shard: this.decision?.shard, from: this.target?.zone, epochBefore: before, epoch: source.epoch },
-      '421: retrying once at the owner',
+      `${this.status}: retrying once at the epoch the eZone judged with`,
     );
     let d: RouteDecision;
     try {

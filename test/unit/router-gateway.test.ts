@@ -435,6 +435,42 @@ describe('APIRouter 421', () => {
   });
 });
 
+describe('APIRouter 503 judged at a newer epoch', () => {
+  const answerLocked =
+    (epoch: () => number) =>
+    (req: IncomingMessage, res: ServerResponse): boolean => {
+      req
+        .on('end', () => {
+          res.writeHead(503, { 'content-type': 'application/json', 'x-ez-epoch': String(epoch()) });
+          res.end(JSON.stringify({ error: { code: 'EZ_LOCKED', message: 'EZ_LOCKED shard=1' } }));
+        })
+        .resume();
+      return true;
+    };
+
+  it('holds a request the eZone refused for a lock APIRouter had not heard of, then sends it to the new owner', async () => {
+    const lockedAt = source.epoch + 1;
+    sh.answer = answerLocked(() => lockedAt);
+    source.next = { ...withShard(1, { state: 'locked' }), epoch: lockedAt };
+    const t0 = Date.now();
+    const p = call('/orders', { 'X-Ez-Route': SHANGHAI }, Buffer.from('{"a":1}'));
+    await new Promise((r) => setTimeout(r, 150));
+    source.setTable({ ...withShard(1, { state: 'serving', zone: 'ez-bj' }), epoch: lockedAt + 1 });
+    const r = await p;
+    expect(r.status).toBe(200);
+    expect(r.json.servedBy).toBe('ez-bj');
+    expect(r.json.bodyBytes).toBe(7);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(140); // it was held until the switch
+  });
+
+  it('passes a 503 through when the eZone judged with the table APIRouter holds', async () => {
+    sh.answer = answerLocked(() => source.epoch);
+    const r = await call('/x', { 'X-Ez-Route': SHANGHAI });
+    expect(r.status).toBe(503);
+    expect(r.json.error.code).toBe('EZ_LOCKED');
+  });
+});
+
 describe('APIRouter unreachable eZone', () => {
   it('answers 503 EZ_ZONE_UNAVAILABLE when the eZone does not answer, never another eZone', async () => {
     const r2 = await startApiRouter({
