@@ -103,13 +103,14 @@ function dalRefusal(err: unknown): HttpError | null {
   const m = /^(EZ_[A-Z_]+)\b/.exec(text);
   if (e?.errno !== 1105 || !m) return null;
   const code = m[1];
-  if (code === ErrorCode.wrongZone) return refusal(421, code, text);
-  if (
-    code === ErrorCode.locked ||
-    code === ErrorCode.globalUnavailable ||
-    code === ErrorCode.notReady ||
-    code === ErrorCode.unavailable
-  )
+  // the DAL judged at its own epoch (in its message): passed on, so a gateway that decided with an
+  // older table knows to wait for that one and hold or re-route the request (not fail it)
+  const epoch = /\bepoch=(\d{1,15})\b/.exec(text)?.[1];
+  const shard = /\bshard=(\d{1,4})\b/.exec(text)?.[1];
+  const judged = [...(shard ? [H_SHARD, shard] : []), ...(epoch ? [H_EPOCH, epoch] : [])];
+  if (code === ErrorCode.wrongZone) return refusal(421, code, text, judged);
+  if (code === ErrorCode.locked) return refusal(503, code, text, ['retry-after', '1', ...judged]);
+  if (code === ErrorCode.globalUnavailable || code === ErrorCode.notReady || code === ErrorCode.unavailable)
     return refusal(503, code, text, ['retry-after', '1']);
   return refusal(500, code, text);
 }

@@ -458,10 +458,11 @@ class Exchange implements FrontHandler, UpstreamHandler {
         if (headers[i].length === 10 && headers[i].toLowerCase() === H_EPOCH)
           epoch = Number(headers[i + 1]) || 0;
       }
-      // a 503 is taken back only when the eZone judged with a newer table than ours: a lock we
-      // have not heard of yet (a switch just began). Once we hold that table we hold the request
+      // a 503 is taken back only when the eZone judged with a newer table than the one this
+      // request was routed with: a lock we had not heard of (a switch just began). Holding that
+      // table (we wait for it), we hold the request
       // like any other for a locked shard — a pause for the client, not an error.
-      if (statusCode === 421 || epoch > this.gw.opts.source.epoch) {
+      if (statusCode === 421 || epoch > this.decision!.epoch) {
         this.swallow = true;
         this.status = statusCode;
         if (epoch) this.peerEpoch = epoch;

@@ -65,12 +65,12 @@ async function fakeService(zone: string): Promise<FakeService> {
     wsClosed: [],
   };
   svc.server = createServer((req, res) => {
-    if (svc.answer?.(req, res)) return;
-    // APIRouter's reach probe (zone-probe.ts), not a routed request
+    // APIRouter's reach probe (zone-probe.ts), not a routed request: never seen by a test's answer
     if (req.url === '/healthz' && req.headers['x-ez-route'] === undefined) {
       res.end('{"ok":true}');
       return;
     }
+    if (svc.answer?.(req, res)) return;
     const hash = createHash('sha256');
     let bytes = 0;
     req.on('data', (c: Buffer) => {
