@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # mariadb-server: one MariaDB per eZone; redis-server: one cache per eZone;
 # libzookeeper-java + default-jre-headless: ZooKeeper (GZS HA); nginx-light + wrk: benchmarks;
 # sysbench: the DAL through its paces (tests and bench:dal); haproxy: bench:dal's C-proxy reference.
-PACKAGES=(mariadb-server redis-server libzookeeper-java default-jre-headless nginx-light wrk sysbench haproxy)
+PACKAGES=(mariadb-server redis-server libzookeeper-java default-jre-headless nginx-light wrk sysbench haproxy chromium)
 # services those packages may start on install (Debian does on hosts with an init system)
 SERVICES=(mariadb redis-server nginx haproxy)
 

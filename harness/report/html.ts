@@ -603,7 +603,7 @@ function checksSection(checks: Check[], known: Set<number>): string {
 }
 
 function excerptSection(events: HistoryEvent[], lines: number[]): string {
-  if (!lines.length) return '<p class="note">No violation names a history line.</p>';
+  if (!lines.length) return '<p class="note">No violation or nemesis names a history line.</p>';
   const byIndex = new Map(events.map((e) => [e.index, e]));
   const shown = [...new Set(lines)].filter((i) => byIndex.has(i)).sort((a, b) => a - b);
   const cut = shown.length > MAX_EXCERPT;
@@ -678,6 +678,8 @@ export function renderReport(input: ReportInput): string {
   const verdict = overall(checks);
   const known = new Set(events.map((e) => e.index));
   const referenced = checks.flatMap((c) => c.violations.flatMap((v) => v.lines));
+  // the excerpt: what a violation names first, then the nemesis's own lines (linked from its table)
+  const excerpt = [...referenced, ...p.windows.flatMap((w) => w.lines)];
 
   const lat = latencyPlot(p, colours);
   const zones = zonesOf(p);
@@ -748,7 +750,7 @@ export function renderReport(input: ReportInput): string {
       `<section id="figures"><h2>Figures</h2>${kvTable(results.figures, 'kv figures')}</section>`,
     );
   sections.push(
-    `<section id="history"><h2>History excerpt</h2><p class="note">The lines a violation names (line = the event's index in history.jsonl).</p>${excerptSection(events, referenced)}</section>`,
+    `<section id="history"><h2>History excerpt</h2><p class="note">The lines a violation names and the nemesis's lines (line = the event's index in history.jsonl).</p>${excerptSection(events, excerpt)}</section>`,
   );
 
   return `<!DOCTYPE html>
