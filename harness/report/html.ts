@@ -456,8 +456,15 @@ interface LagSeries {
   samples: [number, number][];
 }
 
-function lagSeries(results: Record<string, unknown>): LagSeries[] | null {
+/**
+ * `results.lag`: samples `[timeMs, lagMs]`, time in ms since the drill started; a time that looks
+ * like Unix ms (wall clock) is moved onto the drill's clock with the history's wall/time offset.
+ */
+function lagSeries(results: Record<string, unknown>, events: HistoryEvent[]): LagSeries[] | null {
   if (!Array.isArray(results.lag)) return null;
+  const first = events.find((e) => num(e.wall) !== undefined && num(e.time) !== undefined);
+  const wall0 = first ? first.wall - first.time : 0;
+  const onClock = (t: number) => (t > 1e11 ? t - wall0 : t);
   return results.lag.filter(isObj).map((l) => ({
     from: String(l.from ?? '?'),
     to: String(l.to ?? '?'),
@@ -465,7 +472,7 @@ function lagSeries(results: Record<string, unknown>): LagSeries[] | null {
       .filter(
         (s): s is [number, number] => Array.isArray(s) && num(s[0]) !== undefined && num(s[1]) !== undefined,
       )
-      .map((s) => [s[0], s[1]] as [number, number]),
+      .map((s) => [onClock(s[0]), s[1]] as [number, number]),
   }));
 }
 
@@ -683,7 +690,7 @@ export function renderReport(input: ReportInput): string {
 
   const lat = latencyPlot(p, colours);
   const zones = zonesOf(p);
-  const lag = lagSeries(results);
+  const lag = lagSeries(results, events);
   const { size: bucketMs } = bucketing(p.tEnd);
   const bucketNote =
     bucketMs === 1000
