@@ -236,7 +236,10 @@ describe('nemeses on a real cluster', () => {
     const killed = await run({ nemesis: 'kill-zone', zone: A }, 'start');
     const kinds = ((killed.result?.killed ?? []) as { kind: string }[]).map((k) => k.kind);
     expect(kinds).toEqual(expect.arrayContaining(['mariadb', 'dal', 'orders']));
-    // a write through A's DAL fails: nothing of A runs
+    // nothing of A accepts a connection any more (its MariaDB, DAL, order service), and a write through A's DAL fails
+    const ports = cluster.topology.deployment.zones[A].ports;
+    for (const port of [ports.mysql, ports.dal, ports.orders])
+      expect(await accepts(`127.0.0.1:${port}`), `port ${port} of ${A}`).toBe(false);
     expect(await errorOf(cluster.connect(A).then((c) => c.query(insertSql(gen.next(), S))))).toBeInstanceOf(
       Error,
     );
