@@ -12,6 +12,7 @@
  *   - { at: 50s, for: 5s, nemesis: kill-dal, zone: ez-sh }
  *   - { at: 60s, for: 5s, nemesis: kill-drc, from: ez-bj, to: ez-sh }
  *   - { at: 70s, for: 5s, nemesis: kill-gzs }
+ *   - { at: 75s, for: 10s, nemesis: clock, zone: ez-sh, offset: -30s }
  *   - { at: 80s, nemesis: move, shards: [3], to: ez-bj, timeout: 5s }
  *   - { at: 90s, for: 60s, nemesis: kill-zone, zone: ez-sh }
  *   - { at: 91s, nemesis: failover, from: ez-sh, to: ez-bj, whenDown: 30s, downAfter: 1s }
@@ -23,6 +24,7 @@ import type { Topology } from '../../src/topology/index.js';
 import { UsageError } from '../../src/util/errors.js';
 import { parseDuration } from '../../src/util/parse.js';
 import { quote, summarizeIssues } from '../../src/util/validation.js';
+import { clockNemesis } from './clock.js';
 import { killDalNemesis, killDrcNemesis, killGzsNemesis, killZoneNemesis } from './kill.js';
 import { isolateNemesis, latencyNemesis, partitionNemesis } from './links.js';
 import { failbackNemesis, failoverNemesis, moveNemesis } from './switch.js';
@@ -48,6 +50,21 @@ const duration = (min: number, max: number) =>
         return parseDuration(v, 'duration', { min, max });
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^duration: /, '') });
+        return z.NEVER;
+      }
+    });
+
+/** A signed duration (`-30s`, `+2s`, `500ms`): for clock offsets. */
+const signedDuration = (max: number) =>
+  z
+    .union([z.number(), z.string()], { error: expected('expected a signed duration (e.g. -30s, +500ms)') })
+    .transform((v, ctx) => {
+      const text = String(v).trim();
+      try {
+        const ms = parseDuration(text.replace(/^[-+]/, ''), 'offset', { min: 0, max });
+        return text.startsWith('-') ? -ms : ms;
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^offset: /, '') });
         return z.NEVER;
       }
     });
@@ -82,6 +99,7 @@ const SPECS = {
     .refine((o) => o.from !== o.to, { message: 'expected two different eZones', path: ['to'] }),
   'kill-gzs': z.strictObject({}),
   'kill-dal': z.strictObject({ zone }),
+  clock: z.strictObject({ zone, offset: signedDuration(86_400_000) }),
   move: z.strictObject({
     shards: z
       .array(
@@ -196,6 +214,8 @@ function build(n: NemesisName, p: Record<string, any>): Nemesis {
       return killGzsNemesis();
     case 'kill-dal':
       return killDalNemesis({ zone: p.zone });
+    case 'clock':
+      return clockNemesis({ zone: p.zone, offsetMs: p.offset });
     case 'move':
       return moveNemesis({ shards: p.shards, to: p.to, timeoutMs: p.timeout, maxLagMs: p.maxLag });
     case 'failover':

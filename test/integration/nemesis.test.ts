@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HistoryWriter, isNemesis, pairOperations, readHistory } from '../../harness/history/index.js';
 import { type NemesisContext, nemesisFromSpec, runNemesis } from '../../harness/nemesis/index.js';
 import { LinkSet } from '../../src/links/index.js';
-import { OrderIdGenerator } from '../../src/routing/index.js';
+import { decodeOrderId, OrderIdGenerator } from '../../src/routing/index.js';
 import { mysqlAccount } from '../../src/shared/mysql-accounts.js';
 import { drcPort, EDGE, linkName } from '../../src/topology/index.js';
 import { type DalCluster, shardsOf, startDalCluster } from '../helpers/dal.js';
@@ -217,6 +217,28 @@ describe('nemeses on a real cluster', () => {
     expect(await errorOf(cluster.gzs.table())).toBeInstanceOf(Error);
     await run(spec, 'stop');
     expect((await cluster.gzs.table()).table.epoch).toBe(table.epoch);
+  });
+
+  it("clock: the eZone's order service makes ids 30 s behind; stop: on time again", async () => {
+    const S = aShards[0];
+    /** the time in the id of an order A's order service creates now, minus now */
+    const skew = async () => {
+      const res = await fetch(`${cluster.ordersUrl(A)}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-ez-shard': String(S) },
+        body: JSON.stringify({ user: 'u1', merchant: 'm1', amountCents: 100 }),
+      });
+      const body = (await res.json()) as { order?: { id: string } };
+      expect(res.status, JSON.stringify(body)).toBe(201);
+      return decodeOrderId(body.order!.id).timestampMs - Date.now();
+    };
+    expect(Math.abs(await skew())).toBeLessThan(2000);
+    const spec = { nemesis: 'clock', zone: A, offset: '-30s' };
+    const started = await run(spec, 'start');
+    expect(started.result).toMatchObject({ offsetMs: -30_000, restarted: [`orders@${A}`] });
+    expect(await skew()).toBeLessThan(-28_000);
+    await run(spec, 'stop');
+    expect(Math.abs(await skew())).toBeLessThan(2000);
   });
 
   it('move: a planned shard move there and back, each with its window and steps', async () => {

@@ -71,6 +71,12 @@ describe('nemesisFromSpec', () => {
       [{ nemesis: 'kill-gzs' }, 'kill-gzs', {}, true],
       [{ nemesis: 'kill-dal', zone: 'ez-bj' }, 'kill-dal', { zone: 'ez-bj' }, true],
       [
+        { nemesis: 'clock', zone: 'ez-sh', offset: '-30s' },
+        'clock',
+        { zone: 'ez-sh', offsetMs: -30_000, process: 'orders@ez-sh' },
+        true,
+      ],
+      [
         { at: 1000, nemesis: 'move', shards: [3], to: 'ez-bj', timeout: '5s' },
         'move',
         { shards: [3], to: 'ez-bj', timeoutMs: 5000 },
@@ -99,7 +105,7 @@ describe('nemesisFromSpec', () => {
       'drill.yaml: schedule[2]: expected a mapping with a nemesis (e.g. { nemesis: partition, between: [A, B] }), got "partition"',
     );
     expect(errorOf({ between: ['a', 'b'] })).toMatch(
-      /^schedule entry: nemesis: required \(expected one of latency, partition, isolate, kill-zone, kill-drc, kill-gzs, kill-dal, move, failover, failback\)$/,
+      /^schedule entry: nemesis: required \(expected one of latency, partition, isolate, kill-zone, kill-drc, kill-gzs, kill-dal, clock, move, failover, failback\)$/,
     );
     expect(errorOf({ nemesis: 'partiton' })).toMatch(
       /^schedule entry: nemesis: unknown nemesis "partiton" \(expected one of latency, /,
@@ -149,6 +155,9 @@ describe('nemesisFromSpec', () => {
     );
     expect(errorOf({ nemesis: 'failover', from: 'ez-sh', to: 'ez-bj', force: 'yes' })).toBe(
       'schedule entry (failover): force: expected true or false',
+    );
+    expect(errorOf({ nemesis: 'clock', zone: 'ez-sh', offset: 'soon' })).toMatch(
+      /^schedule entry \(clock\): offset: "soon" is not a duration/,
     );
     // against the topology: eZone ids and shards
     expect(errorOf({ nemesis: 'kill-zone', zone: 'ez-gz' }, { topology })).toBe(
