@@ -15,6 +15,7 @@ export {
   LinkSet,
   type PlanOptions,
   planLinks,
+  SLOW,
   type ZoneAddresses,
 } from './link-set.js';
 export { LinkServer, type LinkServerOptions, startLinkServer } from './server.js';

@@ -51,7 +51,8 @@ export interface FaultResult {
 
 /** Toxics this module's faults own; heal removes exactly these (never the base latency). */
 const TOXIC_PREFIX = 'ez-';
-const SLOW = { up: 'ez-slow-up', down: 'ez-slow-down' };
+/** The toxics of a `slow` fault (one per direction); a caller may tune them (e.g. add jitter) or remove them alone. */
+export const SLOW = { up: 'ez-slow-up', down: 'ez-slow-down' };
 const PARTITION = { up: 'ez-partition-up', down: 'ez-partition-down' };
 /** The topology's latency of a link (`network`), set by createLinks; heal keeps it. */
 export const BASE_LATENCY = { up: 'base-latency-up', down: 'base-latency-down' };

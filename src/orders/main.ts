@@ -67,6 +67,16 @@ await runPart({
         })
       : null;
     redis?.on('error', (err) => log.debug({ err: err.message }, 'redis'));
+    // a drill's clock nemesis only: this service's clock ahead (+) or behind (-) the host's
+    const offsetText = process.env.EZ_CLOCK_OFFSET_MS ?? '0';
+    const clockOffsetMs = Number(offsetText);
+    if (!/^[-+]?\d{1,9}$/.test(offsetText.trim()) || Math.abs(clockOffsetMs) > 86_400_000)
+      throw new Error(`EZ_CLOCK_OFFSET_MS: "${offsetText}" is not whole milliseconds within ±1 day`);
+    if (clockOffsetMs !== 0)
+      log.warn(
+        { clockOffsetMs },
+        'clock offset in force (EZ_CLOCK_OFFSET_MS): order ids carry a skewed time',
+      );
     const service = await startOrderService({
       zone,
       source,
@@ -78,6 +88,7 @@ await runPart({
       host: flags.host,
       port: flags.port ?? ports.orders,
       epochWaitMs: flags['epoch-wait'],
+      clockOffsetMs,
     });
     return {
       close: async () => {
@@ -86,7 +97,7 @@ await runPart({
         redis?.disconnect();
         await source.close();
       },
-      ready: { url: service.url, epoch: source.epoch, mysql: mysqlAt, redis: redisAt },
+      ready: { url: service.url, epoch: source.epoch, mysql: mysqlAt, redis: redisAt, clockOffsetMs },
     };
   },
 });

@@ -56,6 +56,11 @@ export interface OrderServiceOptions {
   epochWaitMs?: number;
   /** cache TTL of an order (ms) */
   cacheTtlMs?: number;
+  /**
+   * This service's clock minus the host's (ms; default 0): the time written into the order ids it
+   * makes. Only a drill's `clock` nemesis sets it (EZ_CLOCK_OFFSET_MS); MariaDB's NOW(6) is not shifted.
+   */
+  clockOffsetMs?: number;
 }
 
 export interface OrderService {
@@ -137,6 +142,8 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
   const { zone, source, store, log } = opts;
   const registry = opts.registry ?? createRegistry('orders');
   const epochWaitMs = opts.epochWaitMs ?? 500;
+  const offset = opts.clockOffsetMs ?? 0;
+  const now = offset === 0 ? Date.now : () => Date.now() + offset;
   const cache = opts.redis ? new CacheAside(opts.redis, { ttlMs: opts.cacheTtlMs ?? 300_000 }) : null;
   const generators = new Map<number, OrderIdGenerator>();
   const registers = [registry];
@@ -262,7 +269,7 @@ export async function startOrderService(opts: OrderServiceOptions): Promise<Orde
     const body = await readJson(req, CreateBody);
     let gen = generators.get(shard);
     if (!gen) {
-      gen = new OrderIdGenerator(shard);
+      gen = new OrderIdGenerator(shard, now);
       generators.set(shard, gen);
     }
     for (let attempt = 1; ; attempt++) {
