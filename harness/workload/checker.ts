@@ -1,14 +1,12 @@
 import { TRANSITIONS } from '../../src/orders/index.js';
-import { compareDigests, type TableDigest } from '../checkers/digest.js';
-import {
-  type CheckResult,
-  judge,
-  type Unread,
-  unreadReason,
-  type ZoneRows,
-} from '../checkers/verdict.js';
+import { type CheckResult, judge, type Unread, unreadReason, type ZoneRows } from '../checkers/verdict.js';
 import type { History, Op } from './history.js';
 
+export {
+  type ConvergenceResult,
+  compareTables as convergence,
+  type TableDigests,
+} from '../checkers/convergence.js';
 // The verdict and row types moved to harness/checkers/verdict.ts (the drill checkers share them);
 // re-exported so callers of the workload's checkers keep working.
 export {
@@ -49,60 +47,6 @@ export function noLostOrder(h: History, rows: ZoneRows, unread: Unread = {}): Ch
           ? 'no eZone could be read'
           : unreadReason(unread),
   });
-}
-
-/** Per replicated table, per eZone, the table's digest (eZones that could not be read are absent). */
-export type TableDigests = Record<string, Record<string, Pick<TableDigest, 'rows' | 'sha' | 'rowHashes'>>>;
-
-export interface ConvergenceResult extends CheckResult {
-  /** per replicated table, per eZone: row count and digest */
-  tables: Record<string, Record<string, { rows: number; sha: string }>>;
-}
-
-/**
- * §7.2 Convergence: every replicated table is identical in every eZone, compared row by row (a
- * digest per table and eZone; where they differ, the first differing primary keys, found by
- * per-row hashes). A row missing in one eZone is a difference, never a skip.
- */
-export function convergence(zones: string[], digests: TableDigests, unread: Unread = {}): ConvergenceResult {
-  const v: string[] = [];
-  const tables: ConvergenceResult['tables'] = {};
-  let checked = 0;
-  let compared = 0;
-  for (const [table, byZone] of Object.entries(digests)) {
-    tables[table] = Object.fromEntries(
-      Object.entries(byZone).map(([z, d]) => [z, { rows: d.rows, sha: d.sha.slice(0, 12) }]),
-    );
-    if (Object.keys(byZone).length < 2) continue;
-    compared++;
-    checked += Math.max(...Object.values(byZone).map((d) => d.rows));
-    const cmp = compareDigests(byZone);
-    if (cmp.same) continue;
-    const counts = Object.entries(byZone)
-      .map(([z, d]) => `${z} ${d.rows} rows ${d.sha.slice(0, 12)}`)
-      .join(', ');
-    const where = (pk: string): string => {
-      const missing = Object.entries(byZone)
-        .filter(([, d]) => !d.rowHashes.has(pk))
-        .map(([z]) => z);
-      return `${pk} (${missing.length ? `missing in ${missing.join(', ')}` : 'differs'})`;
-    };
-    v.push(
-      `table ${table} differs: ${counts}; ` +
-        (cmp.differing.length
-          ? `first differing primary keys: ${cmp.differing.map(where).join(', ')}${cmp.more ? ` and ${cmp.more} more` : ''}`
-          : 'same rows in another order'),
-    );
-  }
-  const unknown =
-    zones.length < 2
-      ? 'fewer than two eZones: nothing to compare'
-      : Object.keys(digests).length === 0
-        ? 'no replicated table'
-        : compared === 0
-          ? (unreadReason(unread) ?? 'no table could be read in two eZones')
-          : unreadReason(unread);
-  return { ...judge({ checked, violations: v, unknown }), tables };
 }
 
 /** A state an order may be in, with the version it then has (create = 1, +1 per applied step). */
