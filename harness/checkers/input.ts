@@ -108,15 +108,17 @@ export const linesOf = (op: ClientOp): number[] =>
 /** the line that shows an operation's outcome: its completion (its invoke while open) */
 export const lineOf = (op: ClientOp): number => (op.complete ?? op.invoke).index;
 
-const paired = new WeakMap<HistoryEvent[], ClientOp[]>();
+const paired = new WeakMap<HistoryEvent[], { length: number; ops: ClientOp[] }>();
 
-/** Client operations paired (memoised per history array); a malformed history throws. */
+/**
+ * Client operations paired; a malformed history throws. Memoised per history array and its length
+ * (a writer's array grows while the drill runs: a longer one is paired again).
+ */
 export function clientOps(events: HistoryEvent[]): ClientOp[] {
-  let ops = paired.get(events);
-  if (!ops) {
-    ops = pairOperations(events.filter(isClient));
-    paired.set(events, ops);
-  }
+  const hit = paired.get(events);
+  if (hit && hit.length === events.length) return hit.ops;
+  const ops = pairOperations(events.filter(isClient));
+  paired.set(events, { length: events.length, ops });
   return ops;
 }
 
