@@ -404,6 +404,20 @@ describe('cacheCoherence (§7.7)', () => {
     const r = cacheCoherence(input(h, { cache }));
     expectFail(r, O1, [acceptO1]);
     expect(r.violations[0]).toContain(SH);
+    // the same version with another state differs too
+    const sameVersion = cacheCoherence(
+      input(h, {
+        cache: [
+          {
+            zone: BJ,
+            orderId: O1,
+            cached: { version: 2, state: 'cancelled' },
+            row: { version: 2, state: 'accepted' },
+          },
+        ],
+      }),
+    );
+    expectFail(sameVersion, O1, [acceptO1]);
     // an entry for a row that does not exist is stale too
     const ghost = cacheCoherence(
       input(h, { cache: [{ zone: BJ, orderId: O2, cached: { version: 1, state: 'placed' }, row: null }] }),
