@@ -16,7 +16,7 @@ export * from './figures.js';
 export type { CacheSample, CheckInput, ClientOp, IllegalWriteReport, Ownership } from './input.js';
 export { locking } from './locking.js';
 export { noLostOrder } from './no-lost-order.js';
-export { ownershipFromView } from './ownership.js';
+export { orderLocksFromHistory, ownershipFromView } from './ownership.js';
 export { routingCorrectness } from './routing-correctness.js';
 export { ownerOfAnswer, singleWriter } from './single-writer.js';
 export { validLifecycle } from './valid-lifecycle.js';

@@ -12,12 +12,16 @@ import {
   nemesisWindows,
   noLostOrder,
   type Ownership,
+  orderLocksFromHistory,
+  ownershipFromView,
   routingCorrectness,
   type StoredOrder,
   singleWriter,
   validLifecycle,
 } from '../../harness/checkers/index.js';
 import type { ClientEvent, ClientF, HistoryEvent, NemesisEvent } from '../../harness/history/events.js';
+import type { HistoryEntry } from '../../src/gzs/index.js';
+import { ownershipView } from '../../src/gzs/ownership.js';
 import { encodeOrderId } from '../../src/routing/index.js';
 
 // ---- hand-made histories --------------------------------------------------------------------
@@ -502,5 +506,61 @@ describe('figures', () => {
     expect(w[0].longestOkGapMs).toBeGreaterThan(0);
     expect(w[1].rtoMs).toBe(1234);
     expect(w[2].blockWindowMs).toBe(321);
+  });
+});
+
+// ---- ownership from GZS ---------------------------------------------------------------------
+
+describe('ownership from GZS', () => {
+  it('ownershipFromView answers owners and shard locks by epoch, undefined before the log', () => {
+    const o = ownershipFromView(
+      ownershipView({
+        epoch: 4,
+        generation: 'g',
+        now: 5000,
+        since: null,
+        retainedFrom: { epoch: 2, at: 1000 },
+        base: { epoch: 2, at: 1000, owners: { '1': BJ, '2': SH }, locked: [] },
+        events: [
+          { epoch: 3, at: 2000, shard: 1, op: 'lock' },
+          { epoch: 4, at: 2500, shard: 1, from: BJ, to: SH },
+        ],
+      }),
+    );
+    expect(o.ownerAtEpoch(1, 2)).toBe(BJ);
+    expect(o.lockedAtEpoch?.(1, 3)).toBe(true);
+    expect(o.ownerAtEpoch(1, 4)).toBe(SH);
+    expect(o.ownerAtEpoch(1, 1)).toBeUndefined();
+    expect(o.ownerAt?.(1, 2200)).toBe(BJ);
+    // the locking checker on it: a write acknowledged at epoch 3 by ez-bj broke the lock
+    const h = new Hist();
+    h.okAt('create', O1, 'placed', BJ, 2);
+    const bad = h.okAt('accept', O1, 'accepted', BJ, 3);
+    expectFail(locking(input(h, { ownership: o })), O1, [bad]);
+  });
+
+  it('orderLocksFromHistory replays order-lock rules, releases and clears; unknown when trimmed', () => {
+    const before = Date.UTC(2026, 6, 1);
+    const other = encodeOrderId({ timestampMs: Date.UTC(2026, 5, 2), shard: 1, sequence: 7 });
+    const newer = encodeOrderId({ timestampMs: Date.UTC(2026, 6, 2), shard: 1, sequence: 1 });
+    const history: HistoryEntry[] = [
+      { epoch: 2, at: 1, changes: [{ op: 'owner', shard: 1, zone: SH, from: BJ }] },
+      {
+        epoch: 3,
+        at: 2,
+        changes: [{ op: 'order-lock-rule', shard: 1, zone: BJ, createdBeforeMs: before, reason: 'failover' }],
+      },
+      { epoch: 4, at: 3, changes: [{ op: 'order-lock-release', orderId: O1, reason: 'ops', from: 'rule' }] },
+      {
+        epoch: 5,
+        at: 4,
+        changes: [{ op: 'order-lock-rule-clear', zone: BJ, shards: [1], reason: 'drained' }],
+      },
+    ];
+    const locked = orderLocksFromHistory(history);
+    expect([1, 2, 3, 4, 5].map((e) => locked(O1, e))).toEqual([false, false, true, false, false]);
+    expect([3, 4, 5].map((e) => locked(other, e))).toEqual([true, true, false]);
+    expect(locked(newer, 3)).toBe(false); // new orders proceed at once
+    expect(orderLocksFromHistory(history.slice(2))(O1, 4)).toBeUndefined();
   });
 });
