@@ -1,77 +1,29 @@
 import { TRANSITIONS } from '../../src/orders/index.js';
-import { compareDigests, type TableDigest } from '../checkers/digest.js';
+import { type CheckResult, judge, type Unread, unreadReason, type ZoneRows } from '../checkers/verdict.js';
 import type { History, Op } from './history.js';
 
-/**
- * Checkers of DESIGN §7 over a recorded history and what every eZone's database holds after the
- * run has drained. Each returns a verdict with the evidence of every violation (capped): `fail`
- * when a violation was found, `unknown` (with the reason) when nothing could be examined or part
- * of what the invariant covers could not be read, `ok` only when everything it covers was seen
- * to keep the invariant.
- */
-export type Verdict = 'ok' | 'fail' | 'unknown';
-
-export interface CheckResult {
-  verdict: Verdict;
-  /** verdict === 'ok' (kept for callers that read a boolean) */
-  ok: boolean;
-  /** what was examined (orders, requests, rows: each check says) */
-  checked: number;
-  /** examined but not judgeable (routing: the epoch is older than GZS's history) */
-  unjudged?: number;
-  /** why the verdict is unknown */
-  reason?: string;
-  violations: string[];
-}
-
-/** An order row as one eZone holds it. */
-export interface StoredOrder {
-  id: string;
-  state: string;
-  version: number;
-  updatedAt: string;
-}
-
-export type ZoneRows = Record<string, Map<string, StoredOrder>>;
-/** eZones whose database could not be read, with why */
-export type Unread = Record<string, string>;
-
-const MAX_EVIDENCE = 20;
-
-const capped = (violations: string[]): string[] =>
-  violations
-    .slice(0, MAX_EVIDENCE)
-    .concat(violations.length > MAX_EVIDENCE ? [`… and ${violations.length - MAX_EVIDENCE} more`] : []);
+export {
+  type ConvergenceResult,
+  compareTables as convergence,
+  type TableDigests,
+} from '../checkers/convergence.js';
+// The verdict and row types moved to harness/checkers/verdict.ts (the drill checkers share them);
+// re-exported so callers of the workload's checkers keep working.
+export {
+  type CheckResult,
+  type Evidence,
+  judge,
+  notExamined,
+  type StoredOrder,
+  type Unread,
+  type Verdict,
+  type ZoneRows,
+} from '../checkers/verdict.js';
 
 /**
- * The verdict from what a check saw: any violation fails; otherwise a reason not to judge (nothing
- * examined, a part unreadable) makes it unknown; otherwise ok.
+ * Checkers of DESIGN §7 over a workload's in-memory history and what every eZone's database holds
+ * after the run has drained (the verdict rules: harness/checkers/verdict.ts).
  */
-export function judge(r: {
-  checked: number;
-  violations: string[];
-  unknown?: string;
-  unjudged?: number;
-}): CheckResult {
-  const verdict: Verdict = r.violations.length > 0 ? 'fail' : r.unknown ? 'unknown' : 'ok';
-  return {
-    verdict,
-    ok: verdict === 'ok',
-    checked: r.checked,
-    ...(r.unjudged ? { unjudged: r.unjudged } : {}),
-    ...(verdict === 'unknown' ? { reason: r.unknown } : {}),
-    violations: capped(r.violations),
-  };
-}
-
-/** A check that could not look at anything (its inputs could not be read). */
-export const notExamined = (reason: string): CheckResult =>
-  judge({ checked: 0, violations: [], unknown: reason });
-
-const unreadReason = (unread: Unread): string | undefined => {
-  const zones = Object.entries(unread);
-  return zones.length ? `could not read ${zones.map(([z, why]) => `${z} (${why})`).join(', ')}` : undefined;
-};
 
 /** Orders whose creation was acknowledged. */
 export const ackedOrders = (h: History): string[] =>
@@ -95,60 +47,6 @@ export function noLostOrder(h: History, rows: ZoneRows, unread: Unread = {}): Ch
           ? 'no eZone could be read'
           : unreadReason(unread),
   });
-}
-
-/** Per replicated table, per eZone, the table's digest (eZones that could not be read are absent). */
-export type TableDigests = Record<string, Record<string, Pick<TableDigest, 'rows' | 'sha' | 'rowHashes'>>>;
-
-export interface ConvergenceResult extends CheckResult {
-  /** per replicated table, per eZone: row count and digest */
-  tables: Record<string, Record<string, { rows: number; sha: string }>>;
-}
-
-/**
- * §7.2 Convergence: every replicated table is identical in every eZone, compared row by row (a
- * digest per table and eZone; where they differ, the first differing primary keys, found by
- * per-row hashes). A row missing in one eZone is a difference, never a skip.
- */
-export function convergence(zones: string[], digests: TableDigests, unread: Unread = {}): ConvergenceResult {
-  const v: string[] = [];
-  const tables: ConvergenceResult['tables'] = {};
-  let checked = 0;
-  let compared = 0;
-  for (const [table, byZone] of Object.entries(digests)) {
-    tables[table] = Object.fromEntries(
-      Object.entries(byZone).map(([z, d]) => [z, { rows: d.rows, sha: d.sha.slice(0, 12) }]),
-    );
-    if (Object.keys(byZone).length < 2) continue;
-    compared++;
-    checked += Math.max(...Object.values(byZone).map((d) => d.rows));
-    const cmp = compareDigests(byZone);
-    if (cmp.same) continue;
-    const counts = Object.entries(byZone)
-      .map(([z, d]) => `${z} ${d.rows} rows ${d.sha.slice(0, 12)}`)
-      .join(', ');
-    const where = (pk: string): string => {
-      const missing = Object.entries(byZone)
-        .filter(([, d]) => !d.rowHashes.has(pk))
-        .map(([z]) => z);
-      return `${pk} (${missing.length ? `missing in ${missing.join(', ')}` : 'differs'})`;
-    };
-    v.push(
-      `table ${table} differs: ${counts}; ` +
-        (cmp.differing.length
-          ? `first differing primary keys: ${cmp.differing.map(where).join(', ')}${cmp.more ? ` and ${cmp.more} more` : ''}`
-          : 'same rows in another order'),
-    );
-  }
-  const unknown =
-    zones.length < 2
-      ? 'fewer than two eZones: nothing to compare'
-      : Object.keys(digests).length === 0
-        ? 'no replicated table'
-        : compared === 0
-          ? (unreadReason(unread) ?? 'no table could be read in two eZones')
-          : unreadReason(unread);
-  return { ...judge({ checked, violations: v, unknown }), tables };
 }
 
 /** A state an order may be in, with the version it then has (create = 1, +1 per applied step). */
