@@ -42,51 +42,87 @@ export class OrderClient {
     orderId?: string,
   ): Promise<Op> {
     const startedAt = Date.now();
-    const t0 = performance.now();
-    const op: Op = { kind, tag, orderId, result: 'info', startedAt, ms: 0 };
-    try {
-      const res = await request(`${this.routerUrl}${path}`, {
-        method,
-        dispatcher: this.agent,
-        headers: { 'content-type': 'application/json', 'x-ez-route': tag },
-        body: JSON.stringify(body),
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-      });
-      const text = await res.body.text();
-      op.status = res.statusCode;
-      const h = (name: string) => {
-        const v = res.headers[name];
-        return typeof v === 'string' ? v : undefined;
-      };
-      op.zone = h('x-ez-zone');
-      if (h('x-ez-shard')) op.shard = Number(h('x-ez-shard'));
-      if (h('x-ez-epoch')) op.epoch = Number(h('x-ez-epoch'));
-      const json = safeJson(text);
-      if (res.statusCode >= 200 && res.statusCode < 300) {
-        op.result = 'ok';
-        const order = json?.order ?? json;
-        if (order?.id) op.orderId = String(order.id);
-        if (order?.state) op.state = String(order.state);
-      } else {
-        // a 4xx or a lock refusal was not done; any other 5xx (an unreachable or timed-out
-        // eZone) leaves the outcome unknown
-        const code = json?.error?.code;
-        op.result = res.statusCode < 500 || code === 'EZ_LOCKED' ? 'fail' : 'info';
-        op.error = typeof code === 'string' ? code : `EZ_HTTP_${res.statusCode}`;
-      }
-    } catch (err) {
-      op.result = 'info';
-      op.error = clientErrorCode(err);
-      op.detail = (err as Error)?.message ?? String(err);
-    }
-    op.ms = performance.now() - t0;
-    return op;
+    const { body: _answer, ...a } = await callRouter(this.agent, this.routerUrl, {
+      method,
+      path,
+      tag,
+      body,
+      timeoutMs: this.timeoutMs,
+    });
+    return { kind, tag, startedAt, ...a, orderId: a.orderId ?? orderId };
   }
 
   close(): Promise<void> {
     return this.agent.close();
   }
+}
+
+/** What one request through APIRouter came to: the history's view of an answer (or of none). */
+export interface RouterAnswer {
+  result: 'ok' | 'fail' | 'info';
+  status?: number;
+  error?: string;
+  detail?: string;
+  zone?: string;
+  shard?: number;
+  epoch?: number;
+  orderId?: string;
+  state?: string;
+  /** the answer's JSON (ok only) */
+  body?: any;
+  ms: number;
+}
+
+/**
+ * One request through APIRouter, never an exception: a refusal the system states (a 4xx, an
+ * `EZ_LOCKED` 503) is `fail`; a timeout, a broken connection or another 5xx is `info`.
+ */
+export async function callRouter(
+  agent: Agent,
+  routerUrl: string,
+  r: { method: 'GET' | 'POST'; path: string; tag: string; body?: object; timeoutMs: number },
+): Promise<RouterAnswer> {
+  const t0 = performance.now();
+  const op: RouterAnswer = { result: 'info', ms: 0 };
+  try {
+    const res = await request(`${routerUrl}${r.path}`, {
+      method: r.method,
+      dispatcher: agent,
+      headers: { 'content-type': 'application/json', 'x-ez-route': r.tag },
+      body: r.body === undefined ? undefined : JSON.stringify(r.body),
+      headersTimeout: r.timeoutMs,
+      bodyTimeout: r.timeoutMs,
+    });
+    const text = await res.body.text();
+    op.status = res.statusCode;
+    const h = (name: string) => {
+      const v = res.headers[name];
+      return typeof v === 'string' ? v : undefined;
+    };
+    op.zone = h('x-ez-zone');
+    if (h('x-ez-shard')) op.shard = Number(h('x-ez-shard'));
+    if (h('x-ez-epoch')) op.epoch = Number(h('x-ez-epoch'));
+    const json = safeJson(text);
+    if (res.statusCode >= 200 && res.statusCode < 300) {
+      op.result = 'ok';
+      op.body = json;
+      const order = json?.order ?? json;
+      if (order?.id && json?.user === undefined) op.orderId = String(order.id);
+      if (order?.state) op.state = String(order.state);
+    } else {
+      // a 4xx or a lock refusal was not done; any other 5xx (an unreachable or timed-out
+      // eZone) leaves the outcome unknown
+      const code = json?.error?.code;
+      op.result = res.statusCode < 500 || code === 'EZ_LOCKED' ? 'fail' : 'info';
+      op.error = typeof code === 'string' ? code : `EZ_HTTP_${res.statusCode}`;
+    }
+  } catch (err) {
+    op.result = 'info';
+    op.error = clientErrorCode(err);
+    op.detail = (err as Error)?.message ?? String(err);
+  }
+  op.ms = performance.now() - t0;
+  return op;
 }
 
 function safeJson(text: string): any {
