@@ -47,7 +47,11 @@ Exit codes: 0 every invariant holds; 1 a violation, or a check that could not ju
       topology: flags.topology
         ? (await import('../../src/topology/index.js')).loadTopology(flags.topology)
         : undefined,
-      onProgress: (p) => process.stderr.write(progressLine(p)),
+      // a terminal gets one line redrawn in place; a log gets one line per second
+      onProgress: (p) =>
+        process.stderr.write(
+          process.stderr.isTTY ? `\r\x1b[K${progressLine(p).trimEnd()}${p.phase === 'done' ? '\n' : ''}` : progressLine(p),
+        ),
     });
     this.log(formatResults(r.results, r.runDir));
     process.exitCode = r.exitCode;
