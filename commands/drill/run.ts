@@ -50,7 +50,9 @@ Exit codes: 0 every invariant holds; 1 a violation, or a check that could not ju
       // a terminal gets one line redrawn in place; a log gets one line per second
       onProgress: (p) =>
         process.stderr.write(
-          process.stderr.isTTY ? `\r\x1b[K${progressLine(p).trimEnd()}${p.phase === 'done' ? '\n' : ''}` : progressLine(p),
+          process.stderr.isTTY
+            ? `\r\x1b[K${progressLine(p).trimEnd()}${p.phase === 'done' ? '\n' : ''}`
+            : progressLine(p),
         ),
     });
     this.log(formatResults(r.results, r.runDir));

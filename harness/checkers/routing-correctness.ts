@@ -8,6 +8,8 @@ import { type CheckInput, clientOps, lineOf, lines, orderIdOf, outcome, shardOf 
 import { type CheckResult, type Evidence, judge } from './verdict.js';
 
 const GLOBAL = new Set(['register', 'read-user']);
+/** not routed (an eZone's own copy, asked directly): no owner to be served by */
+const UNROUTED = new Set(['read-local']);
 
 export function routingCorrectness(input: Pick<CheckInput, 'events' | 'ownership'>): CheckResult {
   const v: string[] = [];
@@ -15,7 +17,7 @@ export function routingCorrectness(input: Pick<CheckInput, 'events' | 'ownership
   let checked = 0;
   let unjudged = 0;
   for (const op of clientOps(input.events)) {
-    if (outcome(op) !== 'ok' || !op.complete) continue;
+    if (outcome(op) !== 'ok' || !op.complete || UNROUTED.has(op.invoke.f)) continue;
     const { zone, epoch } = op.complete;
     const shard = shardOf(op);
     const id = orderIdOf(op);

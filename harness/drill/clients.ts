@@ -39,6 +39,8 @@ export interface Life {
   steps: Exclude<ClientF, 'read' | 'register' | 'read-user'>[];
   /** after which steps a read of the order follows */
   readAfter: boolean[];
+  /** per read: which eZone's own copy is read directly (-1: through APIRouter, at the owner) */
+  readZone: number[];
   register: boolean;
 }
 
@@ -59,6 +61,9 @@ export function drawLives(
       tag: `geo=${at.lat},${at.lng}`,
       steps,
       readAfter: steps.map(() => random() < o.reads),
+      // half the reads ask an eZone's own copy straight (a user of another region; the
+      // invalidator must have cleared what its cache held)
+      readZone: steps.map(() => (random() < 0.5 ? Math.floor(random() * topology.zones.length) : -1)),
       register: random() < o.registrations,
     };
   });
@@ -79,6 +84,9 @@ export async function runClients(o: ClientOptions): Promise<ClientTotals> {
   const totals: ClientTotals = { lives: 0, ops: 0, ok: 0, fail: 0, info: 0, processes: 0 };
   let nextLife = 0;
   let nextProcess = 0;
+  const runTag = String(Date.now() % 1e8).padStart(8, '0');
+  const zones = o.topology.zones.map((z) => z.id);
+  const localUrl = zones.map((z) => `http://127.0.0.1:${o.topology.deployment.zones[z].ports.orders}`);
   const h = o.history;
   const stopped = () => o.signal?.aborted === true || h.now() >= o.untilMs;
 
@@ -88,10 +96,10 @@ export async function runClients(o: ClientOptions): Promise<ClientTotals> {
     const op = async (
       f: ClientF,
       value: ClientEvent['value'],
-      req: { method: 'GET' | 'POST'; path: string; body?: object },
+      req: { method: 'GET' | 'POST'; path: string; body?: object; base?: string },
     ) => {
       h.client({ type: 'invoke', process, f, value });
-      const a = await callRouter(agent, o.routerUrl, {
+      const a = await callRouter(agent, req.base ?? o.routerUrl, {
         ...req,
         tag: String(value.tag),
         timeoutMs: o.timeoutMs,
@@ -138,15 +146,25 @@ export async function runClients(o: ClientOptions): Promise<ClientTotals> {
               );
         if (step === 'create') orderId = a.orderId;
         if (a.result !== 'ok' || !orderId) break; // a life stops at its first refused or unknown step
-        if (life.readAfter[k])
-          await op(
-            'read',
-            { tag: `order=${orderId}`, orderId, life: life.n },
-            { method: 'GET', path: `/orders/${orderId}` },
-          );
+        if (life.readAfter[k]) {
+          const z = life.readZone[k];
+          if (z < 0)
+            await op(
+              'read',
+              { tag: `order=${orderId}`, orderId, life: life.n },
+              { method: 'GET', path: `/orders/${orderId}` },
+            );
+          else
+            await op(
+              'read-local',
+              { tag: `order=${orderId}`, orderId, zone: zones[z], life: life.n },
+              { method: 'GET', path: `/orders/${orderId}`, base: localUrl[z] },
+            );
+        }
       }
       if (life.register) {
-        const phone = `+86${String(o.seed % 1000).padStart(3, '0')}${String(life.n).padStart(8, '0')}`;
+        // unique per run (a phone registers once, ever): the same operation, a fresh number
+        const phone = `+86${runTag}${String(life.n).padStart(7, '0')}`;
         const a = await op(
           'register',
           { tag: life.tag, phone, life: life.n },

@@ -79,7 +79,6 @@ export async function runDrill(o: DrillRunOptions): Promise<DrillRun> {
   rmSync(latest, { force: true });
   symlinkSync(runDir, latest);
 
-  const history = new HistoryWriter(join(runDir, 'history.jsonl'));
   const errors: Record<string, number> = {};
   const faults = new Map<string, string>();
   let phase: DrillProgress['phase'] = 'up';
@@ -119,6 +118,8 @@ export async function runDrill(o: DrillRunOptions): Promise<DrillRun> {
   if (!linksPort)
     throw new Error(`${topology.file}: no deployment.links: a drill runs on links (ezctl up starts them)`);
   const links = await LinkSet.attach({ toxiproxy: `http://127.0.0.1:${linksPort}`, topology });
+  // the history (and its clock: the schedule's times) starts once the cluster is up
+  const history = new HistoryWriter(join(runDir, 'history.jsonl'));
   const ctx: NemesisContext = { topology, stateDir, links, gzs, history, log: (line) => progress(line) };
 
   phase = 'run';

@@ -14,6 +14,8 @@ export type ClientF =
   | 'deliver'
   | 'cancel'
   | 'read'
+  /** a read of one eZone's own copy, straight at its service (not routed: it may lag the owner) */
+  | 'read-local'
   | 'register'
   | 'read-user';
 /** nemesis operations: `start`/`stop` of a fault, or a one-shot action (`move`, `failover`, …) */
