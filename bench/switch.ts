@@ -21,11 +21,10 @@
  * Headline fields: blockP50Ms/blockP99Ms/blockMaxMs (the driver's windows), rollbacks,
  * clientErrors (during the moves, by EZ_ code), stepP99Ms, rtoMs.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse, stringify } from 'yaml';
 import { OrderClient } from '../harness/workload/client.js';
 import { orderPlan, pointSampler } from '../harness/workload/generator.js';
 import type { Op } from '../harness/workload/history.js';
@@ -38,14 +37,11 @@ import { type MoveReport, runFailover, runMove, type SwitchEvent } from '../src/
 import {
   controlGzsUrl,
   gzsZone,
-  LINK_KINDS,
   loadTopology,
   type Topology,
-  ZONE_PORT_OFFSETS,
+  writeFreePortTopology,
 } from '../src/topology/index.js';
 import { errorMessage } from '../src/util/errors.js';
-import { freePortRun, freePorts } from '../src/util/net.js';
-import { defaultTopologyPath } from '../src/util/paths.js';
 import { seededRandom } from '../src/util/random.js';
 
 const { values } = parseArgs({
@@ -72,42 +68,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const loadBefore = loadavg().map((x) => Math.round(x * 100) / 100);
 const root = mkdtempSync(join(tmpdir(), 'ezb-switch-'));
 const stateDir = join(root, 'state');
-
-/** The topology with every port a free one (as test/helpers/zone-cluster.ts does for tests). */
-async function writeFreePortTopology(outDir: string, topologyFile = defaultTopologyPath()): Promise<string> {
-  const src = resolve(topologyFile);
-  for (let attempt = 1; ; attempt++) {
-    const doc = parse(readFileSync(src, 'utf8'));
-    doc.fences = resolve(dirname(src), doc.fences);
-    if (doc.schema) doc.schema = resolve(dirname(src), doc.schema);
-    const zones = Object.keys(doc.deployment.zones);
-    const kinds = Object.keys(ZONE_PORT_OFFSETS);
-    const endpoints = ['gzs', 'router', 'zookeeper'].filter((k) => doc.deployment[k]);
-    const ports = await freePorts(zones.length * kinds.length + endpoints.length);
-    for (const name of endpoints) doc.deployment[name] = { ...doc.deployment[name], port: ports.pop() };
-    const linkPorts = 1 + (zones.length + 1) * zones.length * LINK_KINDS.length;
-    doc.deployment.links = {
-      ...(doc.deployment.links ?? { host: 'local' }),
-      port: await freePortRun(linkPorts),
-    };
-    for (const z of zones) {
-      const { portBase: _ignored, ...rest } = doc.deployment.zones[z];
-      const zonePorts: Record<string, number | undefined> = Object.fromEntries(
-        kinds.map((k) => [k, ports.pop()]),
-      );
-      zonePorts.drc = await freePortRun(zones.length - 1);
-      doc.deployment.zones[z] = { ...rest, ports: zonePorts };
-    }
-    const out = join(outDir, 'topology.yaml');
-    writeFileSync(out, stringify(doc));
-    try {
-      loadTopology(out);
-      return out;
-    } catch (err) {
-      if (attempt >= 5) throw err;
-    }
-  }
-}
 
 const pct = (xs: number[], p: number): number | null => {
   if (xs.length === 0) return null;

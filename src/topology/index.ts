@@ -1,6 +1,7 @@
 // The topology (DESIGN §1, docs/topology.md): the file that describes a cluster, loaded and checked,
 // and what follows from it (the paths between sites, their links). Every part imports from here.
 export type { FenceOverlap } from './fence-geometry.js';
+export { writeFreePortTopology } from './free-ports.js';
 export * from './links.js';
 export {
   defaultSchemaPath,
