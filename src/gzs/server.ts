@@ -386,20 +386,8 @@ export class GzsServer {
           }
           await this.opts.store.commit(cur, doc);
         } catch (err) {
-          if (err instanceof StaleStoreError) {
-            // another instance committed first: take its table and apply ours on top of it
-            this.adoptFromStore(err.latest);
-            if (attempt < 10) continue;
-            throw new GzsError(
-              503,
-              'EZ_STORE_CONTENDED',
-              'the store kept moving under this change: try again',
-            );
-          }
-          if (err instanceof StoreUnavailableError) throw storeUnavailable(err.message);
-          if (err instanceof GzsError) throw err;
-          this.log.error({ err }, 'store commit failed');
-          throw storeUnavailable((err as Error).message);
+          this.commitFailed(err, attempt);
+          continue;
         }
         this.m.commit.observe((performance.now() - t0) / 1000);
         this.doc = doc;
@@ -416,6 +404,23 @@ export class GzsServer {
         return { doc, entry };
       }
     });
+  }
+
+  /**
+   * A store commit that failed: returns when the change should be tried again (another instance
+   * committed first: its table is adopted and the change applied on top of it), else throws what
+   * the client is answered with.
+   */
+  private commitFailed(err: unknown, attempt: number): void {
+    if (err instanceof StaleStoreError) {
+      this.adoptFromStore(err.latest);
+      if (attempt < 10) return;
+      throw new GzsError(503, 'EZ_STORE_CONTENDED', 'the store kept moving under this change: try again');
+    }
+    if (err instanceof StoreUnavailableError) throw storeUnavailable(err.message);
+    if (err instanceof GzsError) throw err;
+    this.log.error({ err }, 'store commit failed');
+    throw storeUnavailable((err as Error).message);
   }
 
   /**
@@ -447,18 +452,8 @@ export class GzsServer {
         try {
           await this.opts.store.commit(cur, next);
         } catch (err) {
-          if (err instanceof StaleStoreError) {
-            this.adoptFromStore(err.latest);
-            if (attempt < 10) continue;
-            throw new GzsError(
-              503,
-              'EZ_STORE_CONTENDED',
-              'the store kept moving under this change: try again',
-            );
-          }
-          if (err instanceof StoreUnavailableError) throw storeUnavailable(err.message);
-          this.log.error({ err }, 'store commit failed');
-          throw storeUnavailable((err as Error).message);
+          this.commitFailed(err, attempt);
+          continue;
         }
         failpoint(`gzs.switch.${what}.after`);
         this.doc = next;
