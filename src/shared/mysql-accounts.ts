@@ -33,6 +33,9 @@ const ACCOUNTS: Record<MysqlRole, Omit<MysqlAccount, 'password'> & { devPassword
   },
 };
 
+/** Every role, in the order the launcher creates their accounts. */
+export const MYSQL_ROLES: readonly MysqlRole[] = ['root', 'app', 'reader', 'applier'];
+
 /** The environment variable that overrides a user's password. */
 export const passwordEnvVar = (user: string): string => `EZ_MYSQL_${user.toUpperCase()}_PASSWORD`;
 
@@ -40,4 +43,9 @@ export const passwordEnvVar = (user: string): string => `EZ_MYSQL_${user.toUpper
 export function mysqlAccount(role: MysqlRole, env: NodeJS.ProcessEnv = process.env): MysqlAccount {
   const a = ACCOUNTS[role];
   return { role, user: a.user, password: env[passwordEnvVar(a.user)] ?? a.devPassword, purpose: a.purpose };
+}
+
+/** Whether a role's password is still the development default (its variable unset, or set to it). */
+export function hasDevPassword(role: MysqlRole, env: NodeJS.ProcessEnv = process.env): boolean {
+  return mysqlAccount(role, env).password === ACCOUNTS[role].devPassword;
 }
