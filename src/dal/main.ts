@@ -13,7 +13,7 @@ import { mysqlAccount } from '../shared/mysql-accounts.js';
 import { errorMessage } from '../util/errors.js';
 import { parseHostPort } from '../util/parse.js';
 import type { MariaDbAddress } from './backend.js';
-import { Dal } from './server.js';
+import { checkDalSecrets, Dal } from './server.js';
 
 await runPart({
   part: 'dal',
@@ -55,6 +55,8 @@ await runPart({
     const zone = flags.zone;
     const ports = topology.deployment.zones[zone].ports;
     const masterPorts = topology.deployment.zones[topology.globalMaster].ports;
+    // clients log in with the app account: its development password stays on loopback
+    checkDalSecrets({ host: flags.host });
     const app = mysqlAccount('app');
     const local: MariaDbAddress = flags.backend
       ? flags.backend.startsWith('/')

@@ -9,6 +9,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RoutingSource } from '../sdk/index.js';
+import { hasDevPassword, mysqlAccount, passwordEnvVar } from '../shared/mysql-accounts.js';
+import { refuseDefaultSecret } from '../shared/secrets.js';
 import type { Topology } from '../topology/index.js';
 import { errorMessage } from '../util/errors.js';
 import { Backend, formatAddress, type MariaDbAddress, type ServerGreeting } from './backend.js';
@@ -23,6 +25,23 @@ import { mariadbVersionId, StatementClassifier } from './sql/index.js';
 export interface DalAddress {
   host: string;
   port: number;
+}
+
+/**
+ * What the DAL's process decides before it listens: clients log in to it with the app account
+ * (ezapp), so that account's development password is accepted on a loopback address only, else
+ * EzError EZ_DEFAULT_SECRET (anyone who can reach the DAL could read and write the database).
+ */
+export function checkDalSecrets(o: { host: string; env?: NodeJS.ProcessEnv }): void {
+  const env = o.env ?? process.env;
+  const user = mysqlAccount('app', env).user;
+  refuseDefaultSecret({
+    part: 'DAL',
+    bindHost: o.host,
+    what: `the development password of MySQL account ${user}`,
+    env: passwordEnvVar(user),
+    isDefault: hasDevPassword('app', env),
+  });
 }
 
 export interface DalOptions {

@@ -28,4 +28,4 @@ export {
   ownershipView,
 } from './ownership.js';
 export { defaultStoreSpec, type StartGzsOptions, startGzs } from './serve.js';
-export { DEV_TOKEN, GzsServer } from './server.js';
+export { checkGzsSecrets, DEV_TOKEN, GzsServer } from './server.js';

@@ -1,6 +1,7 @@
 /** Start GZS in this process (the `gzs` part's entry, `ezctl gzs serve`, tests, benches): store + server. */
 import { join, resolve } from 'node:path';
 import type { Topology } from '../topology/index.js';
+import { EzError } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { GzsServer } from './server.js';
 import { describeStore, FileStore, parseStoreSpec, type StoreSpec, type TableStore } from './store.js';
@@ -56,6 +57,8 @@ export async function startGzs(opts: StartGzsOptions): Promise<GzsServer> {
     await server.start();
   } catch (err) {
     await store.close().catch(() => undefined);
+    // the refusal of a development token is one line of its own, code kept (nothing was opened)
+    if (err instanceof EzError && err.code === 'EZ_DEFAULT_SECRET') throw err;
     throw new Error(`GZS (${describeStore(spec)}): ${(err as Error).message}`);
   }
   return server;

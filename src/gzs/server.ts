@@ -19,6 +19,7 @@ import {
   OrderId,
   type ServerMessage,
 } from '../shared/gzs-protocol.js';
+import { refuseDefaultSecret } from '../shared/secrets.js';
 import type { Topology } from '../topology/index.js';
 import { ZoneIdSchema as ZoneId } from '../topology/index.js';
 import { readJson, sendError, sendJson } from '../util/http-json.js';
@@ -41,8 +42,25 @@ import * as journal from './journal.js';
 import { DEFAULT_OWNERSHIP_RETENTION_MS, ownershipAnswer } from './ownership.js';
 import { StaleStoreError, type StoreState, StoreUnavailableError, type TableStore } from './store.js';
 
-/** Used when neither --token nor EZ_GZS_TOKEN is set: fine on a laptop, logged as a warning. */
+/**
+ * Used when neither --token nor EZ_GZS_TOKEN is set: fine on a laptop (logged as a warning), refused
+ * beyond loopback (checkGzsSecrets).
+ */
 export { DEV_TOKEN };
+
+/**
+ * What GZS decides before it listens: the development token only on a loopback address, else
+ * EzError EZ_DEFAULT_SECRET (anyone who can reach it could change the routing table).
+ */
+export function checkGzsSecrets(o: { host: string; tokenIsDefault: boolean }): void {
+  refuseDefaultSecret({
+    part: 'GZS',
+    bindHost: o.host,
+    what: `the development token (${DEV_TOKEN})`,
+    env: 'EZ_GZS_TOKEN',
+    isDefault: o.tokenIsDefault,
+  });
+}
 
 export interface GzsServerOptions {
   topology: Topology;
@@ -218,8 +236,12 @@ export class GzsServer {
     };
   }
 
-  /** Open the store (first start: the topology's epoch-1 table), then listen. */
+  /**
+   * Open the store (first start: the topology's epoch-1 table), then listen. Refuses the development
+   * token off loopback first (checkGzsSecrets).
+   */
   async start(): Promise<{ url: string; port: number }> {
+    checkGzsSecrets({ host: this.opts.host ?? '127.0.0.1', tokenIsDefault: this.tokenIsDefault });
     const startedAt = Date.now();
     this.doc = await this.opts.store.open(() => newDoc(this.opts.topology), {
       onDoc: (doc) => this.adoptFromStore(doc),
