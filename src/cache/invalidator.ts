@@ -15,6 +15,7 @@ import type { SourceTxn, TableSpec } from '../drc/index.js';
 import { BinlogSource, readerServerId, summaryMs, zoneOfServerId } from '../drc/index.js';
 import { type MysqlAccount, mysqlAccount } from '../shared/mysql-accounts.js';
 import { formatVersion, nowUs, pkKey, updatedAtToUs, versionOf } from '../shared/row-version.js';
+import { redisPassword } from '../shared/secrets.js';
 import type { Topology, ZoneId } from '../topology/index.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -31,7 +32,8 @@ export interface InvalidatorOptions {
   topology: Topology;
   zone: ZoneId;
   mysql: { host: string; port: number };
-  redis: { host: string; port: number };
+  /** the eZone's Redis; password default EZ_REDIS_PASSWORD (none when unset) */
+  redis: { host: string; port: number; password?: string };
   log: Logger;
   stream?: string;
   /** approximate length the stream is trimmed to */
@@ -176,6 +178,7 @@ export class Invalidator {
     const redis = new Redis({
       host: o.redis.host,
       port: o.redis.port,
+      password: o.redis.password ?? redisPassword(),
       lazyConnect: true,
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,

@@ -2,14 +2,15 @@
 /**
  * The sample order service of one eZone as a process (`node dist/src/orders/main.js --zone Z`, the
  * `orders` launcher kind), on the part runtime. Defaults from the topology: port `ports.orders`, the
- * eZone's MariaDB (`ports.mysql`, the app account) and Redis (`ports.redis`; `--redis off` runs
- * without a cache). `--help` lists flags.
+ * eZone's MariaDB (`ports.mysql`, the app account) and Redis (`ports.redis`, with EZ_REDIS_PASSWORD
+ * when set; `--redis off` runs without a cache). `--help` lists flags.
  */
 import { Redis } from 'ioredis';
 import { flag } from '../runtime/flags.js';
 import { runPart } from '../runtime/part.js';
 import { openRoutingSource, routingFlags } from '../sdk/index.js';
 import { mysqlAccount } from '../shared/mysql-accounts.js';
+import { redisPassword } from '../shared/secrets.js';
 import { parseHostPort } from '../util/parse.js';
 import { startOrderService } from './service.js';
 import { OrderStore } from './store.js';
@@ -60,6 +61,7 @@ await runPart({
     const redis = redisAt
       ? new Redis({
           ...redisAt,
+          password: redisPassword(),
           // a cache outage must not stall requests: fail fast, read from MariaDB meanwhile
           maxRetriesPerRequest: 1,
           enableOfflineQueue: false,
