@@ -11,9 +11,16 @@ import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { drcStatus, listIllegalWrites } from '../../src/drc/index.js';
 import { GzsApi } from '../../src/gzs/index.js';
-import { type ClusterStatus, type OnProgress, resolveStateDir, up } from '../../src/launch/index.js';
+import {
+  type ClusterStatus,
+  clusterDir,
+  type OnProgress,
+  resolveStateDir,
+  up,
+} from '../../src/launch/index.js';
 import { LinkSet } from '../../src/links/index.js';
-import { controlGzsUrl, loadTopology, type Topology } from '../../src/topology/index.js';
+import { applySecretsEnv, readClusterSecrets, redisPassword } from '../../src/shared/secrets.js';
+import { controlGzsUrl, hostAddress, loadTopology, type Topology, zoneAddress } from '../../src/topology/index.js';
 import { errorMessage } from '../../src/util/errors.js';
 import { type HistoryEvent, isClient } from '../history/index.js';
 import { HistoryWriter } from '../history/store.js';
@@ -112,6 +119,10 @@ export async function runDrill(o: DrillRunOptions): Promise<DrillRun> {
         .map((p) => p.name)
         .join(', ')}`,
     );
+  // the cluster's secrets for the run's own clients (GZS, MariaDB, Redis): the CLI applied those of
+  // --topology's cluster, and a drill may name another topology
+  const secrets = readClusterSecrets(clusterDir(stateDir, topology.name));
+  if (secrets) applySecretsEnv(secrets);
   const gzsUrl = controlGzsUrl(topology);
   const gzs = new GzsApi(gzsUrl);
   const linksPort = topology.deployment.links?.port;
@@ -169,7 +180,7 @@ export async function runDrill(o: DrillRunOptions): Promise<DrillRun> {
   try {
     clients = await runClients({
       topology,
-      routerUrl: `http://127.0.0.1:${topology.deployment.router.port}`,
+      routerUrl: `http://${hostAddress(topology, topology.deployment.router.host)}:${topology.deployment.router.port}`,
       history,
       seed,
       rate: drill.workload.rate,
@@ -258,8 +269,9 @@ async function sampleCache(
     const zoneRows = rows[z.id];
     if (!zoneRows) continue;
     const redis = new Redis({
-      host: '127.0.0.1',
+      host: zoneAddress(topology, z.id),
       port: topology.deployment.zones[z.id].ports.redis,
+      password: redisPassword(),
       lazyConnect: true,
       maxRetriesPerRequest: 1,
     });

@@ -33,7 +33,7 @@ export async function killMatching(
   const alreadyDown: string[] = [];
   await Promise.all(
     records.map(async (r) => {
-      const host: Host = hostFor(r.host);
+      const host: Host = hostFor(r.host, ctx.topology);
       // by pid and start token, never by name: a reused pid is not ours
       if (!(await host.isAlive(r.pid, r.startToken)) || !(await host.signal(r.pid, 'SIGKILL'))) {
         alreadyDown.push(r.name);

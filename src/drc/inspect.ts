@@ -5,7 +5,7 @@
  */
 import mysql from 'mysql2/promise';
 import { mysqlAccount } from '../shared/mysql-accounts.js';
-import type { Topology, ZoneId } from '../topology/index.js';
+import { type Topology, type ZoneId, zoneAddress } from '../topology/index.js';
 import { EzError, errorMessage } from '../util/errors.js';
 import { table } from '../util/table.js';
 import { checkDirection, directions, drcPort } from './names.js';
@@ -44,9 +44,10 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 async function connect(topology: Topology, zone: ZoneId, role: 'reader' | 'applier') {
   const a = mysqlAccount(role);
   const port = topology.deployment.zones[zone].ports.mysql;
+  const host = zoneAddress(topology, zone);
   try {
     return await mysql.createConnection({
-      host: '127.0.0.1',
+      host,
       port,
       user: a.user,
       password: a.password,
@@ -59,7 +60,7 @@ async function connect(topology: Topology, zone: ZoneId, role: 'reader' | 'appli
   } catch (err) {
     throw new EzError(
       'EZ_DB_UNREACHABLE',
-      `cannot reach ${zone}'s MariaDB at 127.0.0.1:${port} as ${a.user}: ${errorMessage(err)} (is the cluster up?)`,
+      `cannot reach ${zone}'s MariaDB at ${host}:${port} as ${a.user}: ${errorMessage(err)} (is the cluster up?)`,
     );
   }
 }
@@ -83,7 +84,7 @@ export async function drcStatus(
   );
   return Promise.all(
     dirs.map(async ({ from, to }) => {
-      const base = `http://127.0.0.1:${drcPort(topology, from, to)}`;
+      const base = `http://${zoneAddress(topology, to)}:${drcPort(topology, from, to)}`;
       const h = await fetchHealth(`${base}/healthz`);
       if (h) {
         return {

@@ -1,9 +1,11 @@
 // The launcher's up/status/down over process kinds, phase by phase, recorded in the cluster state.
 import { join } from 'node:path';
-import { linksApiPort, type Topology } from '../topology/index.js';
+import { hostAddress, LOCAL_HOST, leavesLoopback, linksApiPort, type Topology } from '../topology/index.js';
 import { EzError, errorMessage, UsageError } from '../util/errors.js';
 import { parseBaseUrl } from '../util/parse.js';
-import { type Host, hostFor, terminate } from './host.js';
+import { ensureClusterSecrets, applySecretsEnv } from '../shared/secrets.js';
+import { type Host, hostFor, remoteHosts, terminate } from './host.js';
+import { preflight } from './remote.js';
 import { LaunchError, startInstance, waitReady } from './instance.js';
 import { KINDS, kindOf, phaseOf, phases, selectKinds } from './kinds/index.js';
 import type { InstanceSpec, LinkPlan, PlanContext, ProcessKind } from './kinds/types.js';
@@ -89,6 +91,33 @@ export interface ClusterStatus {
   /** processes are recorded and every one is alive and ready (a cluster that is not running is not healthy) */
   healthy: boolean;
   processes: ProcessStatus[];
+  /** this command's ssh use, when the cluster has remote hosts: master handshakes and multiplexed commands */
+  ssh?: SshUse;
+}
+
+export interface SshUse {
+  hosts: number;
+  /** full handshakes (one master per host) and their total time */
+  connects: number;
+  connectMs: number;
+  /** commands multiplexed over the masters and their total time (remote work included) */
+  commands: number;
+  commandMs: number;
+}
+
+/** What this process spent on ssh so far (undefined when it used none). */
+export function sshUse(): SshUse | undefined {
+  const hosts = remoteHosts().filter((h) => h.stats.connects + h.stats.commands > 0);
+  if (hosts.length === 0) return undefined;
+  const sum = (f: (s: (typeof hosts)[number]['stats']) => number): number =>
+    Math.round(hosts.reduce((a, h) => a + f(h.stats), 0));
+  return {
+    hosts: hosts.length,
+    connects: sum((s) => s.connects),
+    connectMs: sum((s) => s.connectMs),
+    commands: sum((s) => s.commands),
+    commandMs: sum((s) => s.commandMs),
+  };
 }
 
 export interface DownResult {
@@ -116,10 +145,22 @@ export function planContext(
   kinds: readonly ProcessKind[] = selectKinds(),
 ): PlanContext {
   const root = clusterDir(stateDir, topology.name);
+  const hostOf = (zone: string | undefined, kind: string): { host: string; address: string } => {
+    const d = topology.deployment;
+    const name = zone
+      ? d.zones[zone].host
+      : (({ gzs: d.gzs.host, router: d.router.host, links: d.links?.host, zookeeper: d.zookeeper?.host }) as Record<string, string | undefined>)[kind] ?? LOCAL_HOST;
+    return { host: name, address: hostAddress(topology, name) };
+  };
   // `_cluster` cannot clash with an eZone id (those start with a letter)
   return {
     topology,
-    dataDir: (zone, kind) => join(root, zone ?? '_cluster', kind),
+    hostOf,
+    dataDir: (zone, kind) => {
+      const entry = topology.hosts[hostOf(zone, kind).host];
+      const base = entry?.ssh ? join(entry.dir, 'clusters', topology.name) : root;
+      return join(base, zone ?? '_cluster', kind);
+    },
     links,
     selected: new Set(kinds.map((k) => k.kind)),
   };
@@ -140,6 +181,7 @@ const specOf = (r: ProcessRecord): InstanceSpec => ({
   kind: r.kind,
   zone: r.zone ?? undefined,
   host: r.host,
+  address: r.address ?? '127.0.0.1',
   port: r.port,
   dataDir: r.dataDir,
   logFile: r.logFile,
@@ -168,6 +210,16 @@ export async function up(
   const stateDir = resolveStateDir(opts.stateDir);
   const links = linkPlan(topology, opts);
   const steps = plan(topology, opts); // validates --with and the topology before anything starts
+  if (leavesLoopback(topology)) {
+    // parts off loopback never run on the well-known development secrets: the cluster's own, made once
+    applySecretsEnv(ensureClusterSecrets(clusterDir(stateDir, topology.name)));
+  }
+  // every remote host reachable and ready (packages, Node.js, project), the topology staged there,
+  // before anything starts: a failure here leaves nothing half-started
+  await preflight(
+    topology,
+    steps.flat().flatMap(({ specs }) => specs),
+  );
   const unlock = lockCluster(stateDir, topology.name);
   const failed: string[] = [];
   /** the stable code of each failure (EZ_PORT_IN_USE, EZ_START_FAILED, …) */
@@ -185,7 +237,7 @@ export async function up(
         onProgress({ type: 'skipped', ...base(spec), message: `${blocker} failed` });
         return;
       }
-      const host = hostFor(spec.host);
+      const host = hostFor(spec.host, topology);
       try {
         let reason = 'new';
         const rec = state.processes[spec.name];
@@ -201,6 +253,7 @@ export async function up(
               ...base(spec),
               port: spec.port,
               host: spec.host,
+              address: spec.address,
               pid: s.pid,
               startToken: s.startToken,
               dataDir: spec.dataDir,
@@ -297,7 +350,12 @@ async function reuse(
     return `was not running (pid ${rec.pid} gone)`;
   }
   let reason: string;
-  if (rec.port !== spec.port || rec.dataDir !== spec.dataDir || rec.host !== spec.host) {
+  if (
+    rec.port !== spec.port ||
+    rec.dataDir !== spec.dataDir ||
+    rec.host !== spec.host ||
+    (rec.address ?? '127.0.0.1') !== spec.address
+  ) {
     reason = `restart: topology changed (was port ${rec.port} in ${rec.dataDir})`;
   } else if (JSON.stringify(rec.params) !== JSON.stringify(spec.params)) {
     // e.g. `up --no-links` after `up`: its peers and sources are other addresses now
@@ -350,7 +408,7 @@ export async function status(topology: Topology, opts: ClusterOptions = {}): Pro
   const records = sortRecords(topology, Object.values(state.processes));
   const processes = await Promise.all(
     records.map(async (r): Promise<ProcessStatus> => {
-      const host = hostFor(r.host);
+      const host = hostFor(r.host, topology);
       const kind = kindOf(r.kind);
       const spec = specOf(r);
       const alive = await host.isAlive(r.pid, r.startToken);
@@ -380,6 +438,7 @@ export async function status(topology: Topology, opts: ClusterOptions = {}): Pro
     running: processes.some((p) => p.alive),
     healthy: processes.length > 0 && processes.every((p) => p.alive && p.ready),
     processes,
+    ...(sshUse() ? { ssh: sshUse() } : {}),
   };
 }
 
@@ -412,7 +471,7 @@ export async function down(
           const t0 = performance.now();
           onProgress({ type: 'stopping', ...base(spec), pid: r.pid });
           try {
-            const host = hostFor(r.host);
+            const host = hostFor(r.host, topology);
             const kind = kindOf(r.kind);
             if (kind) await kind.stop(spec, host, r.pid, r.startToken);
             else await terminate(host, r.pid, { startToken: r.startToken });
@@ -435,12 +494,16 @@ export async function down(
       );
     }
     if (opts.purge) {
-      // every instance directory lives under the cluster directory on its host (only local so far)
+      // every instance directory lives under the cluster directory on its host
+      for (const h of Object.values(topology.hosts))
+        if (h.ssh) await hostFor(h.name, topology).rm(join(h.dir, 'clusters', topology.name));
       await hostFor('local').rm(dir);
       purged = true;
     }
   } finally {
     if (!purged) unlock();
+    // nothing of ours stays on the control machine either: close the ssh masters
+    await Promise.all(remoteHosts().map((h) => h.close()));
   }
   return { cluster: topology.name, clusterDir: dir, stopped, purged };
 }

@@ -17,7 +17,10 @@ import { connect } from 'node:net';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
+import type { Topology } from '../topology/index.js';
 import { EzError } from '../util/errors.js';
+import { projectRoot } from '../util/paths.js';
+import { SshHost } from './ssh-host.js';
 
 /** Result of a short command run on a host. */
 export interface RunResult {
@@ -30,6 +33,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** written to the command's stdin */
   input?: string;
+  /** a file on the control machine streamed to the command's stdin (instead of `input`) */
+  inputFile?: string;
   timeoutMs?: number;
 }
 
@@ -41,6 +46,8 @@ export interface SpawnOptions {
 }
 
 export interface ProbeOptions {
+  /** connect here instead of the host's address (e.g. an API kept on 127.0.0.1) */
+  address?: string;
   send?: string;
   until?: string;
   timeoutMs?: number;
@@ -63,6 +70,16 @@ export interface Host {
   readonly name: string;
   /** the OS user processes run as (mariadbd needs `--user=root` when it is root) */
   readonly user: string;
+  /** the address its parts bind to and are reached by (`local`: 127.0.0.1) */
+  readonly address: string;
+  /** reached over ssh (then paths are the host's own, and `node`/`projectRoot` its copies) */
+  readonly remote: boolean;
+  /** the Node.js binary parts run with on this host */
+  readonly node: string;
+  /** the project (dist/, node_modules/, fixtures/) on this host */
+  readonly projectRoot: string;
+  /** `[cmd, args]` that runs `cmd args` on this host from the control machine (for streaming, e.g. `logs --follow`) */
+  argv(cmd: string, args: string[]): [string, string[]];
   /** run a short command to completion; never throws for a non-zero exit (see exitCode) */
   run(cmd: string, args: string[], opts?: RunOptions): Promise<RunResult>;
   /** start a long-running process that outlives the caller; resolves once it was exec'd */
@@ -72,7 +89,7 @@ export interface Host {
   /** send a signal; false when the process is already gone */
   signal(pid: number, signal: NodeJS.Signals): Promise<boolean>;
   /**
-   * Connect to 127.0.0.1:port on the host, send `opts.send` (if any) and return what came back
+   * Connect to the host's address (or `opts.address`) at port, send `opts.send` (if any) and return what came back
    * until the reply contains `opts.until`, the peer closes, or `opts.timeoutMs` (default 1000)
    * passes; without `send` it returns '' as soon as the connection is accepted. null when nothing
    * accepts the connection.
@@ -81,8 +98,8 @@ export interface Host {
   /** the last `lines` lines of a text file ('' when missing) */
   tail(path: string, lines: number): Promise<string>;
   mkdir(path: string): Promise<void>;
-  /** atomic: written to a temp file, then renamed */
-  writeFile(path: string, data: string): Promise<void>;
+  /** atomic: written to a temp file, then renamed; `mode` e.g. 0o600 for a file holding a secret */
+  writeFile(path: string, data: string, mode?: number): Promise<void>;
   /** undefined when the file does not exist */
   readFile(path: string): Promise<string | undefined>;
   exists(path: string): Promise<boolean>;
@@ -93,19 +110,63 @@ export interface Host {
 }
 
 /** Linux: `/proc/<pid>/stat` field 22 is the start time since boot; with the boot id it is unique. */
+export function parseStartToken(stat: string, bootId: string): { token: string; zombie: boolean } {
+  // the command name (field 2) may hold spaces or parentheses: fields resume after the last ')'
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { token: `${bootId.trim()}:${rest[19]}`, zombie: rest[0] === 'Z' };
+}
+
 async function procStartToken(pid: number): Promise<{ token: string; zombie: boolean } | undefined> {
   try {
     const [stat, bootId] = await Promise.all([
       readFile(`/proc/${pid}/stat`, 'utf8'),
       readFile('/proc/sys/kernel/random/boot_id', 'utf8'),
     ]);
-    // the command name (field 2) may hold spaces or parentheses: fields resume after the last ')'
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { token: `${bootId.trim()}:${rest[19]}`, zombie: rest[0] === 'Z' };
+    return parseStartToken(stat, bootId);
   } catch {
     return undefined;
   }
 }
+
+/**
+ * Connect to address:port, send `send` (if any), return what came back until the reply contains
+ * `until`, the peer closes, or `timeoutMs`; '' at once without `send`; null when nothing accepts.
+ * Shared by every Host: the control machine reaches each host's parts by address.
+ */
+export function probeTcpAt(
+  address: string,
+  port: number,
+  send: string | undefined,
+  until: string | undefined,
+  timeoutMs: number,
+): Promise<string | null> {
+  return new Promise((resolve) => {
+    let reply = '';
+    let connected = false;
+    let done = false;
+    const socket = connect({ host: address, port });
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(connected ? reply : null);
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    socket.setEncoding('utf8');
+    socket.on('connect', () => {
+      connected = true;
+      if (send === undefined) finish();
+      else socket.write(send);
+    });
+    socket.on('data', (chunk: string) => {
+      reply += chunk;
+      if (until !== undefined && reply.includes(until)) finish();
+    });
+    socket.on('end', finish);
+    socket.on('error', finish);
+  });
+  }
 
 /** Test runs record every pid they start (EZ_TEST_PID_DIR) so a global teardown can reap strays. */
 function recordTestPid(pid: number, cmd: string, args: string[], startToken: string): void {
@@ -120,14 +181,26 @@ function recordTestPid(pid: number, cmd: string, args: string[], startToken: str
 }
 
 export class LocalHost implements Host {
-  readonly name = 'local';
   readonly user = userInfo().username;
+  readonly remote = false;
+  readonly node = process.execPath;
+  readonly projectRoot = projectRoot();
+
+  /** `address`: where this machine's parts bind (127.0.0.1, or an address remote hosts reach) */
+  constructor(
+    readonly name = 'local',
+    readonly address = '127.0.0.1',
+  ) {}
+
+  argv(cmd: string, args: string[]): [string, string[]] {
+    return [cmd, args];
+  }
 
   async run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const r = await execa(cmd, args, {
       reject: false,
       env: opts.env,
-      input: opts.input,
+      ...(opts.inputFile !== undefined ? { inputFile: opts.inputFile } : { input: opts.input }),
       timeout: opts.timeoutMs ?? 60_000,
       stripFinalNewline: true,
     });
@@ -198,32 +271,7 @@ export class LocalHost implements Host {
 
   probeTcp(port: number, opts: ProbeOptions = {}): Promise<string | null> {
     const { send, until, timeoutMs = 1000 } = opts;
-    return new Promise((resolve) => {
-      let reply = '';
-      let connected = false;
-      let done = false;
-      const socket = connect({ host: '127.0.0.1', port });
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        socket.destroy();
-        resolve(connected ? reply : null);
-      };
-      const timer = setTimeout(finish, timeoutMs);
-      socket.setEncoding('utf8');
-      socket.on('connect', () => {
-        connected = true;
-        if (send === undefined) finish();
-        else socket.write(send);
-      });
-      socket.on('data', (chunk: string) => {
-        reply += chunk;
-        if (until !== undefined && reply.includes(until)) finish();
-      });
-      socket.on('end', finish);
-      socket.on('error', finish);
-    });
+    return probeTcpAt(opts.address ?? this.address, port, send, until, timeoutMs);
   }
 
   async tail(path: string, lines: number): Promise<string> {
@@ -247,10 +295,10 @@ export class LocalHost implements Host {
     await mkdir(path, { recursive: true });
   }
 
-  async writeFile(path: string, data: string): Promise<void> {
+  async writeFile(path: string, data: string, mode?: number): Promise<void> {
     await mkdir(dirname(path), { recursive: true });
     const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-    await writeFile(tmp, data);
+    await writeFile(tmp, data, mode !== undefined ? { mode } : undefined);
     await rename(tmp, path);
   }
 
@@ -287,12 +335,31 @@ export class LocalHost implements Host {
 }
 
 const local = new LocalHost();
+const named = new Map<string, Host>();
 
-/** The host a topology entry names. Only `local` exists so far (the schema rejects others). */
-export function hostFor(name: string): Host {
+/**
+ * The host a topology entry names: `local`, or one of `topology.hosts` (a remote one through ssh,
+ * one multiplexed connection per host for the whole run). Hosts are kept per name and entry.
+ */
+export function hostFor(name: string, topology?: Pick<Topology, 'hosts'>): Host {
   if (name === 'local') return local;
-  throw new EzError('EZ_UNSUPPORTED_HOST', `host "${name}": only "local" is supported so far`);
+  const entry = topology?.hosts[name];
+  if (!entry)
+    throw new EzError(
+      'EZ_UNKNOWN_HOST',
+      `host "${name}" is not in the topology's hosts${topology ? '' : ' (no topology given)'}`,
+    );
+  const key = `${name}\n${JSON.stringify(entry)}`;
+  let h = named.get(key);
+  if (!h) {
+    h = entry.ssh ? new SshHost(entry) : new LocalHost(name, entry.address);
+    named.set(key, h);
+  }
+  return h;
 }
+
+/** Every remote host made so far (to close their ssh connections, or read their counters). */
+export const remoteHosts = (): SshHost[] => [...named.values()].filter((h): h is SshHost => h instanceof SshHost);
 
 /** Wait until `pid` is gone (polling), up to `timeoutMs`. True when it is gone. */
 export async function waitGone(

@@ -10,6 +10,8 @@ export interface ProcessRecord {
   /** null for a cluster-wide process */
   zone: string | null;
   host: string;
+  /** the address it binds to (absent in state files of before remote hosts: 127.0.0.1) */
+  address?: string;
   pid: number;
   /** tells this process apart from a later one that reuses the pid (see Host.isAlive) */
   startToken: string;

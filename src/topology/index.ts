@@ -2,6 +2,15 @@
 // and what follows from it (the paths between sites, their links). Every part imports from here.
 export type { FenceOverlap } from './fence-geometry.js';
 export { writeFreePortTopology } from './free-ports.js';
+export {
+  DEFAULT_REMOTE_DIR,
+  hasRemoteHosts,
+  hostAddress,
+  hostEntry,
+  isLoopbackAddress,
+  leavesLoopback,
+  zoneAddress,
+} from './hosts.js';
 export * from './links.js';
 export {
   defaultSchemaPath,
@@ -28,6 +37,7 @@ export {
 } from './processes.js';
 export {
   EDGE_SITE,
+  LOCAL_HOST,
   MAX_RTT_MS,
   MAX_SHARD,
   ShardId as ShardIdSchema,

@@ -5,6 +5,7 @@
  * it. Pure: names, listen ports and the address a client at one site uses to reach a service.
  */
 import type { HostPort } from '../util/parse.js';
+import { hostAddress, zoneAddress } from './hosts.js';
 import { rttBetween } from './network.js';
 import { EDGE_SITE } from './schema.js';
 import type { Topology, ZoneId } from './types.js';
@@ -38,7 +39,7 @@ export const gzsZone = (topology: Topology): ZoneId => topology.deployment.gzs.z
 /** The address of a service as its own eZone (or the control machine) reaches it: no link. */
 export function directAddress(topology: Topology, to: ZoneId, kind: LinkKind): HostPort {
   const z = topology.deployment.zones[to];
-  const host = '127.0.0.1';
+  const host = zoneAddress(topology, to);
   switch (kind) {
     case 'mysql':
     case 'global':
@@ -48,7 +49,7 @@ export function directAddress(topology: Topology, to: ZoneId, kind: LinkKind): H
     case 'api':
       return { host, port: z.ports.orders };
     case 'gzs':
-      return { host, port: topology.deployment.gzs.port };
+      return { host: hostAddress(topology, topology.deployment.gzs.host), port: topology.deployment.gzs.port };
   }
 }
 
@@ -84,6 +85,9 @@ export function linkListenPort(topology: Topology, from: Site, to: ZoneId, kind:
 export const DEFAULT_LINKS_PORT = 8474;
 export const linksApiPort = (topology: Topology): number =>
   topology.deployment.links?.port ?? DEFAULT_LINKS_PORT;
+/** The address link listeners bind to (the link server's host; its API stays on 127.0.0.1). */
+export const linksAddress = (topology: Topology): string =>
+  hostAddress(topology, topology.deployment.links?.host ?? 'local');
 const linksBasePort = (topology: Topology): number => linksApiPort(topology) + 1;
 
 /** The ports link listeners may take: [first, last] (the loader checks them against every other port). */
@@ -103,7 +107,7 @@ export function plannedLinks(topology: Topology): PlannedLink[] {
       from,
       to,
       kind,
-      listen: { host: '127.0.0.1', port: linkListenPort(topology, from, to, kind) },
+      listen: { host: linksAddress(topology), port: linkListenPort(topology, from, to, kind) },
       upstream: directAddress(topology, to, kind),
       rttMs: rttBetween(topology, from, to),
     });
@@ -134,7 +138,7 @@ export function reach(
   kind: LinkKind,
 ): HostPort {
   if (!linksOn || from === to) return directAddress(topology, to, kind);
-  return { host: '127.0.0.1', port: linkListenPort(topology, from, to, kind) };
+  return { host: linksAddress(topology), port: linkListenPort(topology, from, to, kind) };
 }
 
 /** The GZS base URL for a holder at `from` (through the link `<from>-><gzs site>:gzs` when links are on). */

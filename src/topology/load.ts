@@ -9,6 +9,7 @@ import { JsonTextError, parseJsonText } from '../util/json-text.js';
 import { defaultTopologyPath, fixturesDir, resolveFrom } from '../util/paths.js';
 import { escapeInvisible, formatPath, quote, summarizeIssues } from '../util/validation.js';
 import { checkFenceGeometry, type FenceOverlap } from './fence-geometry.js';
+import { resolveHosts } from './hosts.js';
 import { LINK_KINDS } from './links.js';
 import {
   MAX_SHARD,
@@ -326,6 +327,8 @@ export function parseTopology(text: string, file: string): Topology {
       claim(p, `a link listener (${first}..${last})`, 'deployment.links.port');
   }
 
+  const hosts = resolveHosts(t, zones.map((z) => z.id), fail);
+
   const fencesFile = resolveFrom(file, t.fences);
   const fencesLabel = `fences (${escapeInvisible(t.fences)})`;
   const fences = loadFences(fencesFile, `${where}: ${fencesLabel}`, { overlap: t.fenceOverlap });
@@ -348,6 +351,7 @@ export function parseTopology(text: string, file: string): Topology {
     tables,
     localTables,
     network,
+    hosts,
     deployment: {
       gzs: { host: t.deployment.gzs.host, port: t.deployment.gzs.port, zone: gzsZone },
       router: t.deployment.router,

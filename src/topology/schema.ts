@@ -75,9 +75,44 @@ const Port = z
   .min(1, { error: 'expected a TCP port (integer 1..65535)' })
   .max(65535, { error: 'expected a TCP port (integer 1..65535)' });
 
-/** Only `local` for now; a remote host (ssh://user@host) will be another value of this field. */
-const Host = z.literal('local', {
-  error: (iss) => `unsupported host ${quote(iss.input)}: only "local" is supported so far`,
+/** A host name as `hosts` declares it (or `local`, the control machine on 127.0.0.1). */
+export const HOST_NAME_RE = /^[a-z][a-z0-9-]{0,31}$/;
+export const LOCAL_HOST = 'local';
+
+/** Where a process runs: `local`, or a name declared under `hosts` (checked by the loader). */
+const Host = z.string({ error: 'expected a host name (local, or a name declared under hosts)' }).regex(HOST_NAME_RE, {
+  error: (iss) => `bad host name ${quote(iss.input)}: expected local or a name under hosts ([a-z][a-z0-9-]{0,31})`,
+});
+
+const absolutePath = (what: string) =>
+  z.string({ error: `expected ${what} (an absolute path)` }).refine((p) => p.startsWith('/'), {
+    error: (iss) => `expected ${what} as an absolute path, got ${quote(iss.input)}`,
+  });
+
+/** `ssh://user@address[:port]`: how the control machine reaches a remote host. */
+export const SSH_URL_RE = /^ssh:\/\/([a-z_][a-z0-9_.-]{0,31})@([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:]+\])(?::(\d{1,5}))?$/;
+
+/** An address other hosts reach a host by: an IPv4/IPv6 literal or a DNS name. */
+const Address = z.string({ error: 'expected an address (IP or DNS name)' }).regex(/^([A-Za-z0-9.-]{1,253}|[0-9A-Fa-f:]+)$/, {
+  error: (iss) => `bad address ${quote(iss.input)}: expected an IP address or a DNS name, e.g. 10.231.0.11`,
+});
+
+/**
+ * A host of the cluster. With `ssh`: a remote machine (`ssh://user@address[:port]`, key from
+ * ssh-agent or `key`, working directory `dir`). Without: this machine, on `address` (so parts
+ * here are reachable from the remote hosts, e.g. the bridge address).
+ */
+const HostEntry = z.strictObject({
+  ssh: z
+    .string({ error: 'expected ssh://user@address[:port]' })
+    .regex(SSH_URL_RE, {
+      error: (iss) => `bad ssh address ${quote(iss.input)}: expected ssh://user@address[:port], e.g. ssh://root@10.231.0.11`,
+    })
+    .optional(),
+  address: Address.optional(),
+  key: absolutePath('a private key file').optional(),
+  knownHosts: absolutePath('a known_hosts file').optional(),
+  dir: absolutePath('a working directory').optional(),
 });
 
 /** Per-eZone process kinds and their default offset from the eZone's portBase. */
@@ -104,10 +139,10 @@ const ZonePortsOverride = z.strictObject({
   app: z.never({ error: '"app" was renamed "orders" (the order service); write ports.orders' }).optional(),
 });
 
-const Endpoint = z.strictObject({ host: Host.default('local'), port: Port });
+const Endpoint = z.strictObject({ host: Host.default(LOCAL_HOST), port: Port });
 
 /** GZS's endpoint, and the eZone whose site it runs at (holders elsewhere reach it through a link). */
-const GzsEndpoint = z.strictObject({ host: Host.default('local'), port: Port, zone: ZoneId.optional() });
+const GzsEndpoint = z.strictObject({ host: Host.default(LOCAL_HOST), port: Port, zone: ZoneId.optional() });
 
 /** The longest round trip a link may be given (a minute: anything longer is a cut, not a latency). */
 export const MAX_RTT_MS = 60_000;
@@ -281,6 +316,7 @@ export const TopologyFileSchema = z.strictObject({
     })
     .min(1, { error: 'expected at least one table' }),
   network: Network,
+  hosts: z.record(z.string(), HostEntry).default({}),
   deployment: z.strictObject({
     gzs: GzsEndpoint,
     router: Endpoint,
@@ -289,7 +325,7 @@ export const TopologyFileSchema = z.strictObject({
     zones: z.record(
       z.string(),
       z.strictObject({
-        host: Host.default('local'),
+        host: Host.default(LOCAL_HOST),
         portBase: Port.optional(),
         ports: ZonePortsOverride.optional(),
       }),

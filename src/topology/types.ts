@@ -52,8 +52,24 @@ export interface Network {
   pairs: { zones: [ZoneId, ZoneId]; rttMs: number }[];
 }
 
+/** A host of the cluster (topology `hosts`; `local` is always there: this machine on 127.0.0.1). */
+export interface HostEntry {
+  name: string;
+  /** the address parts on this host bind to and peers reach them by */
+  address: string;
+  /** how the control machine reaches it; absent: this machine */
+  ssh?: { user: string; address: string; port: number };
+  /** private key file (else ssh-agent / ssh's defaults) */
+  key?: string;
+  /** known_hosts file (else the control machine's own) */
+  knownHosts?: string;
+  /** working directory: the project copy and the clusters' data (remote hosts; default /var/lib/ezctl) */
+  dir: string;
+}
+
 export interface Endpoint {
-  host: 'local';
+  /** a name in `Topology.hosts` */
+  host: string;
   port: number;
 }
 
@@ -65,7 +81,8 @@ export interface GzsEndpoint extends Endpoint {
 export type ZonePorts = Record<ZonePortKind, number>;
 
 export interface ZoneDeployment {
-  host: 'local';
+  /** a name in `Topology.hosts` */
+  host: string;
   ports: ZonePorts;
 }
 
@@ -91,6 +108,8 @@ export interface Topology {
   /** tables each eZone writes freely (`kind: local`) */
   localTables: LocalTable[];
   network: Network;
+  /** every host by name, `local` included */
+  hosts: Record<string, HostEntry>;
   deployment: {
     gzs: GzsEndpoint;
     router: Endpoint;

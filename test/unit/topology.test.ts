@@ -4,7 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTopology, parseTopology, rttBetween, TopologyError } from '../../src/topology/index.js';
+import {
+  controlGzsUrl,
+  directAddress,
+  leavesLoopback,
+  loadTopology,
+  parseTopology,
+  reach,
+  rttBetween,
+  TopologyError,
+} from '../../src/topology/index.js';
 import { readInputFile } from '../../src/util/input-file.js';
 import { parseJsonText } from '../../src/util/json-text.js';
 import { fixturesDir, projectRoot } from '../../src/util/paths.js';
@@ -227,9 +236,55 @@ describe('topology loader', () => {
       /deployment\.gzs\.port: expected a TCP port/,
     ],
     [
-      'remote host not yet supported',
+      'host not declared under hosts',
+      BASE.replace('ez-a: { portBase: 30200 }', 'ez-a: { host: db1, portBase: 30200 }'),
+      /deployment\.zones\.ez-a\.host: unknown host "db1" \(declared: local\); declare it under hosts/,
+    ],
+    [
+      'host name that is not a name',
       BASE.replace('ez-a: { portBase: 30200 }', 'ez-a: { host: db1.example, portBase: 30200 }'),
-      /deployment\.zones\.ez-a\.host: unsupported host "db1\.example"/,
+      /deployment\.zones\.ez-a\.host: bad host name "db1\.example"/,
+    ],
+    [
+      'bad ssh address',
+      BASE.replace('deployment:', 'hosts:\n  db1: { ssh: "root@10.0.0.5" }\ndeployment:'),
+      /hosts\.db1\.ssh: bad ssh address "root@10\.0\.0\.5": expected ssh:\/\/user@address\[:port\]/,
+    ],
+    [
+      'ssh port out of range',
+      BASE.replace('deployment:', 'hosts:\n  db1: { ssh: "ssh://root@10.0.0.5:70000" }\ndeployment:'),
+      /hosts\.db1\.ssh: port 70000 out of range/,
+    ],
+    [
+      '"local" declared',
+      BASE.replace('deployment:', 'hosts:\n  local: { address: 10.0.0.1 }\ndeployment:'),
+      /hosts\.local: "local" is reserved/,
+    ],
+    [
+      'host with neither ssh nor address',
+      BASE.replace('deployment:', 'hosts:\n  db1: { dir: /srv }\ndeployment:'),
+      /hosts\.db1: give ssh .* or address/,
+    ],
+    [
+      'relative working directory',
+      BASE.replace('deployment:', 'hosts:\n  db1: { ssh: "ssh://root@10.0.0.5", dir: srv }\ndeployment:'),
+      /hosts\.db1\.dir: expected a working directory as an absolute path, got "srv"/,
+    ],
+    [
+      'remote eZone with GZS on loopback',
+      BASE.replace('deployment:', 'hosts:\n  db1: { ssh: "ssh://root@10.0.0.5" }\ndeployment:').replace(
+        'ez-a: { portBase: 30200 }',
+        'ez-a: { host: db1, portBase: 30200 }',
+      ),
+      /deployment\.gzs\.host: "local" is on loopback \(127\.0\.0\.1\), but deployment\.zones\.ez-a\.host is the remote host "db1"/,
+    ],
+    [
+      'link server on a remote host',
+      BASE.replace('deployment:', 'hosts:\n  db1: { ssh: "ssh://root@10.0.0.5" }\ndeployment:').replace(
+        '  router: { port: 30080 }',
+        '  router: { port: 30080 }\n  links: { host: db1, port: 30400 }',
+      ),
+      /deployment\.links\.host: the link server runs on the control machine/,
     ],
     [
       'key mapped to unlisted shard',
@@ -425,6 +480,43 @@ describe('topology loader', () => {
       expect((err as TopologyError).exitCode).toBe(2);
     });
   }
+
+  it('resolves hosts: remote eZones by ssh, the control machine on a bridge address, addresses of every path', () => {
+    const t = parse(
+      BASE.replace(
+        'deployment:',
+        [
+          'hosts:',
+          '  control: { address: 10.231.0.1 }',
+          '  bj1: { ssh: "ssh://root@10.231.0.11", key: /tmp/k/id, dir: /srv/ez/ }',
+          '  sh1: { ssh: "ssh://ops@10.231.0.12:2222", address: 10.9.0.12 }',
+          'deployment:',
+        ].join('\n'),
+      )
+        .replace('gzs: { port: 30100 }', 'gzs: { host: control, port: 30100 }')
+        .replace('  router: { port: 30080 }', '  router: { port: 30080 }\n  links: { host: control, port: 30500 }')
+        .replace('ez-a: { portBase: 30200 }', 'ez-a: { host: bj1, portBase: 30200 }')
+        .replace('ez-b: { portBase: 30300 }', 'ez-b: { host: sh1, portBase: 30300 }'),
+    );
+    expect(t.hosts.local).toEqual({ name: 'local', address: '127.0.0.1', dir: '' });
+    expect(t.hosts.bj1).toEqual({
+      name: 'bj1',
+      address: '10.231.0.11',
+      ssh: { user: 'root', address: '10.231.0.11', port: 22 },
+      key: '/tmp/k/id',
+      dir: '/srv/ez',
+    });
+    expect(t.hosts.sh1.ssh).toEqual({ user: 'ops', address: '10.231.0.12', port: 2222 });
+    expect(t.hosts.sh1.address).toBe('10.9.0.12');
+    expect(t.hosts.sh1.dir).toBe('/var/lib/ezctl');
+    // services by their host's address; links listen on the link server's host, GZS on its own
+    expect(directAddress(t, 'ez-b', 'mysql')).toEqual({ host: '10.9.0.12', port: 30300 });
+    expect(reach(t, true, 'ez-a', 'ez-b', 'mysql').host).toBe('10.231.0.1');
+    expect(reach(t, false, 'ez-a', 'ez-b', 'soa')).toEqual({ host: '10.9.0.12', port: 30303 });
+    expect(controlGzsUrl(t)).toBe('http://10.231.0.1:30100');
+    expect(leavesLoopback(t)).toBe(true);
+    expect(leavesLoopback(parse(BASE))).toBe(false);
+  });
 
   it('accepts three eZones whose replicator ports end at 65535', () => {
     const t = parse(

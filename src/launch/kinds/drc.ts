@@ -12,8 +12,8 @@ import {
 } from '../../topology/index.js';
 import { EzError } from '../../util/errors.js';
 import { formatHostPort } from '../../util/parse.js';
-import { projectRoot } from '../../util/paths.js';
 import { type Host, terminate } from '../host.js';
+import { topologyOn } from '../stage.js';
 import { socketPathFor } from './mariadb.js';
 import { probeHealthz } from './probe.js';
 import type { InstanceSpec, LaunchCommand, ProcessKind } from './types.js';
@@ -27,6 +27,8 @@ export interface DrcParams {
   database: string;
   /** the target eZone's MariaDB socket: DRC's triggers are installed there as root */
   targetSocket: string;
+  /** B's MariaDB port (on B's host address) */
+  targetPort: number;
   /** A's MariaDB as B reaches it: the link `B->A:mysql` when on links, else A's port */
   source: string;
   /** the link the source goes through, or null (direct) */
@@ -108,7 +110,7 @@ export const drc: ProcessKind<DrcParams> = {
   readyTimeoutMs: 30_000,
   description: 'DRC replicator per ordered eZone pair (runs in the target eZone; metrics on ports.drc+k)',
 
-  instances({ topology, dataDir, links }) {
+  instances({ topology, dataDir, links, hostOf }) {
     return directions(topology).map(({ from, to }) => {
       const dir = join(dataDir(to, 'drc'), from);
       return {
@@ -116,6 +118,7 @@ export const drc: ProcessKind<DrcParams> = {
         kind: 'drc',
         zone: to,
         host: topology.deployment.zones[to].host,
+        address: hostOf(to, 'drc').address,
         port: drcPort(topology, from, to),
         dataDir: dir,
         logFile: join(dir, 'drc.log'),
@@ -125,6 +128,7 @@ export const drc: ProcessKind<DrcParams> = {
           topologyFile: topology.file,
           database: topology.database,
           targetSocket: socketPathFor(dataDir(to, 'mariadb')),
+          targetPort: topology.deployment.zones[to].ports.mysql,
           source: formatHostPort(reach(topology, links.on, to, from, 'mysql')),
           via: links.on ? linkName(to, from, 'mysql') : null,
           gzs: gzsUrlFrom(topology, links.on, to),
@@ -139,14 +143,18 @@ export const drc: ProcessKind<DrcParams> = {
     await installOnce(spec, host, loadTopology(spec.params.topologyFile));
   },
 
-  async command(spec): Promise<LaunchCommand> {
+  async command(spec, host): Promise<LaunchCommand> {
     const p = spec.params;
     return {
-      cmd: process.execPath,
+      cmd: host.node,
       args: [
-        join(projectRoot(), 'dist', 'src', 'drc', 'main.js'),
+        join(host.projectRoot, 'dist', 'src', 'drc', 'main.js'),
         '--topology',
-        p.topologyFile,
+        topologyOn(host, p.topologyFile),
+        '--host',
+        spec.address,
+        '--target',
+        `${spec.address}:${p.targetPort}`,
         '--from',
         p.from,
         '--to',
@@ -172,7 +180,7 @@ export const drc: ProcessKind<DrcParams> = {
 
   endpoints(spec) {
     return {
-      healthz: `http://127.0.0.1:${spec.port}/healthz`,
+      healthz: `http://${spec.address}:${spec.port}/healthz`,
       source: spec.params.source,
       ...(spec.params.via ? { via: `link ${spec.params.via}` } : {}),
     };

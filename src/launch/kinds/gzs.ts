@@ -1,10 +1,10 @@
 // Launcher kind `gzs`: the routing-table service, on its file or ZooKeeper store.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Topology } from '../../topology/index.js';
-import { EzError, UsageError } from '../../util/errors.js';
-import { projectRoot } from '../../util/paths.js';
+import { hostAddress, type Topology } from '../../topology/index.js';
+import { UsageError } from '../../util/errors.js';
 import { terminate } from '../host.js';
+import { topologyOn } from '../stage.js';
+import { requireBuilt } from './node-part.js';
 import { healthzOk } from './probe.js';
 import { type InstanceSpec, instanceName, type ProcessKind } from './types.js';
 
@@ -29,7 +29,7 @@ export function storeFor(topology: Topology, dataDir: string, env: NodeJS.Proces
         `EZ_GZS_STORE=zk needs deployment.zookeeper in ${topology.file} (e.g. "zookeeper: { host: local, port: 27181 }")`,
       );
     }
-    return `zk:127.0.0.1:${zk.port}/ezctl/${topology.name}/gzs`;
+    return `zk:${hostAddress(topology, zk.host)}:${zk.port}/ezctl/${topology.name}/gzs`;
   }
   if (sel.startsWith('file:') || sel.startsWith('zk:')) return sel;
   throw new UsageError(
@@ -37,7 +37,6 @@ export function storeFor(topology: Topology, dataDir: string, env: NodeJS.Proces
   );
 }
 
-const mainJs = (): string => join(projectRoot(), 'dist', 'src', 'gzs', 'main.js');
 
 /** GZS (one instance): owns the routing table, pushes it to every SDK. */
 export const gzs: ProcessKind<GzsParams> = {
@@ -47,7 +46,7 @@ export const gzs: ProcessKind<GzsParams> = {
   readyTimeoutMs: 20_000,
   description: 'GZS, the routing-table service (file store; EZ_GZS_STORE=zk for ZooKeeper)',
 
-  instances({ topology, dataDir }): InstanceSpec<GzsParams>[] {
+  instances({ topology, dataDir, hostOf }): InstanceSpec<GzsParams>[] {
     const dir = dataDir(undefined, 'gzs');
     const ep = topology.deployment.gzs;
     return [
@@ -55,6 +54,7 @@ export const gzs: ProcessKind<GzsParams> = {
         name: instanceName('gzs'),
         kind: 'gzs',
         host: ep.host,
+        address: hostOf(undefined, 'gzs').address,
         port: ep.port,
         dataDir: dir,
         logFile: join(dir, 'gzs.log'),
@@ -64,21 +64,19 @@ export const gzs: ProcessKind<GzsParams> = {
   },
 
   async prepare(spec, host) {
-    if (!existsSync(mainJs())) {
-      throw new EzError('EZ_NOT_BUILT', `${spec.name}: ${mainJs()} is missing: run \`npm run build\``);
-    }
+    await requireBuilt(spec.name, host, 'src/gzs/main.js');
     await host.mkdir(spec.dataDir);
   },
 
-  async command(spec) {
+  async command(spec, host) {
     return {
-      cmd: process.execPath,
+      cmd: host.node,
       args: [
-        mainJs(),
+        join(host.projectRoot, 'dist', 'src', 'gzs', 'main.js'),
         '--topology',
-        spec.params.topologyFile,
+        topologyOn(host, spec.params.topologyFile),
         '--host',
-        '127.0.0.1',
+        spec.address,
         '--port',
         String(spec.port),
         '--store',
@@ -99,6 +97,6 @@ export const gzs: ProcessKind<GzsParams> = {
   },
 
   endpoints(spec) {
-    return { url: `http://127.0.0.1:${spec.port}`, store: spec.params.store };
+    return { url: `http://${spec.address}:${spec.port}`, store: spec.params.store };
   },
 };

@@ -1,14 +1,17 @@
 // Launcher kind `invalidator`: the cache invalidator per eZone.
 import { join } from 'node:path';
 import { invalidatorInstanceName } from '../../topology/index.js';
-import { projectRoot } from '../../util/paths.js';
 import { terminate } from '../host.js';
+import { topologyOn } from '../stage.js';
 import { probeHealthz } from './probe.js';
 import type { LaunchCommand, ProcessKind } from './types.js';
 
 export interface InvalidatorParams {
   zone: string;
   topologyFile: string;
+  /** its eZone's MariaDB and Redis, on the eZone's host address */
+  mysqlPort: number;
+  redisPort: number;
 }
 
 /** Per eZone: local binlog → DEL of the changed rows' Redis keys + the `ez:changes` stream. */
@@ -18,7 +21,7 @@ export const invalidator: ProcessKind<InvalidatorParams> = {
   readyTimeoutMs: 30_000,
   description: 'Cache invalidator per eZone (local binlog -> Redis DEL + ez:changes stream)',
 
-  instances({ topology, dataDir }) {
+  instances({ topology, dataDir, hostOf }) {
     return topology.zones.map((z) => {
       const dir = dataDir(z.id, 'invalidator');
       return {
@@ -26,10 +29,16 @@ export const invalidator: ProcessKind<InvalidatorParams> = {
         kind: 'invalidator',
         zone: z.id,
         host: topology.deployment.zones[z.id].host,
+        address: hostOf(z.id, 'invalidator').address,
         port: topology.deployment.zones[z.id].ports.invalidator,
         dataDir: dir,
         logFile: join(dir, 'invalidator.log'),
-        params: { zone: z.id, topologyFile: topology.file },
+        params: {
+          zone: z.id,
+          topologyFile: topology.file,
+          mysqlPort: topology.deployment.zones[z.id].ports.mysql,
+          redisPort: topology.deployment.zones[z.id].ports.redis,
+        },
       };
     });
   },
@@ -38,15 +47,22 @@ export const invalidator: ProcessKind<InvalidatorParams> = {
     await host.mkdir(spec.dataDir);
   },
 
-  async command(spec): Promise<LaunchCommand> {
+  async command(spec, host): Promise<LaunchCommand> {
+    const { topologyFile, zone, mysqlPort, redisPort } = spec.params;
     return {
-      cmd: process.execPath,
+      cmd: host.node,
       args: [
-        join(projectRoot(), 'dist', 'src', 'cache', 'main.js'),
+        join(host.projectRoot, 'dist', 'src', 'cache', 'main.js'),
         '--topology',
-        spec.params.topologyFile,
+        topologyOn(host, topologyFile),
         '--zone',
-        spec.params.zone,
+        zone,
+        '--host',
+        spec.address,
+        '--mysql',
+        `${spec.address}:${mysqlPort}`,
+        '--redis',
+        `${spec.address}:${redisPort}`,
         '--port',
         String(spec.port),
       ],
@@ -63,6 +79,6 @@ export const invalidator: ProcessKind<InvalidatorParams> = {
   },
 
   endpoints(spec) {
-    return { healthz: `http://127.0.0.1:${spec.port}/healthz` };
+    return { healthz: `http://${spec.address}:${spec.port}/healthz` };
   },
 };

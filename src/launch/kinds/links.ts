@@ -6,7 +6,6 @@
  */
 import { join } from 'node:path';
 import { linksApiPort } from '../../topology/index.js';
-import { projectRoot } from '../../util/paths.js';
 import { terminate } from '../host.js';
 import { healthzOk } from './probe.js';
 import { instanceName, type ProcessKind } from './types.js';
@@ -22,7 +21,7 @@ export const links: ProcessKind<LinksParams> = {
   readyTimeoutMs: 15_000,
   description: 'link server (Toxiproxy API): every path between sites as a named link with latency',
 
-  instances({ topology, dataDir, links: plan }) {
+  instances({ topology, dataDir, links: plan, hostOf }) {
     if (!plan.on || plan.external) return [];
     const dir = dataDir(undefined, 'links');
     return [
@@ -30,6 +29,8 @@ export const links: ProcessKind<LinksParams> = {
         name: instanceName('links'),
         kind: 'links',
         host: topology.deployment.links?.host ?? 'local',
+        // the listeners bind here; the API stays on 127.0.0.1 (Toxiproxy's API has no authentication)
+        address: hostOf(undefined, 'links').address,
         port: linksApiPort(topology),
         dataDir: dir,
         logFile: join(dir, 'links.log'),
@@ -42,11 +43,11 @@ export const links: ProcessKind<LinksParams> = {
     await host.mkdir(spec.dataDir);
   },
 
-  async command(spec) {
+  async command(spec, host) {
     return {
-      cmd: process.execPath,
+      cmd: host.node,
       args: [
-        join(projectRoot(), 'dist', 'src', 'links', 'main.js'),
+        join(host.projectRoot, 'dist', 'src', 'links', 'main.js'),
         '--topology',
         spec.params.topologyFile,
         '--host',
@@ -58,7 +59,7 @@ export const links: ProcessKind<LinksParams> = {
   },
 
   async ready(spec, host) {
-    return healthzOk(host, spec.port);
+    return healthzOk(host, spec.port, '127.0.0.1');
   },
 
   async bootstrap(spec) {

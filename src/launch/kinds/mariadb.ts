@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2';
 import { type MysqlAccount, mysqlAccount } from '../../shared/mysql-accounts.js';
+import { isLoopbackAddress } from '../../topology/index.js';
 import { EzError } from '../../util/errors.js';
 import { fixturesDir } from '../../util/paths.js';
 import { type Host, terminate } from '../host.js';
@@ -31,6 +32,8 @@ export function mariadbSpec(o: {
   zone?: string;
   name?: string;
   host?: string;
+  /** the address it binds to (its host's; default 127.0.0.1) */
+  address?: string;
   port: number;
   dataDir: string;
   serverId: number;
@@ -42,6 +45,7 @@ export function mariadbSpec(o: {
     kind: 'mariadb',
     zone: o.zone,
     host: o.host ?? 'local',
+    address: o.address ?? '127.0.0.1',
     port: o.port,
     dataDir: o.dataDir,
     logFile: join(o.dataDir, 'mariadbd.log'),
@@ -74,6 +78,8 @@ export function bootstrapSql(
   schemaSql: string,
   accounts: Record<'root' | 'app' | 'reader' | 'applier', MysqlAccount>,
   dropRootAccounts: string[] = [],
+  /** where the accounts may log in from: loopback, plus any address ('%') when MariaDB listens off loopback */
+  clientHosts: readonly string[] = ['127.0.0.1', 'localhost'],
 ): string {
   const db = mysql.escapeId(database);
   const lines = [
@@ -85,7 +91,7 @@ export function bootstrapSql(
     schemaSql.trim(),
   ];
   const user = (a: MysqlAccount): string[] =>
-    ['127.0.0.1', 'localhost'].flatMap((h) => {
+    clientHosts.flatMap((h) => {
       const id = `${q(a.user)}@${q(h)}`;
       return [
         `CREATE USER IF NOT EXISTS ${id} IDENTIFIED VIA mysql_native_password USING PASSWORD(${q(a.password)});`,
@@ -94,7 +100,7 @@ export function bootstrapSql(
       ];
     });
   const grant = (privs: string, on: string, a: MysqlAccount): string =>
-    `GRANT ${privs} ON ${on} TO ${q(a.user)}@'127.0.0.1', ${q(a.user)}@'localhost';`;
+    `GRANT ${privs} ON ${on} TO ${clientHosts.map((h) => `${q(a.user)}@${q(h)}`).join(', ')};`;
   const { app, reader, applier, root } = accounts;
   lines.push(
     ...user(app),
@@ -137,12 +143,13 @@ export const mariadb: ProcessKind<MariaDBParams> = {
   readyTimeoutMs: 60_000,
   description: "MariaDB per eZone: binlog ROW/FULL, server id = the eZone's serverId",
 
-  instances({ topology, dataDir }) {
+  instances({ topology, dataDir, hostOf }) {
     return topology.zones.map((z) => {
       const d = topology.deployment.zones[z.id];
       return mariadbSpec({
         zone: z.id,
         host: d.host,
+        address: hostOf(z.id, 'mariadb').address,
         port: d.ports.mysql,
         dataDir: dataDir(z.id, 'mariadb'),
         serverId: z.serverId,
@@ -200,7 +207,7 @@ export const mariadb: ProcessKind<MariaDBParams> = {
         ...(host.user === 'root' ? ['--user=root'] : []),
         `--datadir=${data}`,
         `--port=${spec.port}`,
-        '--bind-address=127.0.0.1',
+        `--bind-address=${spec.address}`,
         `--socket=${spec.params.socket}`,
         `--pid-file=${join(spec.dataDir, 'mysqld.pid')}`,
         `--tmpdir=${tmpPath(spec)}`,
@@ -255,7 +262,14 @@ export const mariadb: ProcessKind<MariaDBParams> = {
     const r = await runSql(
       spec,
       host,
-      bootstrapSql(spec.params.database, schema, accounts, dropRoot),
+      bootstrapSql(
+        spec.params.database,
+        schema,
+        accounts,
+        dropRoot,
+        // peers (DRC through the link server, the DAL of another eZone, the harness) log in by address
+        isLoopbackAddress(spec.address) ? undefined : ['127.0.0.1', 'localhost', '%'],
+      ),
       rootPassword,
     );
     if (!r.ok) throw new EzError('EZ_BOOTSTRAP_FAILED', `${spec.name}: bootstrap SQL failed: ${r.stderr}`);

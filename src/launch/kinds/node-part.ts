@@ -4,12 +4,11 @@
  * the topology's paths — through the named links when `up` runs on links — and kept in the
  * instance's params, so `status` shows it and a change restarts the part.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzsUrlFrom, type Site } from '../../topology/index.js';
 import { EzError } from '../../util/errors.js';
-import { projectRoot } from '../../util/paths.js';
-import { terminate } from '../host.js';
+import { type Host, terminate } from '../host.js';
+import { topologyOn } from '../stage.js';
 import { healthzOk } from './probe.js';
 import { type InstanceSpec, instanceName, type PlanContext, type ProcessKind } from './types.js';
 
@@ -45,6 +44,7 @@ export function partSpec(
     kind: o.kind,
     zone: o.zone,
     host: o.host,
+    address: ctx.hostOf(o.zone, o.kind).address,
     port: o.port,
     dataDir: dir,
     logFile: join(dir, `${o.kind}.log`),
@@ -70,7 +70,6 @@ export function nodePartKind(o: {
   entry: string;
   instances(ctx: PlanContext): InstanceSpec<PartParams>[];
 }): ProcessKind<PartParams> {
-  const mainJs = (): string => join(projectRoot(), 'dist', o.entry);
   return {
     kind: o.kind,
     after: o.after,
@@ -79,16 +78,23 @@ export function nodePartKind(o: {
     instances: o.instances,
 
     async prepare(spec, host) {
-      if (!existsSync(mainJs()))
-        throw new EzError('EZ_NOT_BUILT', `${spec.name}: ${mainJs()} is missing: run \`npm run build\``);
+      await requireBuilt(spec.name, host, o.entry);
       await host.mkdir(spec.dataDir);
     },
 
-    async command(spec) {
-      const args = [mainJs(), '--topology', spec.params.topologyFile, '--port', String(spec.port)];
+    async command(spec, host) {
+      const args = [
+        join(host.projectRoot, 'dist', o.entry),
+        '--topology',
+        topologyOn(host, spec.params.topologyFile),
+        '--host',
+        spec.address,
+        '--port',
+        String(spec.port),
+      ];
       if (spec.zone) args.push('--zone', spec.zone);
       args.push('--gzs', spec.params.gzs, '--cache-file', spec.params.cacheFile, ...spec.params.args);
-      return { cmd: process.execPath, args };
+      return { cmd: host.node, args };
     },
 
     async ready(spec, host) {
@@ -102,13 +108,25 @@ export function nodePartKind(o: {
     endpoints(spec): Record<string, string> {
       return spec.params.opsPort !== undefined
         ? {
-            mysql: `127.0.0.1:${spec.port}`,
-            ops: `http://127.0.0.1:${spec.params.opsPort}`,
+            mysql: `${spec.address}:${spec.port}`,
+            ops: `http://${spec.address}:${spec.params.opsPort}`,
             gzs: spec.params.gzs,
           }
-        : { url: `http://127.0.0.1:${spec.port}`, gzs: spec.params.gzs };
+        : { url: `http://${spec.address}:${spec.port}`, gzs: spec.params.gzs };
     },
   };
+}
+
+/** The part's entry exists on its host (built here; copied there by `ezctl hosts prepare`). */
+export async function requireBuilt(name: string, host: Host, entry: string): Promise<void> {
+  const main = join(host.projectRoot, 'dist', entry);
+  if (await host.exists(main)) return;
+  throw new EzError(
+    'EZ_NOT_BUILT',
+    host.remote
+      ? `${name}: host ${host.name} has no ${main}: run \`ezctl hosts prepare\``
+      : `${name}: ${main} is missing: run \`npm run build\``,
+  );
 }
 
 /** `http://host:port` of a planned address. */

@@ -10,7 +10,13 @@ export const orders = nodePartKind({
     ctx.topology.zones.map((z) => {
       const d = ctx.topology.deployment.zones[z.id];
       // through the eZone's DAL, the safety net under the service's own ownership check
-      const args = ctx.selected.has('dal') ? ['--mysql', `127.0.0.1:${d.ports.dal}`] : [];
+      const here = ctx.hostOf(z.id, 'orders').address;
+      const args = [
+        '--mysql',
+        `${here}:${ctx.selected.has('dal') ? d.ports.dal : d.ports.mysql}`,
+        '--redis',
+        `${here}:${d.ports.redis}`,
+      ];
       return partSpec(ctx, {
         kind: 'orders',
         zone: z.id,

@@ -9,8 +9,10 @@ import type { Host } from '../host.js';
 export async function probeHealthz(
   host: Host,
   port: number,
+  address?: string,
 ): Promise<{ status: number; body: string } | null> {
   const reply = await host.probeTcp(port, {
+    address,
     // HTTP/1.0: the part closes the connection after the answer, so the probe reads it whole
     send: 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n',
     timeoutMs: 1000,
@@ -22,5 +24,5 @@ export async function probeHealthz(
 }
 
 /** Ready when /healthz answers 200. */
-export const healthzOk = async (host: Host, port: number): Promise<boolean> =>
-  (await probeHealthz(host, port))?.status === 200;
+export const healthzOk = async (host: Host, port: number, address?: string): Promise<boolean> =>
+  (await probeHealthz(host, port, address))?.status === 200;

@@ -9,6 +9,8 @@ export function redisSpec(o: {
   zone?: string;
   name?: string;
   host?: string;
+  /** the address it binds to (its host's; default 127.0.0.1) */
+  address?: string;
   port: number;
   dataDir: string;
 }): InstanceSpec<RedisParams> {
@@ -17,12 +19,17 @@ export function redisSpec(o: {
     kind: 'redis',
     zone: o.zone,
     host: o.host ?? 'local',
+    address: o.address ?? '127.0.0.1',
     port: o.port,
     dataDir: o.dataDir,
     logFile: join(o.dataDir, 'redis.log'),
     params: {},
   };
 }
+
+const configFile = (spec: InstanceSpec<RedisParams>): string => join(spec.dataDir, 'redis.conf');
+/** Secrets are base64url (no quotes or spaces); quoted anyway, as redis.conf and inline commands read "…". */
+const redisQuote = (s: string): string => `"${s.replace(/["\\]/g, '\\$&')}"`;
 
 /** Redis per eZone: a cache only (no RDB, no AOF), so a restart starts empty. */
 export const redis: ProcessKind<RedisParams> = {
@@ -31,25 +38,35 @@ export const redis: ProcessKind<RedisParams> = {
   readyTimeoutMs: 15_000,
   description: 'Redis per eZone (cache: no persistence)',
 
-  instances({ topology, dataDir }) {
+  instances({ topology, dataDir, hostOf }) {
     return topology.zones.map((z) => {
       const d = topology.deployment.zones[z.id];
-      return redisSpec({ zone: z.id, host: d.host, port: d.ports.redis, dataDir: dataDir(z.id, 'redis') });
+      return redisSpec({
+        zone: z.id,
+        host: d.host,
+        address: hostOf(z.id, 'redis').address,
+        port: d.ports.redis,
+        dataDir: dataDir(z.id, 'redis'),
+      });
     });
   },
 
   async prepare(spec, host) {
     await host.mkdir(spec.dataDir);
+    // the password lives in a 0600 file, not on the command line (`ps` shows that); none: an empty file
+    const password = process.env.EZ_REDIS_PASSWORD;
+    await host.writeFile(configFile(spec), password ? `requirepass ${redisQuote(password)}\n` : '', 0o600);
   },
 
   async command(spec) {
     return {
       cmd: 'redis-server',
       args: [
+        configFile(spec),
         '--port',
         String(spec.port),
         '--bind',
-        '127.0.0.1',
+        spec.address,
         '--save',
         '',
         '--appendonly',
@@ -68,8 +85,10 @@ export const redis: ProcessKind<RedisParams> = {
   },
 
   async ready(spec, host) {
-    const reply = await host.probeTcp(spec.port, { send: 'PING\r\n', until: '\r\n', timeoutMs: 1000 });
-    return reply?.startsWith('+PONG') ?? false;
+    const password = process.env.EZ_REDIS_PASSWORD;
+    const auth = password ? `AUTH ${redisQuote(password)}\r\n` : '';
+    const reply = await host.probeTcp(spec.port, { send: `${auth}PING\r\n`, until: 'PONG\r\n', timeoutMs: 1000 });
+    return reply?.includes('+PONG') ?? false;
   },
 
   async stop(_spec, host, pid, startToken) {

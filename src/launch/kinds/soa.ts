@@ -10,12 +10,13 @@ export const soa = nodePartKind({
   instances: (ctx) =>
     ctx.topology.zones.map((z) => {
       const d = ctx.topology.deployment.zones[z.id];
-      const args = ctx.topology.zones
+      const here = ctx.hostOf(z.id, 'soa').address;
+      const args = ['--service', `http://${here}:${d.ports.orders}`, ...ctx.topology.zones
         .filter((p) => p.id !== z.id)
         .flatMap((p) => [
           '--peer',
           `${p.id}=${httpOf(reach(ctx.topology, ctx.links.on, z.id, p.id, 'soa'))}`,
-        ]);
+        ])];
       return partSpec(ctx, { kind: 'soa', zone: z.id, host: d.host, port: d.ports.soa, site: z.id, args });
     }),
 });

@@ -11,6 +11,8 @@ export interface InstanceSpec<P = Record<string, unknown>> {
   zone?: string;
   /** host name as in the topology (`local`) */
   host: string;
+  /** the address it binds to and is reached by (its host's address) */
+  address: string;
   port: number;
   /** the instance's own directory on its host */
   dataDir: string;
@@ -30,8 +32,13 @@ export interface LaunchCommand {
 /** What `instances()` gets: the topology and where an instance's directory lives on its host. */
 export interface PlanContext {
   topology: Topology;
-  /** `<stateDir>/<cluster>/<eZone or _cluster>/<kind>` */
+  /**
+   * `<cluster root>/<eZone or _cluster>/<kind>` on the host that runs it: the state directory's
+   * `<cluster>/` on this machine, `<host dir>/clusters/<cluster>/` on a remote host
+   */
   dataDir(zone: string | undefined, kind: string): string;
+  /** the host a kind of an eZone (or a cluster-wide kind) runs on, and its address */
+  hostOf(zone: string | undefined, kind: string): { host: string; address: string };
   /**
    * Do paths between sites go through named links (`ezctl up`, the default) or straight to the
    * service (`--no-links`)? `url`: the link server's API (built-in, or a real Toxiproxy given with

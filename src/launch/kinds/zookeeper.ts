@@ -14,6 +14,8 @@ const SLF4J_SIMPLE_JAR = '/usr/share/java/slf4j-simple.jar';
 export function zookeeperSpec(o: {
   name?: string;
   host?: string;
+  /** the address it binds to (its host's; default 127.0.0.1) */
+  address?: string;
   port: number;
   dataDir: string;
 }): InstanceSpec<ZooKeeperParams> {
@@ -21,6 +23,7 @@ export function zookeeperSpec(o: {
     name: o.name ?? instanceName('zookeeper'),
     kind: 'zookeeper',
     host: o.host ?? 'local',
+    address: o.address ?? '127.0.0.1',
     port: o.port,
     dataDir: o.dataDir,
     logFile: join(o.dataDir, 'zookeeper.log'),
@@ -41,14 +44,21 @@ export const zookeeper: ProcessKind<ZooKeeperParams> = {
   readyTimeoutMs: 30_000,
   description: 'ZooKeeper 3.8 standalone (only with --with zookeeper)',
 
-  instances({ topology, dataDir }) {
+  instances({ topology, dataDir, hostOf }) {
     const ep = topology.deployment.zookeeper;
     if (!ep) {
       throw new UsageError(
         `${topology.file}: deployment.zookeeper: required to start zookeeper (e.g. "zookeeper: { host: local, port: 27181 }")`,
       );
     }
-    return [zookeeperSpec({ host: ep.host, port: ep.port, dataDir: dataDir(undefined, 'zookeeper') })];
+    return [
+      zookeeperSpec({
+        host: ep.host,
+        address: hostOf(undefined, 'zookeeper').address,
+        port: ep.port,
+        dataDir: dataDir(undefined, 'zookeeper'),
+      }),
+    ];
   },
 
   async prepare(spec, host) {
@@ -59,7 +69,7 @@ export const zookeeper: ProcessKind<ZooKeeperParams> = {
         'tickTime=2000',
         `dataDir=${join(spec.dataDir, 'data')}`,
         `clientPort=${spec.port}`,
-        'clientPortAddress=127.0.0.1',
+        `clientPortAddress=${spec.address}`,
         // the admin server would take port 8080
         'admin.enableServer=false',
         '4lw.commands.whitelist=ruok,srvr,stat,mntr',
