@@ -1,11 +1,14 @@
-// The base of every ezctl command: --json, --topology, one error path and exit codes.
+// The base of every ezctl command: --json, --topology, the cluster's secrets, one error path, exit codes.
 import { Command, Flags } from '@oclif/core';
 import { errorMessage } from '../util/errors.js';
+import { applyCommandSecrets } from './cluster-secrets.js';
 
 /**
  * Base of every ezctl command: a `--json` flag (oclif's enableJsonFlag), the shared `--topology`
- * flag, and one error path. Errors print one line (no stack) or `{"error":{code,message}}` with
- * --json; the exit code is 2 for bad input and 1 for a failure found at run time.
+ * flag, the secrets of the cluster it acts on (`<state>/<cluster>/secrets.json`, put into the
+ * environment before it runs where not exported already: cluster-secrets.ts), and one error path.
+ * Errors print one line (no stack) or `{"error":{code,message}}` with --json; the exit code is 2
+ * for bad input and 1 for a failure found at run time.
  */
 export abstract class EzCommand extends Command {
   static override enableJsonFlag = true;
@@ -18,6 +21,12 @@ export abstract class EzCommand extends Command {
       helpGroup: 'GLOBAL',
     }),
   };
+
+  /** Before the command runs: its cluster's secrets, if it has any (never fails the command). */
+  protected override async init(): Promise<void> {
+    await super.init();
+    await applyCommandSecrets(this.argv);
+  }
 
   protected override async catch(
     err: Error & { code?: string; exitCode?: number; oclif?: { exit?: number } },

@@ -1,8 +1,9 @@
 /**
  * The built parts refuse a development secret beyond loopback: `node dist/src/gzs/main.js --host
  * 0.0.0.0` without EZ_GZS_TOKEN exits 1 with one line (EZ_DEFAULT_SECRET) and with it starts; the
- * DAL likewise without EZ_MYSQL_EZAPP_PASSWORD (refused before it connects to anything). Needs the
- * build (`npx tsc -p .`; npm test builds first).
+ * DAL likewise without EZ_MYSQL_EZAPP_PASSWORD (refused before it connects to anything). And the
+ * built CLI authenticates with its cluster's secrets.json, nothing exported. Needs the build
+ * (`npx tsc -p .`; npm test builds first).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { startNodePart } from '../../src/launch/index.js';
+import { ensureClusterSecrets } from '../../src/shared/secrets.js';
 import { projectRoot } from '../../src/util/paths.js';
 import { tempDir } from '../helpers/run-dir.js';
 
@@ -112,5 +114,51 @@ describe('DAL beyond loopback', () => {
     expect(r.stderr.trim()).toBe(
       'dal: EZ_DEFAULT_SECRET: DAL: refusing to listen on 0.0.0.0 with the development password of MySQL account ezapp: set EZ_MYSQL_EZAPP_PASSWORD (ezctl up generates one per cluster in <state>/<cluster>/secrets.json)',
     );
+  });
+});
+
+describe("ezctl and its cluster's secrets.json", () => {
+  it('authenticates to GZS with the token in <state>/<cluster>/secrets.json, an exported one winning', async () => {
+    const stateDir = tempDir('cli-secrets');
+    const secrets = ensureClusterSecrets(join(stateDir, 'two-zones'));
+    const gzs = await startNodePart({
+      name: 'GZS',
+      entry: 'src/gzs/main.js',
+      args: (port) => ['--port', String(port), '--store', `file:${join(stateDir, 'table.json')}`],
+      logFile: join(stateDir, 'gzs.log'),
+      env: { EZ_GZS_TOKEN: secrets.gzsToken },
+      graceMs: 10_000,
+    });
+    const ezctl = (home: string, env: Record<string, string> = {}) =>
+      execa(
+        process.execPath,
+        [join(projectRoot(), 'bin/run.js'), 'gzs', 'zone', 'ez-sh', 'active', '--gzs', gzs.url, '--json'],
+        {
+          cwd: projectRoot(),
+          reject: false,
+          extendEnv: false,
+          env: {
+            ...envWithout('EZ_GZS_TOKEN', 'EZCTL_HOME'),
+            NODE_ENV: 'production',
+            EZCTL_HOME: home,
+            ...env,
+          },
+        },
+      );
+    try {
+      const ok = await ezctl(stateDir);
+      expect(ok.stderr).toBe('');
+      expect(ok.exitCode).toBe(0);
+      // the same command with a state dir without secrets: the development token, refused
+      const other = await ezctl(tempDir('cli-secrets'));
+      expect(other.exitCode).toBe(1);
+      expect(JSON.parse(other.stdout).error.code).toBe('EZ_UNAUTHORIZED');
+      // what the user exported wins over the file
+      const exported = await ezctl(stateDir, { EZ_GZS_TOKEN: 'exported-and-wrong' });
+      expect(exported.exitCode).toBe(1);
+      expect(JSON.parse(exported.stdout).error.code).toBe('EZ_UNAUTHORIZED');
+    } finally {
+      await gzs.stop();
+    }
   });
 });
