@@ -72,7 +72,7 @@ async function firstFailure(env: string | undefined): Promise<string> {
   try {
     inv.start();
     for (let i = 0; i < 200; i++) {
-      const h = (await inv.health()) as { lastError: { message: string } | null };
+      const h = (await inv.health()) as unknown as { lastError: { message: string } | null };
       if (h.lastError) return h.lastError.message;
       await new Promise((r) => setTimeout(r, 25));
     }
