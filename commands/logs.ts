@@ -21,8 +21,17 @@ Exit code: 0; 1 when the cluster has no such process recorded or its host cannot
   static override flags = {
     ...clusterFlags,
     zone: Flags.string({ char: 'z', description: 'the eZone of the part (with a kind)' }),
-    lines: Flags.integer({ char: 'n', description: 'how many of the last lines', default: 100, min: 1, max: 100_000 }),
-    follow: Flags.boolean({ char: 'f', description: 'keep printing new lines until Ctrl-C (--json: one JSON line each)' }),
+    lines: Flags.integer({
+      char: 'n',
+      description: 'how many of the last lines',
+      default: 100,
+      min: 1,
+      max: 100_000,
+    }),
+    follow: Flags.boolean({
+      char: 'f',
+      description: 'keep printing new lines until Ctrl-C (--json: one JSON line each)',
+    }),
   };
 
   async run(): Promise<PartLog | undefined> {
@@ -46,7 +55,10 @@ Exit code: 0; 1 when the cluster has no such process recorded or its host cannot
       topology,
       rec,
       flags.lines,
-      (line) => process.stdout.write(this.jsonEnabled() ? `${JSON.stringify({ name: rec.name, line })}\n` : `${line}\n`),
+      (line) =>
+        process.stdout.write(
+          this.jsonEnabled() ? `${JSON.stringify({ name: rec.name, line })}\n` : `${line}\n`,
+        ),
       stop.signal,
     );
     return undefined;

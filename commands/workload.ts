@@ -48,7 +48,7 @@ Exit code 1 when a check fails, and also when a check could not judge (it examin
       min: 0,
       max: 3_600_000,
     });
-    const [{ loadTopology, controlGzsUrl }, { runWorkload }, { formatWorkload }] = await Promise.all([
+    const [{ loadTopology, controlGzsUrl, controlRouterUrl }, { runWorkload }, { formatWorkload }] = await Promise.all([
       import('../src/topology/index.js'),
       import('../harness/workload/run.js'),
       import('../harness/workload/format.js'),
@@ -56,7 +56,7 @@ Exit code 1 when a check fails, and also when a check could not judge (it examin
     const topology = loadTopology(flags.topology);
     const report = await runWorkload({
       topology,
-      routerUrl: flags.router ?? `http://127.0.0.1:${topology.deployment.router.port}`,
+      routerUrl: flags.router ?? controlRouterUrl(topology),
       gzsUrl: flags.gzs ?? controlGzsUrl(topology),
       orders: flags.orders,
       concurrency: flags.concurrency,

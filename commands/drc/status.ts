@@ -8,7 +8,7 @@ export default class DrcStatus extends EzCommand {
   static override summary =
     'Show every DRC direction: state, position, lag p50/p99, rows/s, conflicts, illegal writes';
   static override description =
-    `Asks each replicator's /healthz (127.0.0.1, port: the target eZone's ports.drc + index of the
+    `Asks each replicator's /healthz (the target eZone's host address, port: its ports.drc + index of the
 source); a replicator that does not answer shows as "down" with what the target's drc_checkpoint says.
 Lag: "now" is the time since the last heartbeat applied (heartbeats every 100 ms), p50/p99 over the
 last 60 s. Conflicts and illegal writes are totals from the target's ledgers.

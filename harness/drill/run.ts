@@ -20,7 +20,13 @@ import {
 } from '../../src/launch/index.js';
 import { LinkSet } from '../../src/links/index.js';
 import { applySecretsEnv, readClusterSecrets, redisPassword } from '../../src/shared/secrets.js';
-import { controlGzsUrl, hostAddress, loadTopology, type Topology, zoneAddress } from '../../src/topology/index.js';
+import {
+  controlGzsUrl,
+  controlRouterUrl,
+  loadTopology,
+  type Topology,
+  zoneAddress,
+} from '../../src/topology/index.js';
 import { errorMessage } from '../../src/util/errors.js';
 import { type HistoryEvent, isClient } from '../history/index.js';
 import { HistoryWriter } from '../history/store.js';
@@ -180,7 +186,7 @@ export async function runDrill(o: DrillRunOptions): Promise<DrillRun> {
   try {
     clients = await runClients({
       topology,
-      routerUrl: `http://${hostAddress(topology, topology.deployment.router.host)}:${topology.deployment.router.port}`,
+      routerUrl: controlRouterUrl(topology),
       history,
       seed,
       rate: drill.workload.rate,

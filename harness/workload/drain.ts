@@ -7,7 +7,7 @@ import mysql from 'mysql2/promise';
 import { GzsApi } from '../../src/gzs/index.js';
 import type { OwnershipAnswer } from '../../src/shared/gzs-protocol.js';
 import { mysqlAccount } from '../../src/shared/mysql-accounts.js';
-import { zoneAddress, type Topology } from '../../src/topology/index.js';
+import { type Topology, zoneAddress } from '../../src/topology/index.js';
 import { errorMessage } from '../../src/util/errors.js';
 import { digestConnection, readTableDigest, type TableDigest } from '../checkers/digest.js';
 import type { StoredOrder, TableDigests, Unread, ZoneRows } from './checker.js';

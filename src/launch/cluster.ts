@@ -1,14 +1,14 @@
 // The launcher's up/status/down over process kinds, phase by phase, recorded in the cluster state.
 import { join } from 'node:path';
+import { applySecretsEnv, ensureClusterSecrets } from '../shared/secrets.js';
 import { hostAddress, LOCAL_HOST, leavesLoopback, linksApiPort, type Topology } from '../topology/index.js';
 import { EzError, errorMessage, UsageError } from '../util/errors.js';
 import { parseBaseUrl } from '../util/parse.js';
-import { ensureClusterSecrets, applySecretsEnv } from '../shared/secrets.js';
 import { type Host, hostFor, remoteHosts, terminate } from './host.js';
-import { preflight } from './remote.js';
 import { LaunchError, startInstance, waitReady } from './instance.js';
 import { KINDS, kindOf, phaseOf, phases, selectKinds } from './kinds/index.js';
 import type { InstanceSpec, LinkPlan, PlanContext, ProcessKind } from './kinds/types.js';
+import { preflight } from './remote.js';
 import {
   type ClusterState,
   clusterDir,
@@ -149,7 +149,14 @@ export function planContext(
     const d = topology.deployment;
     const name = zone
       ? d.zones[zone].host
-      : (({ gzs: d.gzs.host, router: d.router.host, links: d.links?.host, zookeeper: d.zookeeper?.host }) as Record<string, string | undefined>)[kind] ?? LOCAL_HOST;
+      : ((
+          {
+            gzs: d.gzs.host,
+            router: d.router.host,
+            links: d.links?.host,
+            zookeeper: d.zookeeper?.host,
+          } as Record<string, string | undefined>
+        )[kind] ?? LOCAL_HOST);
     return { host: name, address: hostAddress(topology, name) };
   };
   // `_cluster` cannot clash with an eZone id (those start with a letter)

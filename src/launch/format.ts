@@ -31,17 +31,36 @@ export function formatProgress(e: ProgressEvent): string {
   return text;
 }
 
+/** A cluster with parts elsewhere than `local` shows a HOST column (after ZONE). */
+const onHosts = (s: ClusterStatus): boolean => s.processes.some((p) => p.host !== 'local');
+const withHost = (s: ClusterStatus, cells: string[], host: string, at = 2): string[] =>
+  onHosts(s) ? [...cells.slice(0, at), host, ...cells.slice(at)] : cells;
+
+/** ssh's share of this command: handshakes and multiplexed commands. */
+export function formatSshUse(s: ClusterStatus): string | null {
+  if (!s.ssh) return null;
+  const u = s.ssh;
+  return `ssh: ${u.hosts} host${u.hosts > 1 ? 's' : ''}, ${u.connects} handshake${u.connects === 1 ? '' : 's'} (${ms(u.connectMs)}), ${u.commands} multiplexed commands`;
+}
+
 /** What runs where, after `up`. */
 export function formatUpTable(s: ClusterStatus): string {
   if (s.processes.length === 0) return `cluster ${s.cluster}: nothing running`;
-  const rows = s.processes.map((p) => [
-    p.name,
-    p.zone ?? '-',
-    String(p.port),
-    String(p.pid),
-    p.endpoints.socket ? `${p.logFile}  (socket ${p.endpoints.socket})` : p.logFile,
-  ]);
-  return `cluster ${s.cluster} (state: ${s.clusterDir})\n${table(['PROCESS', 'ZONE', 'PORT', 'PID', 'LOG'], rows)}`;
+  const rows = s.processes.map((p) =>
+    withHost(
+      s,
+      [
+        p.name,
+        p.zone ?? '-',
+        String(p.port),
+        String(p.pid),
+        p.endpoints.socket ? `${p.logFile}  (socket ${p.endpoints.socket})` : p.logFile,
+      ],
+      p.host,
+    ),
+  );
+  const ssh = formatSshUse(s);
+  return `cluster ${s.cluster} (state: ${s.clusterDir})\n${table(withHost(s, ['PROCESS', 'ZONE', 'PORT', 'PID', 'LOG'], 'HOST'), rows)}${ssh ? `\n${ssh}` : ''}`;
 }
 
 export const statusRow = (p: ProcessStatus): string[] => [
@@ -70,7 +89,8 @@ export function statusSummary(s: ClusterStatus): string {
 
 export function formatStatus(s: ClusterStatus): string {
   if (s.processes.length === 0) return statusSummary(s);
-  return `${table(STATUS_HEADER, s.processes.map(statusRow))}\n${statusSummary(s)}`;
+  const rows = s.processes.map((p) => withHost(s, statusRow(p), p.host, 3));
+  return `${table(withHost(s, STATUS_HEADER, 'HOST', 3), rows)}\n${statusSummary(s)}`;
 }
 
 export function formatDown(r: DownResult): string {

@@ -166,7 +166,7 @@ export function probeTcpAt(
     socket.on('end', finish);
     socket.on('error', finish);
   });
-  }
+}
 
 /** Test runs record every pid they start (EZ_TEST_PID_DIR) so a global teardown can reap strays. */
 function recordTestPid(pid: number, cmd: string, args: string[], startToken: string): void {
@@ -359,7 +359,8 @@ export function hostFor(name: string, topology?: Pick<Topology, 'hosts'>): Host 
 }
 
 /** Every remote host made so far (to close their ssh connections, or read their counters). */
-export const remoteHosts = (): SshHost[] => [...named.values()].filter((h): h is SshHost => h instanceof SshHost);
+export const remoteHosts = (): SshHost[] =>
+  [...named.values()].filter((h): h is SshHost => h instanceof SshHost);
 
 /** Wait until `pid` is gone (polling), up to `timeoutMs`. True when it is gone. */
 export async function waitGone(

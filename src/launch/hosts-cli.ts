@@ -68,9 +68,14 @@ export function findPart(
   const matches = all.filter((r) => r.kind === part && (zone === undefined || r.zone === zone));
   if (matches.length === 1) return matches[0];
   if (all.length === 0)
-    throw new EzError('EZ_NOT_RUNNING', `cluster ${topology.name} has no recorded processes (is it up? \`ezctl status\`)`);
+    throw new EzError(
+      'EZ_NOT_RUNNING',
+      `cluster ${topology.name} has no recorded processes (is it up? \`ezctl status\`)`,
+    );
   if (matches.length > 1)
-    throw new UsageError(`${part}${zone ? ` in ${zone}` : ''} names ${matches.length} processes: ${matches.map((r) => r.name).join(', ')} (give one name, or --zone)`);
+    throw new UsageError(
+      `${part}${zone ? ` in ${zone}` : ''} names ${matches.length} processes: ${matches.map((r) => r.name).join(', ')} (give one name, or --zone)`,
+    );
   throw new UsageError(
     `no process ${part}${zone ? ` in ${zone}` : ''} in cluster ${topology.name} (recorded: ${all.map((r) => r.name).join(', ')})`,
   );

@@ -39,7 +39,7 @@ export async function startInstance(
   if ((await host.probeTcp(spec.port, { timeoutMs: 500 })) !== null) {
     throw new LaunchError(
       spec,
-      `port ${spec.port} is already in use by another process (choose another port in the topology, or stop that process)`,
+      `port ${spec.port}${host.remote ? ` on host ${host.name} (${host.address})` : ''} is already in use by another process (choose another port in the topology, or stop that process)`,
       '',
       'EZ_PORT_IN_USE',
     );
@@ -91,6 +91,7 @@ export async function waitReady(
         'EZ_NOT_READY',
       );
     }
-    await sleep(50);
+    // a remote probe is an ssh command each: poll it less often
+    await sleep(host.remote ? 200 : 50);
   }
 }

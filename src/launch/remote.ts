@@ -11,7 +11,7 @@ import type { Topology } from '../topology/index.js';
 import { EzError } from '../util/errors.js';
 import { projectRoot } from '../util/paths.js';
 import { type Host, hostFor } from './host.js';
-import { shq, type SshHost } from './ssh-host.js';
+import { type SshHost, shq } from './ssh-host.js';
 import { stageTopology } from './stage.js';
 
 /** A Debian package and the commands that prove it is installed. */
@@ -22,7 +22,9 @@ interface Need {
 
 /** What each launcher kind needs on its host. The project's Node parts need Node.js and the project. */
 const KIND_NEEDS: Record<string, Need[]> = {
-  mariadb: [{ pkg: 'mariadb-server', commands: ['mariadbd', 'mariadb-install-db', 'mariadb', 'mariadb-admin'] }],
+  mariadb: [
+    { pkg: 'mariadb-server', commands: ['mariadbd', 'mariadb-install-db', 'mariadb', 'mariadb-admin'] },
+  ],
   // DRC installs its triggers through the target's socket with the mariadb client
   drc: [{ pkg: 'mariadb-client', commands: ['mariadb'] }],
   redis: [{ pkg: 'redis-server', commands: ['redis-server'] }],
@@ -101,7 +103,8 @@ export interface HostCheck {
 
 function needsOf(kinds: Iterable<string>): Need[] {
   const out = [...BASE_NEEDS];
-  for (const k of kinds) for (const n of KIND_NEEDS[k] ?? []) if (!out.some((o) => o.pkg === n.pkg)) out.push(n);
+  for (const k of kinds)
+    for (const n of KIND_NEEDS[k] ?? []) if (!out.some((o) => o.pkg === n.pkg)) out.push(n);
   return out;
 }
 
@@ -143,10 +146,20 @@ export async function checkHost(host: SshHost, kinds: Iterable<string>): Promise
     const bundle = out.find((l) => l.startsWith('bundle '))?.slice(7);
     if (!bundle) lacks.push({ what: 'project', detail: `no copy of ezctl in ${host.projectRoot}` });
     else if (bundle !== bundleId())
-      lacks.push({ what: 'project', detail: `the copy in ${host.projectRoot} (${bundle}) is not this machine's (${bundleId()})` });
+      lacks.push({
+        what: 'project',
+        detail: `the copy in ${host.projectRoot} (${bundle}) is not this machine's (${bundleId()})`,
+      });
   }
-  if (out.includes('nodir')) lacks.push({ what: 'dir', detail: `${host.entry.dir} does not exist or is not writable` });
-  return { host: host.name, target: host.target, kinds: kindList.sort(), lacks, ms: Math.round(performance.now() - t0) };
+  if (out.includes('nodir'))
+    lacks.push({ what: 'dir', detail: `${host.entry.dir} does not exist or is not writable` });
+  return {
+    host: host.name,
+    target: host.target,
+    kinds: kindList.sort(),
+    lacks,
+    ms: Math.round(performance.now() - t0),
+  };
 }
 
 /** One line per host that lacks something, naming what and what to do. */
@@ -193,7 +206,10 @@ async function productionPaths(root: string): Promise<string[]> {
     .filter((p) => p.startsWith(join(root, 'node_modules')))
     .map((p) => relative(root, p));
   if (paths.length === 0)
-    throw new EzError('EZ_PREPARE', `cannot list the production dependencies (npm ls: ${String(r.stderr).split('\n')[0]})`);
+    throw new EzError(
+      'EZ_PREPARE',
+      `cannot list the production dependencies (npm ls: ${String(r.stderr).split('\n')[0]})`,
+    );
   return [...new Set(paths)];
 }
 
@@ -204,13 +220,30 @@ function projectTarball(): Promise<{ file: string; bytes: number }> {
     const root = projectRoot();
     const dir = mkdtempSync(join(tmpdir(), 'ezctl-bundle-'));
     const file = join(dir, 'ezctl.tar.gz');
-    const paths = ['package.json', 'package-lock.json', 'bin', 'dist', 'fixtures', ...(await productionPaths(root))];
+    const paths = [
+      'package.json',
+      'package-lock.json',
+      'bin',
+      'dist',
+      'fixtures',
+      ...(await productionPaths(root)),
+    ];
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     // --no-recursion on nothing: the dependency dirs are listed one by one (nested ones too) and tar
     // recurses into each; duplicates from nesting are harmless for extraction
-    await execa('tar', ['-C', root, '-czf', file, ...paths.filter((p) => !paths.some((q) => q !== p && p.startsWith(`${q}/`)))], {
-      env: { GZIP: '-1' },
-    });
+    await execa(
+      'tar',
+      [
+        '-C',
+        root,
+        '-czf',
+        file,
+        ...paths.filter((p) => !paths.some((q) => q !== p && p.startsWith(`${q}/`))),
+      ],
+      {
+        env: { GZIP: '-1' },
+      },
+    );
     return { file, bytes: statSync(file).size };
   })();
   return tarball;
@@ -230,8 +263,15 @@ export async function prepareHost(
     const message = await fn();
     onEvent({ host: host.name, step: name, message, ms: Math.round(performance.now() - t0) });
   };
-  const run = async (script: string, what: string, o: { inputFile?: string; timeoutMs?: number } = {}): Promise<void> => {
-    const r = await host.run('sh', ['-c', script], { inputFile: o.inputFile, timeoutMs: o.timeoutMs ?? 600_000 });
+  const run = async (
+    script: string,
+    what: string,
+    o: { inputFile?: string; timeoutMs?: number } = {},
+  ): Promise<void> => {
+    const r = await host.run('sh', ['-c', script], {
+      inputFile: o.inputFile,
+      timeoutMs: o.timeoutMs ?? 600_000,
+    });
     if (r.exitCode !== 0)
       throw new EzError(
         'EZ_PREPARE',
@@ -258,9 +298,13 @@ export async function prepareHost(
   await step('node', async () => {
     if (!check.lacks.some((l) => l.what === 'node')) return 'present';
     const tmp = `${host.node}.tmp.${process.pid}`;
-    await run(`cat > ${shq(tmp)} && chmod 755 ${shq(tmp)} && mv -f ${shq(tmp)} ${shq(host.node)}`, 'copy Node.js', {
-      inputFile: process.execPath,
-    });
+    await run(
+      `cat > ${shq(tmp)} && chmod 755 ${shq(tmp)} && mv -f ${shq(tmp)} ${shq(host.node)}`,
+      'copy Node.js',
+      {
+        inputFile: process.execPath,
+      },
+    );
     return `copied ${process.version} (${Math.round(statSync(process.execPath).size / 1e6)} MB)`;
   });
   await step('project', async () => {
@@ -277,6 +321,10 @@ export async function prepareHost(
     return `copied ${bundleId()} (${Math.round(tb.bytes / 1e6)} MB)`;
   });
   check = await checkHost(host, kinds);
-  onEvent({ host: host.name, step: 'done', message: check.lacks.length === 0 ? 'ready' : `still lacks ${check.lacks.map((l) => l.what).join(', ')}` });
+  onEvent({
+    host: host.name,
+    step: 'done',
+    message: check.lacks.length === 0 ? 'ready' : `still lacks ${check.lacks.map((l) => l.what).join(', ')}`,
+  });
   return check;
 }

@@ -13,8 +13,8 @@ import {
   probeTcpAt,
   type RunOptions,
   type RunResult,
-  type SpawnOptions,
   type Spawned,
+  type SpawnOptions,
 } from './host.js';
 
 /** Short on purpose: a ControlPath is a unix socket (≤ 104 bytes); `%C` is a 40-hex hash. */
@@ -23,14 +23,16 @@ const CONTROL_DIR = `/tmp/ezctl-ssh-${process.getuid?.() ?? 0}`;
 const CONTROL_PERSIST_S = 60;
 
 /** POSIX shell single-quoting. */
-export const shq = (s: string): string => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+export const shq = (s: string): string =>
+  /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `export A='…' B='…'` for the first line of stdin (read and eval'd by the remote shell). */
 function envLine(env: Record<string, string>): string {
   const parts = Object.entries(env).map(([k, v]) => {
-    if (!ENV_NAME.test(k)) throw new EzError('EZ_BAD_ENV', `bad environment variable name ${JSON.stringify(k)}`);
+    if (!ENV_NAME.test(k))
+      throw new EzError('EZ_BAD_ENV', `bad environment variable name ${JSON.stringify(k)}`);
     if (/[\n\0]/.test(v)) throw new EzError('EZ_BAD_ENV', `environment variable ${k} holds a newline`);
     return `${k}=${shq(v)}`;
   });
@@ -65,13 +67,17 @@ function sshFailure(entry: HostEntry, what: string, stderr: string): EzError {
   if (/Permission denied/i.test(line)) {
     code = 'EZ_HOST_AUTH';
     hint = `the key was refused: add its public key to ~${ssh.user}/.ssh/authorized_keys on the host, or name the right one in hosts.${entry.name}.key`;
-  } else if (/Connection refused/i.test(line)) hint = `nothing accepts ssh on port ${ssh.port}: is sshd running there?`;
+  } else if (/Connection refused/i.test(line))
+    hint = `nothing accepts ssh on port ${ssh.port}: is sshd running there?`;
   else if (/Could not resolve/i.test(line)) hint = `the name does not resolve: check hosts.${entry.name}.ssh`;
   else if (/Host key verification failed|REMOTE HOST IDENTIFICATION/i.test(line)) {
     code = 'EZ_HOST_AUTH';
     hint = `its host key is not the one in known_hosts${entry.knownHosts ? ` (${entry.knownHosts})` : ''}: check the host, then fix that entry`;
   } else hint = 'the host is unreachable: is it up, and is the address right?';
-  return new EzError(code, `host ${entry.name} (${ssh.user}@${ssh.address}:${ssh.port}): ${what}: ${line} — ${hint}`);
+  return new EzError(
+    code,
+    `host ${entry.name} (${ssh.user}@${ssh.address}:${ssh.port}): ${what}: ${line} — ${hint}`,
+  );
 }
 
 /** ssh's own failures (exit 255 with one of these) as opposed to a remote command's exit 255. */
@@ -150,7 +156,10 @@ export class SshHost implements Host {
   private async openMaster(): Promise<void> {
     mkdirSync(CONTROL_DIR, { recursive: true, mode: 0o700 });
     const dest = this.entry.ssh!.address;
-    const check = await execa('ssh', ['-O', 'check', ...this.options(), dest], { reject: false, timeout: 5000 });
+    const check = await execa('ssh', ['-O', 'check', ...this.options(), dest], {
+      reject: false,
+      timeout: 5000,
+    });
     if (check.exitCode === 0) return; // a master of an earlier command still runs
     const log = join(CONTROL_DIR, `${this.name}.${process.pid}.log`);
     const t0 = performance.now();
@@ -158,7 +167,19 @@ export class SshHost implements Host {
     // ours stays open in the background master
     const r = await execa(
       'ssh',
-      ['-M', '-N', '-f', '-o', 'ControlMaster=yes', '-o', `ControlPersist=${CONTROL_PERSIST_S}`, '-E', log, ...this.options(), dest],
+      [
+        '-M',
+        '-N',
+        '-f',
+        '-o',
+        'ControlMaster=yes',
+        '-o',
+        `ControlPersist=${CONTROL_PERSIST_S}`,
+        '-E',
+        log,
+        ...this.options(),
+        dest,
+      ],
       { reject: false, stdio: 'ignore', timeout: 20_000 },
     );
     this.stats.connects++;
@@ -169,13 +190,20 @@ export class SshHost implements Host {
     } catch {}
     rmSync(log, { force: true });
     if (r.exitCode !== 0)
-      throw sshFailure(this.entry, 'cannot connect', r.timedOut ? 'ssh: connection timed out' : why || `ssh exited ${r.exitCode}`);
+      throw sshFailure(
+        this.entry,
+        'cannot connect',
+        r.timedOut ? 'ssh: connection timed out' : why || `ssh exited ${r.exitCode}`,
+      );
   }
 
   /** Close the master connection (nothing of ours stays on the control machine). */
   async close(): Promise<void> {
     this.master = undefined;
-    await execa('ssh', ['-O', 'exit', ...this.options(), this.entry.ssh!.address], { reject: false, timeout: 5000 });
+    await execa('ssh', ['-O', 'exit', ...this.options(), this.entry.ssh!.address], {
+      reject: false,
+      timeout: 5000,
+    });
   }
 
   /** Run a shell script on the host; ssh's own failures throw one line naming host and command. */
@@ -187,22 +215,36 @@ export class SshHost implements Host {
     await this.connect();
     const timeout = o.timeoutMs ?? 60_000;
     const t0 = performance.now();
-    const r = await execa('ssh', [...this.options(), '-o', 'ControlMaster=no', this.entry.ssh!.address, script], {
-      reject: false,
-      ...(o.inputFile !== undefined ? { inputFile: o.inputFile } : { input: o.input ?? '' }),
-      timeout,
-      stripFinalNewline: o.strip ?? true,
-    });
+    const r = await execa(
+      'ssh',
+      [...this.options(), '-o', 'ControlMaster=no', this.entry.ssh!.address, script],
+      {
+        reject: false,
+        ...(o.inputFile !== undefined ? { inputFile: o.inputFile } : { input: o.input ?? '' }),
+        timeout,
+        stripFinalNewline: o.strip ?? true,
+      },
+    );
     this.stats.commands++;
     this.stats.commandMs += performance.now() - t0;
     const stderr = String(r.stderr ?? '');
-    if (r.timedOut) return { exitCode: 124, stdout: String(r.stdout ?? ''), stderr: `timed out after ${timeout} ms` };
+    if (r.timedOut)
+      return { exitCode: 124, stdout: String(r.stdout ?? ''), stderr: `timed out after ${timeout} ms` };
     if (r.exitCode === 255 && SSH_ERROR.test(stderr)) throw sshFailure(this.entry, `\`${what}\``, stderr);
     return { exitCode: r.exitCode ?? 1, stdout: String(r.stdout ?? ''), stderr };
   }
 
   argv(cmd: string, args: string[]): [string, string[]] {
-    return ['ssh', [...this.options(), '-o', 'ControlMaster=no', this.entry.ssh!.address, [cmd, ...args].map(shq).join(' ')]];
+    return [
+      'ssh',
+      [
+        ...this.options(),
+        '-o',
+        'ControlMaster=no',
+        this.entry.ssh!.address,
+        [cmd, ...args].map(shq).join(' '),
+      ],
+    ];
   }
 
   async run(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -214,7 +256,11 @@ export class SshHost implements Host {
         timeoutMs: opts.timeoutMs,
       });
     }
-    return this.sh(`exec ${line}`, line, { input: opts.input, inputFile: opts.inputFile, timeoutMs: opts.timeoutMs });
+    return this.sh(`exec ${line}`, line, {
+      input: opts.input,
+      inputFile: opts.inputFile,
+      timeoutMs: opts.timeoutMs,
+    });
   }
 
   async spawnDetached(cmd: string, args: string[], opts: SpawnOptions): Promise<Spawned> {
@@ -235,15 +281,22 @@ export class SshHost implements Host {
     const [pidLine, stat, bootId] = r.stdout.split('\n');
     const pid = Number(pidLine);
     if (r.exitCode !== 0 || !Number.isInteger(pid) || pid <= 0)
-      throw new EzError('EZ_SPAWN_FAILED', `host ${this.name}: cannot start ${cmd}: ${r.stderr.trim() || r.stdout.trim()}`);
+      throw new EzError(
+        'EZ_SPAWN_FAILED',
+        `host ${this.name}: cannot start ${cmd}: ${r.stderr.trim() || r.stdout.trim()}`,
+      );
     return { pid, startToken: stat && bootId ? parseStartToken(stat, bootId).token : '' };
   }
 
   async isAlive(pid: number, startToken?: string): Promise<boolean> {
     if (!Number.isInteger(pid) || pid <= 0) return false;
-    const r = await this.sh(`cat /proc/${pid}/stat && cat /proc/sys/kernel/random/boot_id`, `isAlive ${pid}`, {
-      timeoutMs: 10_000,
-    });
+    const r = await this.sh(
+      `cat /proc/${pid}/stat && cat /proc/sys/kernel/random/boot_id`,
+      `isAlive ${pid}`,
+      {
+        timeoutMs: 10_000,
+      },
+    );
     if (r.exitCode !== 0) return false;
     const [stat, bootId] = r.stdout.split('\n');
     const info = parseStartToken(stat, bootId ?? '');
@@ -252,7 +305,9 @@ export class SshHost implements Host {
   }
 
   async signal(pid: number, signal: NodeJS.Signals): Promise<boolean> {
-    const r = await this.sh(`kill -s ${signal.replace(/^SIG/, '')} ${pid}`, `kill -${signal} ${pid}`, { timeoutMs: 10_000 });
+    const r = await this.sh(`kill -s ${signal.replace(/^SIG/, '')} ${pid}`, `kill -${signal} ${pid}`, {
+      timeoutMs: 10_000,
+    });
     return r.exitCode === 0;
   }
 
@@ -262,7 +317,10 @@ export class SshHost implements Host {
   }
 
   async tail(path: string, lines: number): Promise<string> {
-    const r = await this.sh(`tail -n ${Math.max(1, Math.floor(lines))} -- ${shq(path)} 2>/dev/null; true`, `tail ${path}`);
+    const r = await this.sh(
+      `tail -n ${Math.max(1, Math.floor(lines))} -- ${shq(path)} 2>/dev/null; true`,
+      `tail ${path}`,
+    );
     return r.stdout;
   }
 
@@ -282,11 +340,16 @@ export class SshHost implements Host {
   }
 
   async readFile(path: string): Promise<string | undefined> {
-    const r = await this.sh(`if [ -e ${shq(path)} ]; then cat -- ${shq(path)}; else exit 3; fi`, `cat ${path}`, {
-      strip: false,
-    });
+    const r = await this.sh(
+      `if [ -e ${shq(path)} ]; then cat -- ${shq(path)}; else exit 3; fi`,
+      `cat ${path}`,
+      {
+        strip: false,
+      },
+    );
     if (r.exitCode === 3) return undefined;
-    if (r.exitCode !== 0) throw new EzError('EZ_HOST_FILE', `host ${this.name}: cannot read ${path}: ${r.stderr.trim()}`);
+    if (r.exitCode !== 0)
+      throw new EzError('EZ_HOST_FILE', `host ${this.name}: cannot read ${path}: ${r.stderr.trim()}`);
     return r.stdout;
   }
 
@@ -307,6 +370,9 @@ export class SshHost implements Host {
   private async check(script: string, what: string, input?: string): Promise<void> {
     const r = await this.sh(script, what, { input });
     if (r.exitCode !== 0)
-      throw new EzError('EZ_HOST_FILE', `host ${this.name}: \`${what}\` failed: ${(r.stderr || r.stdout).trim()}`);
+      throw new EzError(
+        'EZ_HOST_FILE',
+        `host ${this.name}: \`${what}\` failed: ${(r.stderr || r.stdout).trim()}`,
+      );
   }
 }

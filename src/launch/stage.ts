@@ -9,11 +9,7 @@ import type { Host } from './host.js';
 import type { SshHost } from './ssh-host.js';
 
 const stageDir = (host: Host, file: string): string =>
-  join(
-    (host as SshHost).entry.dir,
-    'topologies',
-    createHash('sha1').update(file).digest('hex').slice(0, 12),
-  );
+  join((host as SshHost).entry.dir, 'topologies', createHash('sha1').update(file).digest('hex').slice(0, 12));
 
 /** Where a part on `host` reads the topology loaded from `file` on the control machine. */
 export const topologyOn = (host: Host, file: string): string =>

@@ -8,7 +8,7 @@
  */
 import { request } from 'undici';
 import type { SwitchEntry } from '../gzs/index.js';
-import { hostAddress, type Topology } from '../topology/index.js';
+import { controlRouterUrl, type Topology } from '../topology/index.js';
 import { EzError, errorMessage } from '../util/errors.js';
 import { type DriverOptions, defaultHolder, stopwatch } from './driver.js';
 
@@ -34,7 +34,7 @@ export async function outsideInVerdict(
   const { topology, zone, downAfterMs } = o;
   const router: Verdict['router'] = { answered: false, reachable: null, unreachableForMs: null, error: null };
   try {
-    const res = await request(`http://${hostAddress(topology, topology.deployment.router.host)}:${topology.deployment.router.port}/healthz`, {
+    const res = await request(`${controlRouterUrl(topology)}/healthz`, {
       headersTimeout: 2000,
       bodyTimeout: 2000,
     });

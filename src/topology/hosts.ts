@@ -58,13 +58,21 @@ export function resolveHosts(
   const known = `(declared: ${Object.keys(hosts).join(', ')})`;
   const ref = (path: string, name: string): HostEntry => {
     const h = hosts[name];
-    if (!h) fail(path, `unknown host ${quote(name)} ${known}; declare it under hosts, e.g. ${name}: { ssh: ssh://root@10.0.0.5, dir: /srv/ezctl }`);
+    if (!h)
+      fail(
+        path,
+        `unknown host ${quote(name)} ${known}; declare it under hosts, e.g. ${name}: { ssh: ssh://root@10.0.0.5, dir: /srv/ezctl }`,
+      );
     return h!;
   };
   const d = t.deployment;
   const used: { path: string; host: HostEntry; reachedByOthers: boolean }[] = [
     { path: 'deployment.gzs.host', host: ref('deployment.gzs.host', d.gzs.host), reachedByOthers: true },
-    { path: 'deployment.router.host', host: ref('deployment.router.host', d.router.host), reachedByOthers: false },
+    {
+      path: 'deployment.router.host',
+      host: ref('deployment.router.host', d.router.host),
+      reachedByOthers: false,
+    },
   ];
   if (d.links) {
     const h = ref('deployment.links.host', d.links.host);
@@ -83,7 +91,12 @@ export function resolveHosts(
     });
   for (const z of zoneIds) {
     const dz = d.zones[z];
-    if (dz) used.push({ path: `deployment.zones.${z}.host`, host: ref(`deployment.zones.${z}.host`, dz.host), reachedByOthers: true });
+    if (dz)
+      used.push({
+        path: `deployment.zones.${z}.host`,
+        host: ref(`deployment.zones.${z}.host`, dz.host),
+        reachedByOthers: true,
+      });
   }
   // Parts on a remote host reach the others by address: nothing they need may sit on a loopback.
   const remote = used.find((u) => u.host.ssh);
@@ -121,6 +134,12 @@ export const hasRemoteHosts = (topology: Pick<Topology, 'hosts'>): boolean =>
 /** True when some part binds off loopback (then the cluster needs its own secrets). */
 export function leavesLoopback(topology: Topology): boolean {
   const d = topology.deployment;
-  const names = [d.gzs.host, d.router.host, d.links?.host, d.zookeeper?.host, ...Object.values(d.zones).map((z) => z.host)];
+  const names = [
+    d.gzs.host,
+    d.router.host,
+    d.links?.host,
+    d.zookeeper?.host,
+    ...Object.values(d.zones).map((z) => z.host),
+  ];
   return names.some((n) => n !== undefined && !isLoopbackAddress(hostAddress(topology, n)));
 }

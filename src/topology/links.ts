@@ -49,7 +49,10 @@ export function directAddress(topology: Topology, to: ZoneId, kind: LinkKind): H
     case 'api':
       return { host, port: z.ports.orders };
     case 'gzs':
-      return { host: hostAddress(topology, topology.deployment.gzs.host), port: topology.deployment.gzs.port };
+      return {
+        host: hostAddress(topology, topology.deployment.gzs.host),
+        port: topology.deployment.gzs.port,
+      };
   }
 }
 
@@ -146,6 +149,10 @@ export function gzsUrlFrom(topology: Topology, linksOn: boolean, from: Site): st
   const a = reach(topology, linksOn, from, gzsZone(topology), 'gzs');
   return `http://${a.host}:${a.port}`;
 }
+
+/** APIRouter as clients on the control machine (workload, drills, the failover verdict) reach it. */
+export const controlRouterUrl = (topology: Topology): string =>
+  `http://${hostAddress(topology, topology.deployment.router.host)}:${topology.deployment.router.port}`;
 
 /** GZS as the control machine (ezctl, the switch, the harness) reaches it: directly. */
 export const controlGzsUrl = (topology: Topology): string => gzsUrlFrom(topology, false, gzsZone(topology));

@@ -327,7 +327,11 @@ export function parseTopology(text: string, file: string): Topology {
       claim(p, `a link listener (${first}..${last})`, 'deployment.links.port');
   }
 
-  const hosts = resolveHosts(t, zones.map((z) => z.id), fail);
+  const hosts = resolveHosts(
+    t,
+    zones.map((z) => z.id),
+    fail,
+  );
 
   const fencesFile = resolveFrom(file, t.fences);
   const fencesLabel = `fences (${escapeInvisible(t.fences)})`;

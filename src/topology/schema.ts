@@ -80,9 +80,12 @@ export const HOST_NAME_RE = /^[a-z][a-z0-9-]{0,31}$/;
 export const LOCAL_HOST = 'local';
 
 /** Where a process runs: `local`, or a name declared under `hosts` (checked by the loader). */
-const Host = z.string({ error: 'expected a host name (local, or a name declared under hosts)' }).regex(HOST_NAME_RE, {
-  error: (iss) => `bad host name ${quote(iss.input)}: expected local or a name under hosts ([a-z][a-z0-9-]{0,31})`,
-});
+const Host = z
+  .string({ error: 'expected a host name (local, or a name declared under hosts)' })
+  .regex(HOST_NAME_RE, {
+    error: (iss) =>
+      `bad host name ${quote(iss.input)}: expected local or a name under hosts ([a-z][a-z0-9-]{0,31})`,
+  });
 
 const absolutePath = (what: string) =>
   z.string({ error: `expected ${what} (an absolute path)` }).refine((p) => p.startsWith('/'), {
@@ -90,12 +93,15 @@ const absolutePath = (what: string) =>
   });
 
 /** `ssh://user@address[:port]`: how the control machine reaches a remote host. */
-export const SSH_URL_RE = /^ssh:\/\/([a-z_][a-z0-9_.-]{0,31})@([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:]+\])(?::(\d{1,5}))?$/;
+export const SSH_URL_RE =
+  /^ssh:\/\/([a-z_][a-z0-9_.-]{0,31})@([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:]+\])(?::(\d{1,5}))?$/;
 
 /** An address other hosts reach a host by: an IPv4/IPv6 literal or a DNS name. */
-const Address = z.string({ error: 'expected an address (IP or DNS name)' }).regex(/^([A-Za-z0-9.-]{1,253}|[0-9A-Fa-f:]+)$/, {
-  error: (iss) => `bad address ${quote(iss.input)}: expected an IP address or a DNS name, e.g. 10.231.0.11`,
-});
+const Address = z
+  .string({ error: 'expected an address (IP or DNS name)' })
+  .regex(/^([A-Za-z0-9.-]{1,253}|[0-9A-Fa-f:]+)$/, {
+    error: (iss) => `bad address ${quote(iss.input)}: expected an IP address or a DNS name, e.g. 10.231.0.11`,
+  });
 
 /**
  * A host of the cluster. With `ssh`: a remote machine (`ssh://user@address[:port]`, key from
@@ -106,7 +112,8 @@ const HostEntry = z.strictObject({
   ssh: z
     .string({ error: 'expected ssh://user@address[:port]' })
     .regex(SSH_URL_RE, {
-      error: (iss) => `bad ssh address ${quote(iss.input)}: expected ssh://user@address[:port], e.g. ssh://root@10.231.0.11`,
+      error: (iss) =>
+        `bad ssh address ${quote(iss.input)}: expected ssh://user@address[:port], e.g. ssh://root@10.231.0.11`,
     })
     .optional(),
   address: Address.optional(),

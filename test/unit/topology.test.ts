@@ -494,7 +494,10 @@ describe('topology loader', () => {
         ].join('\n'),
       )
         .replace('gzs: { port: 30100 }', 'gzs: { host: control, port: 30100 }')
-        .replace('  router: { port: 30080 }', '  router: { port: 30080 }\n  links: { host: control, port: 30500 }')
+        .replace(
+          '  router: { port: 30080 }',
+          '  router: { port: 30080 }\n  links: { host: control, port: 30500 }',
+        )
         .replace('ez-a: { portBase: 30200 }', 'ez-a: { host: bj1, portBase: 30200 }')
         .replace('ez-b: { portBase: 30300 }', 'ez-b: { host: sh1, portBase: 30300 }'),
     );

@@ -37,7 +37,6 @@ export function storeFor(topology: Topology, dataDir: string, env: NodeJS.Proces
   );
 }
 
-
 /** GZS (one instance): owns the routing table, pushes it to every SDK. */
 export const gzs: ProcessKind<GzsParams> = {
   kind: 'gzs',

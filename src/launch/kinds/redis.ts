@@ -87,7 +87,11 @@ export const redis: ProcessKind<RedisParams> = {
   async ready(spec, host) {
     const password = process.env.EZ_REDIS_PASSWORD;
     const auth = password ? `AUTH ${redisQuote(password)}\r\n` : '';
-    const reply = await host.probeTcp(spec.port, { send: `${auth}PING\r\n`, until: 'PONG\r\n', timeoutMs: 1000 });
+    const reply = await host.probeTcp(spec.port, {
+      send: `${auth}PING\r\n`,
+      until: 'PONG\r\n',
+      timeoutMs: 1000,
+    });
     return reply?.includes('+PONG') ?? false;
   },
 

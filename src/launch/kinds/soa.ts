@@ -11,12 +11,16 @@ export const soa = nodePartKind({
     ctx.topology.zones.map((z) => {
       const d = ctx.topology.deployment.zones[z.id];
       const here = ctx.hostOf(z.id, 'soa').address;
-      const args = ['--service', `http://${here}:${d.ports.orders}`, ...ctx.topology.zones
-        .filter((p) => p.id !== z.id)
-        .flatMap((p) => [
-          '--peer',
-          `${p.id}=${httpOf(reach(ctx.topology, ctx.links.on, z.id, p.id, 'soa'))}`,
-        ])];
+      const args = [
+        '--service',
+        `http://${here}:${d.ports.orders}`,
+        ...ctx.topology.zones
+          .filter((p) => p.id !== z.id)
+          .flatMap((p) => [
+            '--peer',
+            `${p.id}=${httpOf(reach(ctx.topology, ctx.links.on, z.id, p.id, 'soa'))}`,
+          ]),
+      ];
       return partSpec(ctx, { kind: 'soa', zone: z.id, host: d.host, port: d.ports.soa, site: z.id, args });
     }),
 });
