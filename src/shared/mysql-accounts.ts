@@ -3,7 +3,8 @@
  * shared by the launcher, DRC, the invalidator, the services and the harness.
  * The passwords are fixed development defaults so every part and test can log in without set-up;
  * production sets each one through `EZ_MYSQL_<USER>_PASSWORD` (USER upper-cased, e.g.
- * EZ_MYSQL_DRC_READER_PASSWORD), read when this module loads and by `mysqlAccount()`.
+ * EZ_MYSQL_DRC_READER_PASSWORD), read by `mysqlAccount()` each time it is called (`ezctl up` puts
+ * the cluster's secrets.json there: src/shared/secrets.ts).
  */
 export type MysqlRole = 'root' | 'app' | 'reader' | 'applier';
 
