@@ -12,10 +12,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # mariadb-server: one MariaDB per eZone; redis-server: one cache per eZone;
 # libzookeeper-java + default-jre-headless: ZooKeeper (GZS HA); nginx-light + wrk: benchmarks;
-# sysbench: the DAL through its paces (tests and bench:dal); haproxy: bench:dal's C-proxy reference.
-PACKAGES=(mariadb-server redis-server libzookeeper-java default-jre-headless nginx-light wrk sysbench haproxy chromium)
-# services those packages may start on install (Debian does on hosts with an init system)
-SERVICES=(mariadb redis-server nginx haproxy)
+# sysbench: the DAL through its paces (tests and bench:dal); haproxy: bench:dal's C-proxy reference;
+# openssh-server + openssh-client: remote mode's test hosts (scripts/test-hosts.sh, a private sshd each).
+PACKAGES=(mariadb-server redis-server libzookeeper-java default-jre-headless nginx-light wrk sysbench haproxy chromium openssh-server openssh-client)
+# services those packages may start on install (Debian does on hosts with an init system); ssh only
+# when this run installed openssh-server: an sshd already running may be how you reach this machine
+SERVICES=(mariadb redis-server nginx haproxy ssh)
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
@@ -59,6 +61,7 @@ else
 
   # belt and braces: if an install started a service anyway, stop it and keep it from booting
   for s in "${SERVICES[@]}"; do
+    if [ "$s" = ssh ] && [[ " ${missing[*]} " != *" openssh-server "* ]]; then continue; fi
     if [ -d /run/systemd/system ] && systemctl is-active --quiet "$s" 2>/dev/null; then
       "${SUDO[@]}" systemctl disable --now "$s" >/dev/null 2>&1 || true
       say "stopped and disabled the distro's $s service (ezctl runs private instances)"
