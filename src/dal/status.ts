@@ -1,6 +1,6 @@
 // `ezctl dal status`: every eZone's DAL as its /healthz says (the eZone's host address, its ports.dalHttp).
 import { request } from 'undici';
-import { zoneAddress, type Topology } from '../topology/index.js';
+import { type Topology, zoneAddress } from '../topology/index.js';
 import { errorMessage } from '../util/errors.js';
 import { table } from '../util/table.js';
 import type { DalHealth } from './server.js';

@@ -1,6 +1,7 @@
 // A remote `Host` through OpenSSH: one multiplexed master connection per host (ControlMaster),
 // every operation one short command on it; processes start with `setsid nohup … &` and report
 // their real pid and start token; secrets travel on stdin, never on a command line.
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
@@ -131,7 +132,11 @@ export class SshHost implements Host {
       '-o',
       'ServerAliveCountMax=3',
       '-o',
-      `ControlPath=${CONTROL_DIR}/%C`,
+      // %C: user, host and port; the key too, so a topology's other key is another connection
+      `ControlPath=${CONTROL_DIR}/%C.${createHash('sha1')
+        .update(e.key ?? '')
+        .digest('hex')
+        .slice(0, 8)}`,
       // a given known_hosts is authoritative; otherwise trust a new host on first use (like accept-new)
       '-o',
       `StrictHostKeyChecking=${e.knownHosts ? 'yes' : 'accept-new'}`,

@@ -8,7 +8,7 @@ import {
   startGatewayServer,
 } from '../router/index.js';
 import { checkWrite } from '../routing/index.js';
-import { zoneAddress, type Topology } from '../topology/index.js';
+import { type Topology, zoneAddress } from '../topology/index.js';
 
 export interface SoaProxyOptions extends GatewayServerOptions {
   /** the eZone this proxy serves */
@@ -74,6 +74,9 @@ export function peersFromTopology(topology: Topology, zone: string): Record<stri
   return Object.fromEntries(
     topology.zones
       .filter((z) => z.id !== zone)
-      .map((z) => [z.id, `http://${zoneAddress(topology, z.id)}:${topology.deployment.zones[z.id].ports.soa}`]),
+      .map((z) => [
+        z.id,
+        `http://${zoneAddress(topology, z.id)}:${topology.deployment.zones[z.id].ports.soa}`,
+      ]),
   );
 }

@@ -119,14 +119,11 @@ export function nodePartKind(o: {
 
 /** The part's entry exists on its host (built here; copied there by `ezctl hosts prepare`). */
 export async function requireBuilt(name: string, host: Host, entry: string): Promise<void> {
+  // a remote host's copy was checked by `up`'s preflight (the same build as here): no ssh round trip
+  if (host.remote) return;
   const main = join(host.projectRoot, 'dist', entry);
   if (await host.exists(main)) return;
-  throw new EzError(
-    'EZ_NOT_BUILT',
-    host.remote
-      ? `${name}: host ${host.name} has no ${main}: run \`ezctl hosts prepare\``
-      : `${name}: ${main} is missing: run \`npm run build\``,
-  );
+  throw new EzError('EZ_NOT_BUILT', `${name}: ${main} is missing: run \`npm run build\``);
 }
 
 /** `http://host:port` of a planned address. */
