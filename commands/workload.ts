@@ -48,11 +48,12 @@ Exit code 1 when a check fails, and also when a check could not judge (it examin
       min: 0,
       max: 3_600_000,
     });
-    const [{ loadTopology, controlGzsUrl, controlRouterUrl }, { runWorkload }, { formatWorkload }] = await Promise.all([
-      import('../src/topology/index.js'),
-      import('../harness/workload/run.js'),
-      import('../harness/workload/format.js'),
-    ]);
+    const [{ loadTopology, controlGzsUrl, controlRouterUrl }, { runWorkload }, { formatWorkload }] =
+      await Promise.all([
+        import('../src/topology/index.js'),
+        import('../harness/workload/run.js'),
+        import('../harness/workload/format.js'),
+      ]);
     const topology = loadTopology(flags.topology);
     const report = await runWorkload({
       topology,

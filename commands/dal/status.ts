@@ -7,7 +7,8 @@ import type { DalStatus } from '../../src/dal/index.js';
 export default class DalStatusCommand extends EzCommand {
   static override summary =
     "Show every eZone's DAL: serving, epoch held/acknowledged, sessions, open transactions, plan-cache hits";
-  static override description = `Asks each DAL's /healthz (the eZone's host address, port: the eZone's ports.dalHttp).
+  static override description =
+    `Asks each DAL's /healthz (the eZone's host address, port: the eZone's ports.dalHttp).
 STATE: serving (writes judged at GZS's table), cache (GZS unreachable since start: writes judged at
 the SDK cache file's table), not-ready (no table yet: writes refused with EZ_NOT_READY), down (no
 answer). EPOCH/ACKED: the epoch held and the one acknowledged to GZS; "(fencing N)" while N

@@ -301,7 +301,7 @@ describe.skipIf(unsupported !== null)(
       for (let i = 0; i < hosts.hosts.length; i++) expect(await nsPids(i)).toEqual([hosts.hosts[i].sshdPid]);
     }, 120_000);
 
-    it('an unreachable host, a refused key, a host lacking Node.js and the project, a port taken: one line, exit 1, nothing unlisted', async () => {
+    it('an unreachable host, a refused key, a host lacking Node.js and the project, one lacking a package, a port taken: one line, exit 1, nothing unlisted', async () => {
       const one = (r: Cli) =>
         r.stderr
           .trim()
@@ -339,7 +339,71 @@ describe.skipIf(unsupported !== null)(
       expect(b.exitCode).toBe(1);
       expect(one(b)).toHaveLength(1);
       expect(one(b)[0]).toMatch(/lacks node \(no Node\.js at .*\), project .*run `ezctl hosts prepare/);
-      for (const f of [unreachable, refused, bare]) {
+      // a host whose PATH lacks MariaDB's server binaries: a second sshd of the first host, on port
+      // 2222, whose sessions get PATH=/usr/bin:/bin (mariadbd is in /usr/sbin)
+      const h0 = hosts.hosts[0];
+      const hd = join(dir, 'hosts', h0.name);
+      const leanCfg = join(dir, 'lean-sshd_config');
+      writeFileSync(
+        leanCfg,
+        readFileSync(join(hd, 'sshd_config'), 'utf8')
+          .replace(/^Port 22$/m, 'Port 2222')
+          .replace(/^PidFile .*$/m, `PidFile ${join(dir, 'lean-sshd.pid')}`)
+          .replace(/^SetEnv SHLVL=1$/m, 'SetEnv SHLVL=1 PATH=/usr/bin:/bin'),
+      );
+      const leanKnown = join(dir, 'lean-known_hosts');
+      const hostKey = readFileSync(join(hd, 'ssh_host_ed25519_key.pub'), 'utf8')
+        .split(' ')
+        .slice(0, 2)
+        .join(' ');
+      writeFileSync(leanKnown, `[${h0.address}]:2222 ${hostKey}\n`);
+      const leanSshd = execa('ip', ['netns', 'exec', h0.netns, '/usr/sbin/sshd', '-f', leanCfg, '-D', '-e'], {
+        reject: false,
+      });
+      let lacking: Cli;
+      try {
+        const lean = variant('lean', (d) => {
+          d.hosts[h0.name].ssh = `ssh://root@${h0.address}:2222`;
+          d.hosts[h0.name].knownHosts = leanKnown;
+        });
+        for (let i = 0; i < 50; i++) {
+          if (
+            (
+              await execa(
+                'ssh',
+                [
+                  '-p',
+                  '2222',
+                  '-i',
+                  hosts.key,
+                  '-o',
+                  `UserKnownHostsFile=${leanKnown}`,
+                  '-o',
+                  'BatchMode=yes',
+                  `root@${h0.address}`,
+                  'true',
+                ],
+                { reject: false },
+              )
+            ).exitCode === 0
+          )
+            break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        lacking = await ezctl('up', '-t', lean);
+      } finally {
+        leanSshd.kill('SIGTERM');
+        await leanSshd;
+      }
+      expect(lacking.exitCode).toBe(1);
+      expect(one(lacking)).toHaveLength(1);
+      expect(one(lacking)[0]).toMatch(
+        new RegExp(
+          `host ${h0.name} \\(root@${h0.address.replace(/\./g, '\\.')}:2222\\) lacks package mariadb-server \\(mariadbd not found on PATH\\).*run \`ezctl hosts prepare`,
+        ),
+      );
+
+      for (const f of [unreachable, refused, bare, join(dir, 'lean.yaml')]) {
         const st = JSON.parse((await ezctl('status', '-t', f, '--json')).stdout);
         expect(st.processes, `${f}: nothing started`).toEqual([]);
       }
