@@ -79,6 +79,8 @@ export interface ProcessStatus {
   dataDir: string;
   /** extra endpoints (MariaDB: socket) */
   endpoints: Record<string, string>;
+  /** why alive/ready could not be told (its host cannot be reached): then both are false */
+  error?: string;
 }
 
 export interface ClusterStatus {
@@ -418,7 +420,12 @@ export async function status(topology: Topology, opts: ClusterOptions = {}): Pro
       const host = hostFor(r.host, topology);
       const kind = kindOf(r.kind);
       const spec = specOf(r);
-      const alive = await host.isAlive(r.pid, r.startToken);
+      let error: string | undefined;
+      // an unreachable host is reported per process (one line naming it), not a failed status
+      const alive = await host.isAlive(r.pid, r.startToken).catch((err) => {
+        error = errorMessage(err);
+        return false;
+      });
       const ready = alive && kind !== undefined && (await kind.ready(spec, host).catch(() => false));
       const started = Date.parse(r.startedAt);
       return {
@@ -435,6 +442,7 @@ export async function status(topology: Topology, opts: ClusterOptions = {}): Pro
         logFile: r.logFile,
         dataDir: r.dataDir,
         endpoints: kind?.endpoints?.(spec) ?? {},
+        ...(error ? { error } : {}),
       };
     }),
   );

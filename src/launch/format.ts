@@ -90,7 +90,9 @@ export function statusSummary(s: ClusterStatus): string {
 export function formatStatus(s: ClusterStatus): string {
   if (s.processes.length === 0) return statusSummary(s);
   const rows = s.processes.map((p) => withHost(s, statusRow(p), p.host, 3));
-  return `${table(withHost(s, STATUS_HEADER, 'HOST', 3), rows)}\n${statusSummary(s)}`;
+  // one line per host that could not be asked
+  const errors = [...new Set(s.processes.flatMap((p) => (p.error ? [p.error] : [])))];
+  return [table(withHost(s, STATUS_HEADER, 'HOST', 3), rows), ...errors, statusSummary(s)].join('\n');
 }
 
 export function formatDown(r: DownResult): string {
