@@ -415,17 +415,29 @@ export async function status(topology: Topology, opts: ClusterOptions = {}): Pro
   const stateDir = resolveStateDir(opts.stateDir);
   const state = readState(stateDir, topology.name, topology.file);
   const records = sortRecords(topology, Object.values(state.processes));
+  // liveness per host in one go (one ssh round trip per remote host); an unreachable host is
+  // reported per process (one line naming it), not a failed status
+  const byHost = new Map<string, ProcessRecord[]>();
+  for (const r of records) byHost.set(r.host, [...(byHost.get(r.host) ?? []), r]);
+  const liveness = new Map<string, boolean | string>();
+  await Promise.all(
+    [...byHost].map(async ([name, rs]) => {
+      try {
+        const alive = await hostFor(name, topology).isAliveMany(rs);
+        rs.forEach((r, i) => liveness.set(r.name, alive[i]));
+      } catch (err) {
+        for (const r of rs) liveness.set(r.name, errorMessage(err));
+      }
+    }),
+  );
   const processes = await Promise.all(
     records.map(async (r): Promise<ProcessStatus> => {
       const host = hostFor(r.host, topology);
       const kind = kindOf(r.kind);
       const spec = specOf(r);
-      let error: string | undefined;
-      // an unreachable host is reported per process (one line naming it), not a failed status
-      const alive = await host.isAlive(r.pid, r.startToken).catch((err) => {
-        error = errorMessage(err);
-        return false;
-      });
+      const l = liveness.get(r.name);
+      const error = typeof l === 'string' ? l : undefined;
+      const alive = l === true;
       const ready = alive && kind !== undefined && (await kind.ready(spec, host).catch(() => false));
       const started = Date.parse(r.startedAt);
       return {

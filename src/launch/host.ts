@@ -86,6 +86,8 @@ export interface Host {
   spawnDetached(cmd: string, args: string[], opts: SpawnOptions): Promise<Spawned>;
   /** true when the pid runs (not a zombie) and, when given, has the same start token */
   isAlive(pid: number, startToken?: string): Promise<boolean>;
+  /** isAlive of several processes at once (one round trip on a remote host) */
+  isAliveMany(procs: readonly { pid: number; startToken?: string }[]): Promise<boolean[]>;
   /** send a signal; false when the process is already gone */
   signal(pid: number, signal: NodeJS.Signals): Promise<boolean>;
   /**
@@ -258,6 +260,10 @@ export class LocalHost implements Host {
     if (!info) return true; // no /proc: trust kill(0)
     if (info.zombie) return false;
     return !startToken || info.token === startToken;
+  }
+
+  isAliveMany(procs: readonly { pid: number; startToken?: string }[]): Promise<boolean[]> {
+    return Promise.all(procs.map((p) => this.isAlive(p.pid, p.startToken)));
   }
 
   async signal(pid: number, signal: NodeJS.Signals): Promise<boolean> {

@@ -78,8 +78,11 @@ export async function waitReady(
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (!(await host.isAlive(proc.pid, proc.startToken))) {
+  // on a remote host every liveness check is an ssh command: ask it once a second, the (direct
+  // TCP) readiness probe every 200 ms
+  const aliveEvery = host.remote ? 5 : 1;
+  for (let round = 0; ; round++) {
+    if (round % aliveEvery === 0 && !(await host.isAlive(proc.pid, proc.startToken))) {
       throw new LaunchError(spec, `exited during start (pid ${proc.pid})`, await host.tail(spec.logFile, 15));
     }
     if (await kind.ready(spec, host).catch(() => false)) return;
@@ -91,7 +94,6 @@ export async function waitReady(
         'EZ_NOT_READY',
       );
     }
-    // a remote probe is an ssh command each: poll it less often
     await sleep(host.remote ? 200 : 50);
   }
 }

@@ -309,6 +309,27 @@ export class SshHost implements Host {
     return !startToken || info.token === startToken;
   }
 
+  async isAliveMany(procs: readonly { pid: number; startToken?: string }[]): Promise<boolean[]> {
+    const ok = procs.filter((p) => Number.isInteger(p.pid) && p.pid > 0);
+    if (ok.length === 0) return procs.map(() => false);
+    // one line per pid: its stat, or '-' when it is gone; the boot id last
+    const r = await this.sh(
+      `for p in ${ok.map((p) => p.pid).join(' ')}; do cat /proc/$p/stat 2>/dev/null || echo -; done; cat /proc/sys/kernel/random/boot_id`,
+      `isAlive ${ok.map((p) => p.pid).join(' ')}`,
+      { timeoutMs: 10_000 },
+    );
+    const lines = r.stdout.split('\n');
+    const bootId = lines[ok.length] ?? '';
+    const by = new Map<number, boolean>();
+    ok.forEach((p, i) => {
+      const stat = lines[i] ?? '-';
+      if (stat === '-' || stat === '') return by.set(p.pid, false);
+      const info = parseStartToken(stat, bootId);
+      by.set(p.pid, !info.zombie && (!p.startToken || info.token === p.startToken));
+    });
+    return procs.map((p) => by.get(p.pid) ?? false);
+  }
+
   async signal(pid: number, signal: NodeJS.Signals): Promise<boolean> {
     const r = await this.sh(`kill -s ${signal.replace(/^SIG/, '')} ${pid}`, `kill -${signal} ${pid}`, {
       timeoutMs: 10_000,

@@ -226,6 +226,9 @@ export const mariadb: ProcessKind<MariaDBParams> = {
   },
 
   async ready(spec, host) {
+    // on a remote host: its port accepting a connection (MariaDB listens once it is ready for
+    // connections, socket included), asked from here without an ssh round trip
+    if (host.remote) return (await host.probeTcp(spec.port, { timeoutMs: 1000 })) !== null;
     // `ping` answers 0 once the server accepts connections, even before the accounts exist
     const c = rootClient(spec);
     const r = await host.run('mariadb-admin', [...c.args, '--connect-timeout=2', 'ping'], {
