@@ -424,7 +424,9 @@ export async function status(topology: Topology, opts: ClusterOptions = {}): Pro
     [...byHost].map(async ([name, rs]) => {
       try {
         const alive = await hostFor(name, topology).isAliveMany(rs);
-        rs.forEach((r, i) => liveness.set(r.name, alive[i]));
+        rs.forEach((r, i) => {
+          liveness.set(r.name, alive[i]);
+        });
       } catch (err) {
         for (const r of rs) liveness.set(r.name, errorMessage(err));
       }

@@ -323,7 +323,10 @@ export class SshHost implements Host {
     const by = new Map<number, boolean>();
     ok.forEach((p, i) => {
       const stat = lines[i] ?? '-';
-      if (stat === '-' || stat === '') return by.set(p.pid, false);
+      if (stat === '-' || stat === '') {
+        by.set(p.pid, false);
+        return;
+      }
       const info = parseStartToken(stat, bootId);
       by.set(p.pid, !info.zombie && (!p.startToken || info.token === p.startToken));
     });
