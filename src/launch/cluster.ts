@@ -233,6 +233,8 @@ export async function up(
   const failed: string[] = [];
   /** the stable code of each failure (EZ_PORT_IN_USE, EZ_START_FAILED, …) */
   const failureCodes = new Map<string, string>();
+  /** the one-line reason of each failure, without the log path */
+  const failureMessages = new Map<string, string>();
   const failedKinds = new Set<string>();
   try {
     const state = readState(stateDir, topology.name, topology.file);
@@ -286,6 +288,10 @@ export async function up(
         }
         failed.push(spec.name);
         failureCodes.set(spec.name, (err as { code?: string }).code ?? 'EZ_START_FAILED');
+        failureMessages.set(
+          spec.name,
+          withoutPrefix(errorMessage(err), `${spec.name}: `).replace(/ \(log: [^)]*\)$/, ''),
+        );
         failedKinds.add(kind.kind);
         onProgress({
           type: 'failed',
@@ -330,10 +336,12 @@ export async function up(
   if (failed.length > 0) {
     // one cause (e.g. every failure a port in use) keeps its own code; several causes are EZ_UP_FAILED
     const codes = new Set(failed.map((n) => failureCodes.get(n) ?? 'EZ_START_FAILED'));
+    // the first failure's own words (which host, which port, what to do) end the one line
+    const first = failureMessages.get(failed[0]);
     throw new EzError(
       codes.size === 1 ? [...codes][0] : 'EZ_UP_FAILED',
       `${failed.length} process${failed.length > 1 ? 'es' : ''} failed to start: ${failed.map((n) => `${n} (${failureCodes.get(n) ?? 'EZ_START_FAILED'})`).join(', ')} ` +
-        '(see the log tails above; `ezctl status` shows what runs)',
+        `(${first ? `${failed[0]}: ${first}; ` : ''}see the log tails above; \`ezctl status\` shows what runs)`,
     );
   }
   return status(topology, opts);
