@@ -74,10 +74,16 @@ export function findPart(
     );
   if (matches.length > 1)
     throw new UsageError(
-      `${part}${zone ? ` in ${zone}` : ''} names ${matches.length} processes: ${matches.map((r) => r.name).join(', ')} (give one name, or --zone)`,
+      `${part}${zone ? ` in ${zone}` : ''} names ${matches.length} processes: ${matches
+        .map((r) => r.name)
+        .sort()
+        .join(', ')} (give one name, or --zone)`,
     );
   throw new UsageError(
-    `no process ${part}${zone ? ` in ${zone}` : ''} in cluster ${topology.name} (recorded: ${all.map((r) => r.name).join(', ')})`,
+    `no process ${part}${zone ? ` in ${zone}` : ''} in cluster ${topology.name} (recorded: ${all
+      .map((r) => r.name)
+      .sort()
+      .join(', ')})`,
   );
 }
 
