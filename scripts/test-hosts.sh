@@ -77,25 +77,27 @@ prefix_namespaces() {
   ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$1[0-9]+\$" || true
 }
 
+# True once none of the pids runs, polling every 0.1 s for up to 3 s.
+gone_within_3s() {
+  local p i left
+  for ((i = 0; i < 30; i++)); do
+    left=0
+    for p in "$@"; do alive "$p" && left=1; done
+    [ $left -eq 0 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # TERM each pid, wait up to 3 s, then KILL what is left and wait for it to go.
 kill_pids() {
-  local pids=() p i
+  local pids=() p
   for p in "$@"; do [[ $p =~ ^[0-9]+$ ]] && [ "$p" -ne $$ ] && alive "$p" && pids+=("$p"); done
   [ ${#pids[@]} -eq 0 ] && return 0
   kill -TERM "${pids[@]}" 2>/dev/null || true
-  for ((i = 0; i < 30; i++)); do
-    local left=()
-    for p in "${pids[@]}"; do alive "$p" && left+=("$p"); done
-    [ ${#left[@]} -eq 0 ] && return 0
-    sleep 0.1
-  done
+  gone_within_3s "${pids[@]}" && return 0
   kill -KILL "${pids[@]}" 2>/dev/null || true
-  for ((i = 0; i < 30; i++)); do
-    local left=()
-    for p in "${pids[@]}"; do alive "$p" && left+=("$p"); done
-    [ ${#left[@]} -eq 0 ] && return 0
-    sleep 0.1
-  done
+  gone_within_3s "${pids[@]}" && return 0
   warn "pid(s) still running after SIGKILL: ${pids[*]}"
 }
 

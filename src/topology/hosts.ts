@@ -9,9 +9,6 @@ import type { HostEntry, Topology, ZoneId } from './types.js';
 /** Where a remote host keeps the project and the clusters' data when the topology names no `dir`. */
 export const DEFAULT_REMOTE_DIR = '/var/lib/ezctl';
 
-/** 127.0.0.0/8, ::1, localhost: only this machine connects there. */
-export const isLoopbackAddress = isLoopback;
-
 /**
  * Resolve and cross-check `hosts` and every `host:` of the deployment. `fail(path, message)`
  * throws the loader's one-line error.
@@ -102,7 +99,7 @@ export function resolveHosts(
   const remote = used.find((u) => u.host.ssh);
   if (remote) {
     for (const u of used) {
-      if (u.reachedByOthers && isLoopbackAddress(u.host.address))
+      if (u.reachedByOthers && isLoopback(u.host.address))
         fail(
           u.path,
           `${quote(u.host.name)} is on loopback (${u.host.address}), but ${remote.path} is the remote host ${quote(remote.host.name)}, which cannot reach it; use a host with an address the others reach (e.g. hosts: { control: { address: 10.231.0.1 } })`,
@@ -141,5 +138,5 @@ export function leavesLoopback(topology: Topology): boolean {
     d.zookeeper?.host,
     ...Object.values(d.zones).map((z) => z.host),
   ];
-  return names.some((n) => n !== undefined && !isLoopbackAddress(hostAddress(topology, n)));
+  return names.some((n) => n !== undefined && !isLoopback(hostAddress(topology, n)));
 }

@@ -7,7 +7,6 @@ export {
   hasRemoteHosts,
   hostAddress,
   hostEntry,
-  isLoopbackAddress,
   leavesLoopback,
   zoneAddress,
 } from './hosts.js';

@@ -13,8 +13,8 @@ import {
 import { EzError } from '../../util/errors.js';
 import { formatHostPort } from '../../util/parse.js';
 import { type Host, terminate } from '../host.js';
-import { topologyOn } from '../stage.js';
 import { socketPathFor } from './mariadb.js';
+import { projectPart } from './node-part.js';
 import { probeHealthz } from './probe.js';
 import type { InstanceSpec, LaunchCommand, ProcessKind } from './types.js';
 
@@ -145,28 +145,23 @@ export const drc: ProcessKind<DrcParams> = {
 
   async command(spec, host): Promise<LaunchCommand> {
     const p = spec.params;
-    return {
-      cmd: host.node,
+    return projectPart(host, 'src/drc/main.js', {
+      topologyFile: p.topologyFile,
+      address: spec.address,
+      port: spec.port,
       args: [
-        join(host.projectRoot, 'dist', 'src', 'drc', 'main.js'),
-        '--topology',
-        topologyOn(host, p.topologyFile),
-        '--host',
-        spec.address,
         '--target',
         `${spec.address}:${p.targetPort}`,
         '--from',
         p.from,
         '--to',
         p.to,
-        '--port',
-        String(spec.port),
         '--source',
         p.source,
         '--gzs',
         p.gzs,
       ],
-    };
+    });
   },
 
   async ready(spec, host) {

@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { hostAddress, type Topology } from '../../topology/index.js';
 import { UsageError } from '../../util/errors.js';
 import { terminate } from '../host.js';
-import { topologyOn } from '../stage.js';
-import { requireBuilt } from './node-part.js';
+import { projectPart, requireBuilt } from './node-part.js';
 import { healthzOk } from './probe.js';
 import { type InstanceSpec, instanceName, type ProcessKind } from './types.js';
 
@@ -68,22 +67,12 @@ export const gzs: ProcessKind<GzsParams> = {
   },
 
   async command(spec, host) {
-    return {
-      cmd: host.node,
-      args: [
-        join(host.projectRoot, 'dist', 'src', 'gzs', 'main.js'),
-        '--topology',
-        topologyOn(host, spec.params.topologyFile),
-        '--host',
-        spec.address,
-        '--port',
-        String(spec.port),
-        '--store',
-        spec.params.store,
-        '--instance',
-        spec.name,
-      ],
-    };
+    return projectPart(host, 'src/gzs/main.js', {
+      topologyFile: spec.params.topologyFile,
+      address: spec.address,
+      port: spec.port,
+      args: ['--store', spec.params.store, '--instance', spec.name],
+    });
   },
 
   async ready(spec, host) {

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { invalidatorInstanceName } from '../../topology/index.js';
 import { terminate } from '../host.js';
-import { topologyOn } from '../stage.js';
+import { projectPart } from './node-part.js';
 import { probeHealthz } from './probe.js';
 import type { LaunchCommand, ProcessKind } from './types.js';
 
@@ -49,24 +49,19 @@ export const invalidator: ProcessKind<InvalidatorParams> = {
 
   async command(spec, host): Promise<LaunchCommand> {
     const { topologyFile, zone, mysqlPort, redisPort } = spec.params;
-    return {
-      cmd: host.node,
+    return projectPart(host, 'src/cache/main.js', {
+      topologyFile,
+      address: spec.address,
+      port: spec.port,
       args: [
-        join(host.projectRoot, 'dist', 'src', 'cache', 'main.js'),
-        '--topology',
-        topologyOn(host, topologyFile),
         '--zone',
         zone,
-        '--host',
-        spec.address,
         '--mysql',
         `${spec.address}:${mysqlPort}`,
         '--redis',
         `${spec.address}:${redisPort}`,
-        '--port',
-        String(spec.port),
       ],
-    };
+    });
   },
 
   async ready(spec, host) {

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { linksApiPort } from '../../topology/index.js';
 import { terminate } from '../host.js';
+import { projectPart } from './node-part.js';
 import { healthzOk } from './probe.js';
 import { instanceName, type ProcessKind } from './types.js';
 
@@ -44,18 +45,13 @@ export const links: ProcessKind<LinksParams> = {
   },
 
   async command(spec, host) {
-    return {
-      cmd: host.node,
-      args: [
-        join(host.projectRoot, 'dist', 'src', 'links', 'main.js'),
-        '--topology',
-        spec.params.topologyFile,
-        '--host',
-        '127.0.0.1',
-        '--port',
-        String(spec.port),
-      ],
-    };
+    // the API on 127.0.0.1 (no authentication); the listeners bind where the links say
+    return projectPart(host, 'src/links/main.js', {
+      topologyFile: spec.params.topologyFile,
+      address: '127.0.0.1',
+      port: spec.port,
+      args: [],
+    });
   },
 
   async ready(spec, host) {

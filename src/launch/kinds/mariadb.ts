@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2';
 import { type MysqlAccount, mysqlAccount } from '../../shared/mysql-accounts.js';
-import { isLoopbackAddress } from '../../topology/index.js';
+import { isLoopback } from '../../shared/secrets.js';
 import { EzError } from '../../util/errors.js';
 import { fixturesDir } from '../../util/paths.js';
 import { type Host, terminate } from '../host.js';
@@ -271,7 +271,7 @@ export const mariadb: ProcessKind<MariaDBParams> = {
         accounts,
         dropRoot,
         // peers (DRC through the link server, the DAL of another eZone, the harness) log in by address
-        isLoopbackAddress(spec.address) ? undefined : ['127.0.0.1', 'localhost', '%'],
+        isLoopback(spec.address) ? undefined : ['127.0.0.1', 'localhost', '%'],
       ),
       rootPassword,
     );

@@ -10,7 +10,13 @@ import { EzError } from '../../util/errors.js';
 import { type Host, terminate } from '../host.js';
 import { topologyOn } from '../stage.js';
 import { healthzOk } from './probe.js';
-import { type InstanceSpec, instanceName, type PlanContext, type ProcessKind } from './types.js';
+import {
+  type InstanceSpec,
+  instanceName,
+  type LaunchCommand,
+  type PlanContext,
+  type ProcessKind,
+} from './types.js';
 
 /** What a traffic part is started with: the topology, GZS (as its site reaches it), the SDK cache, its own flags. */
 export interface PartParams {
@@ -83,18 +89,19 @@ export function nodePartKind(o: {
     },
 
     async command(spec, host) {
-      const args = [
-        join(host.projectRoot, 'dist', o.entry),
-        '--topology',
-        topologyOn(host, spec.params.topologyFile),
-        '--host',
-        spec.address,
-        '--port',
-        String(spec.port),
-      ];
-      if (spec.zone) args.push('--zone', spec.zone);
-      args.push('--gzs', spec.params.gzs, '--cache-file', spec.params.cacheFile, ...spec.params.args);
-      return { cmd: host.node, args };
+      return projectPart(host, o.entry, {
+        topologyFile: spec.params.topologyFile,
+        address: spec.address,
+        port: spec.port,
+        args: [
+          ...(spec.zone ? ['--zone', spec.zone] : []),
+          '--gzs',
+          spec.params.gzs,
+          '--cache-file',
+          spec.params.cacheFile,
+          ...spec.params.args,
+        ],
+      });
     },
 
     async ready(spec, host) {
@@ -114,6 +121,30 @@ export function nodePartKind(o: {
           }
         : { url: `http://${spec.address}:${spec.port}`, gzs: spec.params.gzs };
     },
+  };
+}
+
+/**
+ * The command line of one of the project's parts on its host: that host's Node.js and project copy,
+ * the topology as the host reads it, the address and port it listens on, then its own flags.
+ */
+export function projectPart(
+  host: Host,
+  entry: string,
+  o: { topologyFile: string; address: string; port: number; args: string[] },
+): LaunchCommand {
+  return {
+    cmd: host.node,
+    args: [
+      join(host.projectRoot, 'dist', entry),
+      '--topology',
+      topologyOn(host, o.topologyFile),
+      '--host',
+      o.address,
+      '--port',
+      String(o.port),
+      ...o.args,
+    ],
   };
 }
 
