@@ -62,6 +62,15 @@ export async function testHostsSupported(): Promise<string | null> {
   return String(r.stdout).trim().split('\n').join('; ') || output(r) || 'scripts/test-hosts.sh check failed';
 }
 
+/**
+ * Why a test of test hosts may skip here, or null: never under CI (it runs as root with
+ * openssh-server from scripts/setup.sh, so a missing piece must fail the test, not skip it).
+ */
+export async function testHostsSkip(): Promise<string | null> {
+  const why = await testHostsSupported();
+  return why !== null && !process.env.CI ? why : null;
+}
+
 /** Make `count` hosts; throws with the script's one-line reason when it cannot. */
 export async function createTestHosts(o: TestHostsOptions): Promise<TestHosts> {
   const prefix = o.prefix ?? 'ezh';

@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { createTestHosts, type TestHosts, testHostsSupported } from '../../harness/hosts/namespaces.js';
+import { createTestHosts, type TestHosts, testHostsSkip } from '../../harness/hosts/namespaces.js';
 import { writeFreePortTopology } from '../../src/topology/index.js';
 import { projectRoot } from '../../src/util/paths.js';
 
 const bin = join(projectRoot(), 'bin', 'run.js');
-const unsupported = await testHostsSupported();
+const unsupported = await testHostsSkip();
 
 interface Cli {
   exitCode: number;
@@ -310,9 +310,6 @@ describe.skipIf(unsupported !== null)(
           .trim()
           .split('\n')
           .filter((l) => l.startsWith('ezctl:'));
-      const t0 = performance.now();
-      const mark = (what: string) =>
-        console.log(`errors: ${what} at ${Math.round(performance.now() - t0)} ms`);
 
       const unreachable = variant('unreachable', (d) => {
         d.hosts[hosts.hosts[1].name].ssh = 'ssh://root@10.235.0.99:22';
@@ -323,8 +320,6 @@ describe.skipIf(unsupported !== null)(
       expect(one(u)[0]).toMatch(
         new RegExp(`host ${hosts.hosts[1].name} \\(root@10\\.235\\.0\\.99:22\\): .*unreachable`),
       );
-
-      mark('const keyDir = mkdtempSy');
 
       const keyDir = mkdtempSync(join(dir, 'key-'));
       await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'id')]);
@@ -339,8 +334,6 @@ describe.skipIf(unsupported !== null)(
         new RegExp(`host ${hosts.hosts[0].name} .*Permission denied.*key was refused`),
       );
 
-      mark('const bare = variant(');
-
       const bare = variant('bare', (d) => {
         d.hosts[hosts.hosts[0].name].dir = join(hosts.hosts[0].dir, 'empty');
       });
@@ -349,7 +342,6 @@ describe.skipIf(unsupported !== null)(
       expect(b.exitCode).toBe(1);
       expect(one(b)).toHaveLength(1);
       expect(one(b)[0]).toMatch(/lacks node \(no Node\.js at .*\), project .*run `ezctl hosts prepare/);
-      mark('// a host whose PATH lac');
       // a host whose PATH lacks MariaDB's server binaries: a second sshd of the first host, on port
       // 2222, whose sessions get PATH=/usr/bin:/bin (mariadbd is in /usr/sbin)
       const h0 = hosts.hosts[0];
@@ -415,14 +407,10 @@ describe.skipIf(unsupported !== null)(
         ),
       );
 
-      mark('status checks');
-
       for (const f of [unreachable, refused, bare, join(dir, 'lean.yaml')]) {
         const st = JSON.parse((await ezctl('status', '-t', f, '--json')).stdout);
         expect(st.processes, `${f}: nothing started`).toEqual([]);
       }
-
-      mark('// a port taken on the h');
 
       // a port taken on the host: a listener in ez-bj's namespace on MariaDB's port
       const t = parse(readFileSync(topo, 'utf8'));
