@@ -82,7 +82,7 @@ export interface Host {
   argv(cmd: string, args: string[]): [string, string[]];
   /** run a short command to completion; never throws for a non-zero exit (see exitCode) */
   run(cmd: string, args: string[], opts?: RunOptions): Promise<RunResult>;
-  /** start a long-running process that outlives the caller; resolves once it was exec'd */
+  /** start a long-running process that outlives the caller (the log file's directory is made first); resolves once it was exec'd */
   spawnDetached(cmd: string, args: string[], opts: SpawnOptions): Promise<Spawned>;
   /** true when the pid runs (not a zombie) and, when given, has the same start token */
   isAlive(pid: number, startToken?: string): Promise<boolean>;
@@ -102,6 +102,8 @@ export interface Host {
   mkdir(path: string): Promise<void>;
   /** atomic: written to a temp file, then renamed; `mode` e.g. 0o600 for a file holding a secret */
   writeFile(path: string, data: string, mode?: number): Promise<void>;
+  /** several files into `dir` (made if missing), each atomically, in one round trip on a remote host */
+  writeFiles(dir: string, files: Record<string, string>): Promise<void>;
   /** undefined when the file does not exist */
   readFile(path: string): Promise<string | undefined>;
   exists(path: string): Promise<boolean>;
@@ -306,6 +308,10 @@ export class LocalHost implements Host {
     const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
     await writeFile(tmp, data, mode !== undefined ? { mode } : undefined);
     await rename(tmp, path);
+  }
+
+  async writeFiles(dir: string, files: Record<string, string>): Promise<void> {
+    for (const [name, data] of Object.entries(files)) await this.writeFile(join(dir, name), data);
   }
 
   async readFile(path: string): Promise<string | undefined> {

@@ -2,7 +2,8 @@
 // every operation one short command on it; processes start with `setsid nohup … &` and report
 // their real pid and start token; secrets travel on stdin, never on a command line.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import type { HostEntry } from '../topology/index.js';
@@ -20,6 +21,8 @@ import {
 
 /** Short on purpose: a ControlPath is a unix socket (≤ 104 bytes); `%C` is a 40-hex hash. */
 const CONTROL_DIR = `/tmp/ezctl-ssh-${process.getuid?.() ?? 0}`;
+/** How long isAlive waits for other questions to share its ssh command. */
+const ALIVE_BATCH_MS = 20;
 /** How long an idle master stays for the next ezctl command (`ezctl down` closes it at once). */
 const CONTROL_PERSIST_S = 60;
 
@@ -232,6 +235,12 @@ export class SshHost implements Host {
     );
     this.stats.commands++;
     this.stats.commandMs += performance.now() - t0;
+    // EZ_SSH_TRACE=<file>: one line per command (host, ms, what), to see where an `up` spends its round trips
+    if (process.env.EZ_SSH_TRACE)
+      appendFileSync(
+        process.env.EZ_SSH_TRACE,
+        `${this.name}\t${Math.round(performance.now() - t0)}\t${what.replace(/\s+/g, ' ').slice(0, 200)}\n`,
+      );
     const stderr = String(r.stderr ?? '');
     if (r.timedOut)
       return { exitCode: 124, stdout: String(r.stdout ?? ''), stderr: `timed out after ${timeout} ms` };
@@ -293,20 +302,36 @@ export class SshHost implements Host {
     return { pid, startToken: stat && bootId ? parseStartToken(stat, bootId).token : '' };
   }
 
-  async isAlive(pid: number, startToken?: string): Promise<boolean> {
-    if (!Number.isInteger(pid) || pid <= 0) return false;
-    const r = await this.sh(
-      `cat /proc/${pid}/stat && cat /proc/sys/kernel/random/boot_id`,
-      `isAlive ${pid}`,
-      {
-        timeoutMs: 10_000,
+  /**
+   * Liveness questions asked within a few ms of each other (parts starting side by side on this
+   * host) share one ssh command: queued here, answered together by isAliveMany.
+   */
+  private aliveQueue: {
+    pid: number;
+    startToken?: string;
+    resolve: (alive: boolean) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
+
+  isAlive(pid: number, startToken?: string): Promise<boolean> {
+    if (!Number.isInteger(pid) || pid <= 0) return Promise.resolve(false);
+    return new Promise((resolve, reject) => {
+      this.aliveQueue.push({ pid, startToken, resolve, reject });
+      if (this.aliveQueue.length === 1) setTimeout(() => this.flushAlive(), ALIVE_BATCH_MS);
+    });
+  }
+
+  private flushAlive(): void {
+    const batch = this.aliveQueue;
+    this.aliveQueue = [];
+    this.isAliveMany(batch).then(
+      (alive) => {
+        for (const [i, q] of batch.entries()) q.resolve(alive[i]);
+      },
+      (err) => {
+        for (const q of batch) q.reject(err);
       },
     );
-    if (r.exitCode !== 0) return false;
-    const [stat, bootId] = r.stdout.split('\n');
-    const info = parseStartToken(stat, bootId ?? '');
-    if (info.zombie) return false;
-    return !startToken || info.token === startToken;
   }
 
   async isAliveMany(procs: readonly { pid: number; startToken?: string }[]): Promise<boolean[]> {
@@ -368,6 +393,30 @@ export class SshHost implements Host {
     );
   }
 
+  async writeFiles(dir: string, files: Record<string, string>): Promise<void> {
+    const names = Object.keys(files);
+    for (const n of names)
+      if (!/^[A-Za-z0-9_.-]+$/.test(n) || n === '.' || n === '..')
+        throw new Error(`writeFiles: ${JSON.stringify(n)} is not a plain file name`);
+    // one round trip: a tar of the files on stdin, unpacked beside the target and renamed into
+    // place one by one (each rename atomic); tar(1) because Node.js has no archive writer
+    const local = mkdtempSync(join(tmpdir(), 'ezctl-files-'));
+    try {
+      for (const n of names) writeFileSync(join(local, n), files[n]);
+      const tarFile = join(local, '.files.tar');
+      await execa('tar', ['-C', local, '-cf', tarFile, ...names]);
+      const d = shq(dir);
+      const inbox = `${d}/.in.$$`;
+      await this.checkFile(
+        `mkdir -p -- ${d} ${inbox} && tar -C ${inbox} -xf - && for f in ${names.map(shq).join(' ')}; do mv -f -- ${inbox}/"$f" ${d}/"$f" || exit 1; done && rmdir ${inbox}`,
+        `write ${names.length} files into ${dir}`,
+        tarFile,
+      );
+    } finally {
+      rmSync(local, { recursive: true, force: true });
+    }
+  }
+
   async readFile(path: string): Promise<string | undefined> {
     const r = await this.sh(
       `if [ -e ${shq(path)} ]; then cat -- ${shq(path)}; else exit 3; fi`,
@@ -395,9 +444,16 @@ export class SshHost implements Host {
     await this.check(`rm -rf -- ${shq(path)}`, `rm -rf ${path}`);
   }
 
-  /** A file operation that must succeed. */
+  /** A file operation that must succeed (stdin: `input`, or the local file `inputFile`). */
   private async check(script: string, what: string, input?: string): Promise<void> {
-    const r = await this.sh(script, what, { input });
+    await this.checked(await this.sh(script, what, { input }), what);
+  }
+
+  private async checkFile(script: string, what: string, inputFile: string): Promise<void> {
+    await this.checked(await this.sh(script, what, { inputFile }), what);
+  }
+
+  private checked(r: RunResult, what: string): void {
     if (r.exitCode !== 0)
       throw new EzError(
         'EZ_HOST_FILE',

@@ -16,7 +16,7 @@ export const topologyOn = (host: Host, file: string): string =>
   host.remote ? join(stageDir(host, file), 'topology.json') : file;
 
 /**
- * Copy the topology to a remote host (three files, each written atomically): the parts there get
+ * Copy the topology to a remote host (three files, each written atomically, in one ssh command): the parts there get
  * `--topology <staged path>`. Nothing to do for this machine.
  */
 export async function stageTopology(host: Host, topology: Topology): Promise<string> {
@@ -26,9 +26,11 @@ export async function stageTopology(host: Host, topology: Topology): Promise<str
   raw.name = topology.name; // the default name is the file's, and this file is topology.json
   raw.fences = join(dir, 'fences.geojson');
   raw.schema = join(dir, 'schema.sql');
-  await host.writeFile(join(dir, 'fences.geojson'), readFileSync(topology.fencesFile, 'utf8'));
-  await host.writeFile(join(dir, 'schema.sql'), readFileSync(topology.schemaFile, 'utf8'));
-  // JSON is YAML: the loader reads it as it reads the original
-  await host.writeFile(join(dir, 'topology.json'), `${JSON.stringify(raw, null, 2)}\n`);
+  await host.writeFiles(dir, {
+    'fences.geojson': readFileSync(topology.fencesFile, 'utf8'),
+    'schema.sql': readFileSync(topology.schemaFile, 'utf8'),
+    // JSON is YAML: the loader reads it as it reads the original
+    'topology.json': `${JSON.stringify(raw, null, 2)}\n`,
+  });
   return join(dir, 'topology.json');
 }

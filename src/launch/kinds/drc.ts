@@ -138,7 +138,7 @@ export const drc: ProcessKind<DrcParams> = {
   },
 
   async prepare(spec, host) {
-    await host.mkdir(spec.dataDir);
+    // the data dir is the log's: spawnDetached makes it
     const { loadTopology } = await import('../../topology/index.js');
     await installOnce(spec, host, loadTopology(spec.params.topologyFile));
   },

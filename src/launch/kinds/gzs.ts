@@ -62,8 +62,8 @@ export const gzs: ProcessKind<GzsParams> = {
   },
 
   async prepare(spec, host) {
+    // the data dir is the log's: spawnDetached makes it
     await requireBuilt(spec.name, host, 'src/gzs/main.js');
-    await host.mkdir(spec.dataDir);
   },
 
   async command(spec, host) {

@@ -43,8 +43,8 @@ export const invalidator: ProcessKind<InvalidatorParams> = {
     });
   },
 
-  async prepare(spec, host) {
-    await host.mkdir(spec.dataDir);
+  async prepare() {
+    // nothing: the data dir is the log's, and spawnDetached makes it (no ssh round trip of its own)
   },
 
   async command(spec, host): Promise<LaunchCommand> {

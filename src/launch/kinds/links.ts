@@ -40,8 +40,8 @@ export const links: ProcessKind<LinksParams> = {
     ];
   },
 
-  async prepare(spec, host) {
-    await host.mkdir(spec.dataDir);
+  async prepare() {
+    // nothing: the data dir is the log's, and spawnDetached makes it
   },
 
   async command(spec, host) {

@@ -8,6 +8,7 @@ import { isLoopback } from '../../shared/secrets.js';
 import { EzError } from '../../util/errors.js';
 import { fixturesDir } from '../../util/paths.js';
 import { type Host, terminate } from '../host.js';
+import { shq } from '../ssh-host.js';
 import { type InstanceSpec, instanceName, type LaunchCommand, type ProcessKind } from './types.js';
 
 export interface MariaDBParams {
@@ -72,12 +73,14 @@ function rootClient(spec: InstanceSpec<MariaDBParams>, password = mysqlAccount('
 
 const q = (s: string): string => mysql.escape(s);
 
+/** Datadirs (`host\npath`) this process just initialized: their root password is still empty. */
+const initialized = new Set<string>();
+
 /** The bootstrap script: database, schema, the three accounts and their grants, out of the binlog. */
 export function bootstrapSql(
   database: string,
   schemaSql: string,
   accounts: Record<'root' | 'app' | 'reader' | 'applier', MysqlAccount>,
-  dropRootAccounts: string[] = [],
   /** where the accounts may log in from: loopback, plus any address ('%') when MariaDB listens off loopback */
   clientHosts: readonly string[] = ['127.0.0.1', 'localhost'],
 ): string {
@@ -85,7 +88,10 @@ export function bootstrapSql(
   const lines = [
     // bootstrap is local to each eZone: keep it out of the binlog so DRC never replicates it
     'SET SESSION sql_log_bin=0;',
-    ...dropRootAccounts.map((a) => `DROP USER IF EXISTS ${a};`),
+    // root only on the socket: drop the root@host accounts mariadb-install-db makes (found here
+    // rather than by a query of its own, which would be one more ssh round trip on a remote host)
+    "SET @ez_roots = (SELECT GROUP_CONCAT(CONCAT(QUOTE(User),'@',QUOTE(Host))) FROM mysql.user WHERE User='root' AND Host<>'localhost');",
+    "EXECUTE IMMEDIATE IF(@ez_roots IS NULL, 'DO 0', CONCAT('DROP USER ', @ez_roots));",
     `CREATE DATABASE IF NOT EXISTS ${db} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;`,
     `USE ${db};`,
     schemaSql.trim(),
@@ -161,14 +167,6 @@ export const mariadb: ProcessKind<MariaDBParams> = {
 
   async prepare(spec, host) {
     const data = dataPath(spec);
-    if (await host.exists(join(data, 'mysql'))) return; // initialized before: reuse the data
-    if ((await host.list(data)).length > 0) {
-      throw new EzError(
-        'EZ_BAD_DATADIR',
-        `${spec.name}: ${data} is not empty but has no system tables (an interrupted init?): ` +
-          'move it away or run `ezctl down --purge`',
-      );
-    }
     const installArgs = [
       '--no-defaults',
       ...(host.user === 'root' ? ['--user=root'] : []),
@@ -180,24 +178,41 @@ export const mariadb: ProcessKind<MariaDBParams> = {
       '--skip-test-db',
       '--skip-name-resolve',
     ];
-    let r = { exitCode: 1, stdout: '', stderr: '' };
-    // the datadir was empty before: a failed init may be wiped and tried once more
-    for (let attempt = 1; attempt <= 2 && r.exitCode !== 0; attempt++) {
-      await host.rm(data);
-      await host.mkdir(data);
-      await host.mkdir(tmpPath(spec));
-      r = await host.run('mariadb-install-db', installArgs, { timeoutMs: 120_000 });
+    // One script, so a remote host pays one ssh round trip: reuse initialized data; refuse a
+    // non-empty dir without system tables; else init (a failed init of a dir that was empty is
+    // wiped and tried once more).
+    const d = shq(data);
+    const script = [
+      `mkdir -p ${shq(tmpPath(spec))} || exit 1`,
+      `if [ -e ${d}/mysql ]; then exit 0; fi`,
+      `if [ -n "$(ls -A ${d} 2>/dev/null)" ]; then exit 3; fi`,
+      'for attempt in 1 2; do',
+      `  rm -rf ${d} && mkdir -p ${d} || exit 1`,
+      `  out=$(mariadb-install-db ${installArgs.map(shq).join(' ')} 2>&1) && { echo ezctl-initialized; exit 0; }`,
+      '  rc=$?',
+      'done',
+      'printf \'exit %s: %s\\n\' "$rc" "$out" | tail -n 3 >&2',
+      'exit 4',
+    ].join('\n');
+    const r = await host.run('sh', ['-c', script], { timeoutMs: 240_000 });
+    if (r.exitCode === 0) {
+      if (r.stdout.includes('ezctl-initialized')) initialized.add(`${host.name}\n${data}`);
+      return;
     }
-    if (r.exitCode !== 0) {
+    if (r.exitCode === 3)
       throw new EzError(
-        'EZ_INIT_FAILED',
-        `${spec.name}: mariadb-install-db failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).split('\n').slice(-3).join(' | ')}`,
+        'EZ_BAD_DATADIR',
+        `${spec.name}: ${data} is not empty but has no system tables (an interrupted init?): ` +
+          'move it away or run `ezctl down --purge`',
       );
-    }
+    throw new EzError(
+      'EZ_INIT_FAILED',
+      `${spec.name}: mariadb-install-db failed (${r.stderr.trim().split('\n').join(' | ') || `exit ${r.exitCode}`})`,
+    );
   },
 
   async command(spec, host): Promise<LaunchCommand> {
-    await host.mkdir(tmpPath(spec));
+    // prepare made the tmpdir
     const data = dataPath(spec);
     const id = String(spec.params.serverId);
     return {
@@ -245,36 +260,20 @@ export const mariadb: ProcessKind<MariaDBParams> = {
       reader: mysqlAccount('reader'),
       applier: mysqlAccount('applier'),
     };
-    // a fresh datadir has an empty root password; a configured one applies from then on
-    let rootPassword = accounts.root.password;
-    const listRoot =
-      "SELECT CONCAT(QUOTE(User),'@',QUOTE(Host)) FROM mysql.user WHERE User='root' AND Host<>'localhost';";
-    let probe = await runSql(spec, host, listRoot, rootPassword);
-    if (!probe.ok && rootPassword && /Access denied/.test(probe.stderr)) {
-      rootPassword = '';
-      probe = await runSql(spec, host, listRoot, '');
-    }
-    if (!probe.ok) {
-      throw new EzError(
-        'EZ_BOOTSTRAP_FAILED',
-        `${spec.name}: cannot log in as root on ${spec.params.socket}: ${probe.stderr}`,
-      );
-    }
-    const dropRoot = probe.stdout.split('\n').filter(Boolean);
     const schema = spec.params.schemaFile ? readFileSync(spec.params.schemaFile, 'utf8') : '';
-    const r = await runSql(
-      spec,
-      host,
-      bootstrapSql(
-        spec.params.database,
-        schema,
-        accounts,
-        dropRoot,
-        // peers (DRC through the link server, the DAL of another eZone, the harness) log in by address
-        isLoopback(spec.address) ? undefined : ['127.0.0.1', 'localhost', '%'],
-      ),
-      rootPassword,
+    const sql = bootstrapSql(
+      spec.params.database,
+      schema,
+      accounts,
+      // peers (DRC through the link server, the DAL of another eZone, the harness) log in by address
+      isLoopback(spec.address) ? undefined : ['127.0.0.1', 'localhost', '%'],
     );
+    // a datadir prepare just made has an empty root password; a configured one applies from then on
+    const key = `${host.name}\n${dataPath(spec)}`;
+    const fresh = initialized.delete(key);
+    let r = await runSql(spec, host, sql, fresh ? '' : accounts.root.password);
+    if (!r.ok && !fresh && accounts.root.password && /Access denied/.test(r.stderr))
+      r = await runSql(spec, host, sql, ''); // data made before a root password was configured
     if (!r.ok) throw new EzError('EZ_BOOTSTRAP_FAILED', `${spec.name}: bootstrap SQL failed: ${r.stderr}`);
   },
 

@@ -84,8 +84,8 @@ export function nodePartKind(o: {
     instances: o.instances,
 
     async prepare(spec, host) {
+      // the data dir is the log's: spawnDetached makes it (no ssh round trip of its own)
       await requireBuilt(spec.name, host, o.entry);
-      await host.mkdir(spec.dataDir);
     },
 
     async command(spec, host) {

@@ -52,7 +52,7 @@ export const redis: ProcessKind<RedisParams> = {
   },
 
   async prepare(spec, host) {
-    await host.mkdir(spec.dataDir);
+    // writeFile makes the data dir too (one ssh round trip on a remote host)
     // the password lives in a 0600 file, not on the command line (`ps` shows that); none: an empty file
     const password = process.env.EZ_REDIS_PASSWORD;
     await host.writeFile(configFile(spec), password ? `requirepass ${redisQuote(password)}\n` : '', 0o600);
