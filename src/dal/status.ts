@@ -1,6 +1,6 @@
 // `ezctl dal status`: every eZone's DAL as its /healthz says (the eZone's host address, its ports.dalHttp).
 import { request } from 'undici';
-import { type Topology, zoneAddress } from '../topology/index.js';
+import { partAddress, type Topology } from '../topology/index.js';
 import { errorMessage } from '../util/errors.js';
 import { table } from '../util/table.js';
 import type { DalHealth } from './server.js';
@@ -20,7 +20,7 @@ export async function dalStatus(topology: Topology, o: { zone?: string } = {}): 
   const zones = topology.zones.filter((z) => !o.zone || z.id === o.zone);
   return Promise.all(
     zones.map(async (z): Promise<DalStatus> => {
-      const ops = `${zoneAddress(topology, z.id)}:${topology.deployment.zones[z.id].ports.dalHttp}`;
+      const ops = `${partAddress(topology, z.id, 'dal')}:${topology.deployment.zones[z.id].ports.dalHttp}`;
       try {
         const res = await request(`http://${ops}/healthz`, { headersTimeout: 2000, bodyTimeout: 2000 });
         const h = (await res.body.json()) as DalHealth;

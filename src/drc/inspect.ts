@@ -5,7 +5,7 @@
  */
 import mysql from 'mysql2/promise';
 import { mysqlAccount } from '../shared/mysql-accounts.js';
-import { type Topology, type ZoneId, zoneAddress } from '../topology/index.js';
+import { partAddress, type Topology, type ZoneId } from '../topology/index.js';
 import { EzError, errorMessage } from '../util/errors.js';
 import { table } from '../util/table.js';
 import { checkDirection, directions, drcPort } from './names.js';
@@ -44,7 +44,7 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 async function connect(topology: Topology, zone: ZoneId, role: 'reader' | 'applier') {
   const a = mysqlAccount(role);
   const port = topology.deployment.zones[zone].ports.mysql;
-  const host = zoneAddress(topology, zone);
+  const host = partAddress(topology, zone, 'mariadb');
   try {
     return await mysql.createConnection({
       host,
@@ -84,7 +84,7 @@ export async function drcStatus(
   );
   return Promise.all(
     dirs.map(async ({ from, to }) => {
-      const base = `http://${zoneAddress(topology, to)}:${drcPort(topology, from, to)}`;
+      const base = `http://${partAddress(topology, to, 'drc')}:${drcPort(topology, from, to)}`;
       const h = await fetchHealth(`${base}/healthz`);
       if (h) {
         return {

@@ -5,7 +5,7 @@
  */
 import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
 import { mysqlAccount } from '../shared/mysql-accounts.js';
-import { type Topology, type ZoneId, zoneAddress } from '../topology/index.js';
+import { partAddress, type Topology, type ZoneId } from '../topology/index.js';
 import { EzError } from '../util/errors.js';
 import { serverIdOf } from './names.js';
 import { DRC } from './schema.js';
@@ -88,7 +88,7 @@ export async function waitApplied(o: WaitAppliedOptions): Promise<Applied> {
 export function readerConnection(topology: Topology, zone: ZoneId): ConnectionOptions {
   const a = mysqlAccount('reader');
   return {
-    host: zoneAddress(topology, zone),
+    host: partAddress(topology, zone, 'mariadb'),
     port: topology.deployment.zones[zone].ports.mysql,
     user: a.user,
     password: a.password,

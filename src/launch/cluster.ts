@@ -1,7 +1,14 @@
 // The launcher's up/status/down over process kinds, phase by phase, recorded in the cluster state.
 import { join } from 'node:path';
 import { applySecretsEnv, ensureClusterSecrets } from '../shared/secrets.js';
-import { hostAddress, LOCAL_HOST, leavesLoopback, linksApiPort, type Topology } from '../topology/index.js';
+import {
+  hostAddress,
+  LOCAL_HOST,
+  leavesLoopback,
+  linksApiPort,
+  type Topology,
+  type ZonePart,
+} from '../topology/index.js';
 import { EzError, errorMessage, UsageError } from '../util/errors.js';
 import { parseBaseUrl } from '../util/parse.js';
 import { type Host, hostFor, remoteHosts, terminate } from './host.js';
@@ -150,7 +157,7 @@ export function planContext(
   const hostOf = (zone: string | undefined, kind: string): { host: string; address: string } => {
     const d = topology.deployment;
     const name = zone
-      ? d.zones[zone].host
+      ? (d.zones[zone].parts[kind as ZonePart] ?? d.zones[zone].host) // e.g. `probe`: the eZone's host
       : ((
           {
             gzs: d.gzs.host,

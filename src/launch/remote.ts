@@ -186,7 +186,12 @@ export async function preflight(
   const checks = await Promise.all(hosts.map(({ host, kinds }) => checkHost(host, kinds)));
   const err = lacksError(checks, topology.file);
   if (err) throw err;
-  await Promise.all(hosts.map(({ host }) => stageTopology(host, topology)));
+  // only the project's parts read the topology: a host running just MariaDB and Redis needs none
+  await Promise.all(
+    hosts
+      .filter(({ kinds }) => [...kinds].some((k) => NODE_KINDS.has(k)))
+      .map(({ host }) => stageTopology(host, topology)),
+  );
 }
 
 export type PrepareStep = 'dir' | 'packages' | 'node' | 'project' | 'done';
@@ -295,7 +300,10 @@ export async function prepareHost(
     );
     return `installed ${pkgs.join(', ')}`;
   });
+  // a host that runs no part of this project (e.g. an eZone's database machine) needs neither
+  const needsNode = [...kinds].some((k) => NODE_KINDS.has(k));
   await step('node', async () => {
+    if (!needsNode) return 'not needed (no Node.js part on this host)';
     if (!check.lacks.some((l) => l.what === 'node')) return 'present';
     const tmp = `${host.node}.tmp.${process.pid}`;
     await run(
@@ -308,6 +316,7 @@ export async function prepareHost(
     return `copied ${process.version} (${Math.round(statSync(process.execPath).size / 1e6)} MB)`;
   });
   await step('project', async () => {
+    if (!needsNode) return 'not needed (no Node.js part on this host)';
     if (!check.lacks.some((l) => l.what === 'project')) return 'present';
     const tb = await projectTarball();
     const app = host.projectRoot;

@@ -1,6 +1,6 @@
 // APIRouter (DESIGN §3): the HTTP reverse proxy in front of every eZone. The request path lives in
 // gateway.ts and is shared with the SOA Proxy (src/soa/), which uses this face only.
-import { type Topology, zoneAddress } from '../topology/index.js';
+import { partAddress, type Topology } from '../topology/index.js';
 import { ErrorCode } from './reply.js';
 import { type GatewayServer, type GatewayServerOptions, startGatewayServer } from './server.js';
 import { ZoneProbe } from './zone-probe.js';
@@ -58,7 +58,7 @@ export function upstreamsFromTopology(topology: Topology): Record<string, string
   return Object.fromEntries(
     topology.zones.map((z) => [
       z.id,
-      [`http://${zoneAddress(topology, z.id)}:${topology.deployment.zones[z.id].ports.orders}`],
+      [`http://${partAddress(topology, z.id, 'orders')}:${topology.deployment.zones[z.id].ports.orders}`],
     ]),
   );
 }

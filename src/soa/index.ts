@@ -8,7 +8,7 @@ import {
   startGatewayServer,
 } from '../router/index.js';
 import { checkWrite } from '../routing/index.js';
-import { type Topology, zoneAddress } from '../topology/index.js';
+import { partAddress, type Topology } from '../topology/index.js';
 
 export interface SoaProxyOptions extends GatewayServerOptions {
   /** the eZone this proxy serves */
@@ -76,7 +76,7 @@ export function peersFromTopology(topology: Topology, zone: string): Record<stri
       .filter((z) => z.id !== zone)
       .map((z) => [
         z.id,
-        `http://${zoneAddress(topology, z.id)}:${topology.deployment.zones[z.id].ports.soa}`,
+        `http://${partAddress(topology, z.id, 'soa')}:${topology.deployment.zones[z.id].ports.soa}`,
       ]),
   );
 }

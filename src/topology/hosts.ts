@@ -4,7 +4,7 @@
 import { isLoopback } from '../shared/secrets.js';
 import { quote } from '../util/validation.js';
 import { HOST_NAME_RE, LOCAL_HOST, SSH_URL_RE, type TopologyFile } from './schema.js';
-import type { HostEntry, Topology, ZoneId } from './types.js';
+import type { HostEntry, Topology, ZoneId, ZonePart } from './types.js';
 
 /** Where a remote host keeps the project and the clusters' data when the topology names no `dir`. */
 export const DEFAULT_REMOTE_DIR = '/var/lib/ezctl';
@@ -88,12 +88,19 @@ export function resolveHosts(
     });
   for (const z of zoneIds) {
     const dz = d.zones[z];
-    if (dz)
-      used.push({
-        path: `deployment.zones.${z}.host`,
-        host: ref(`deployment.zones.${z}.host`, dz.host),
-        reachedByOthers: true,
-      });
+    if (!dz) continue;
+    used.push({
+      path: `deployment.zones.${z}.host`,
+      host: ref(`deployment.zones.${z}.host`, dz.host),
+      reachedByOthers: true,
+    });
+    for (const [part, name] of Object.entries(dz.parts ?? {}))
+      if (name !== undefined)
+        used.push({
+          path: `deployment.zones.${z}.parts.${part}`,
+          host: ref(`deployment.zones.${z}.parts.${part}`, name),
+          reachedByOthers: true,
+        });
   }
   // Parts on a remote host reach the others by address: nothing they need may sit on a loopback.
   const remote = used.find((u) => u.host.ssh);
@@ -120,9 +127,19 @@ export function hostEntry(topology: Pick<Topology, 'hosts'>, name: string): Host
 export const hostAddress = (topology: Pick<Topology, 'hosts'>, name: string): string =>
   hostEntry(topology, name).address;
 
-/** The address of eZone `zone`'s host. */
-export const zoneAddress = (topology: Topology, zone: ZoneId): string =>
-  hostAddress(topology, topology.deployment.zones[zone].host);
+/** The host eZone `zone`'s `part` runs on (`deployment.zones.<zone>.parts`, else the eZone's host). */
+export const partHost = (topology: Topology, zone: ZoneId, part: ZonePart): string =>
+  topology.deployment.zones[zone].parts[part];
+
+/** The address eZone `zone`'s `part` binds to and is reached by. */
+export const partAddress = (topology: Topology, zone: ZoneId, part: ZonePart): string =>
+  hostAddress(topology, partHost(topology, zone, part));
+
+/** Every host eZone `zone` has a part on (its own host first). */
+export const zoneHosts = (topology: Topology, zone: ZoneId): string[] => {
+  const d = topology.deployment.zones[zone];
+  return [...new Set([d.host, ...Object.values(d.parts)])];
+};
 
 /** True when any part of the cluster runs on a remote (ssh) host. */
 export const hasRemoteHosts = (topology: Pick<Topology, 'hosts'>): boolean =>
@@ -136,7 +153,7 @@ export function leavesLoopback(topology: Topology): boolean {
     d.router.host,
     d.links?.host,
     d.zookeeper?.host,
-    ...Object.values(d.zones).map((z) => z.host),
+    ...Object.values(d.zones).flatMap((z) => [z.host, ...Object.values(z.parts)]),
   ];
   return names.some((n) => n !== undefined && !isLoopback(hostAddress(topology, n)));
 }

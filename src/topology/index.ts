@@ -8,7 +8,9 @@ export {
   hostAddress,
   hostEntry,
   leavesLoopback,
-  zoneAddress,
+  partAddress,
+  partHost,
+  zoneHosts,
 } from './hosts.js';
 export * from './links.js';
 export {
@@ -47,4 +49,5 @@ export {
   type ZonePortKind,
 } from './schema.js';
 export type * from './types.js';
+export { ZONE_PARTS } from './types.js';
 export { checkZone, unknownZoneError } from './zones.js';

@@ -5,7 +5,7 @@
  * it. Pure: names, listen ports and the address a client at one site uses to reach a service.
  */
 import type { HostPort } from '../util/parse.js';
-import { hostAddress, zoneAddress } from './hosts.js';
+import { hostAddress, partAddress } from './hosts.js';
 import { rttBetween } from './network.js';
 import { EDGE_SITE } from './schema.js';
 import type { Topology, ZoneId } from './types.js';
@@ -39,15 +39,14 @@ export const gzsZone = (topology: Topology): ZoneId => topology.deployment.gzs.z
 /** The address of a service as its own eZone (or the control machine) reaches it: no link. */
 export function directAddress(topology: Topology, to: ZoneId, kind: LinkKind): HostPort {
   const z = topology.deployment.zones[to];
-  const host = zoneAddress(topology, to);
   switch (kind) {
     case 'mysql':
     case 'global':
-      return { host, port: z.ports.mysql };
+      return { host: partAddress(topology, to, 'mariadb'), port: z.ports.mysql };
     case 'soa':
-      return { host, port: z.ports.soa };
+      return { host: partAddress(topology, to, 'soa'), port: z.ports.soa };
     case 'api':
-      return { host, port: z.ports.orders };
+      return { host: partAddress(topology, to, 'orders'), port: z.ports.orders };
     case 'gzs':
       return {
         host: hostAddress(topology, topology.deployment.gzs.host),

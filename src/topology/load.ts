@@ -19,15 +19,17 @@ import {
   type ZonePortKind,
 } from './schema.js';
 import { parseSqlSchema, SqlSchemaError, type SqlTable } from './sql-schema.js';
-import type {
-  Fence,
-  LocalTable,
-  Network,
-  Position,
-  Table,
-  Topology,
-  ZoneDeployment,
-  ZonePorts,
+import {
+  type Fence,
+  type LocalTable,
+  type Network,
+  type Position,
+  type Table,
+  type Topology,
+  ZONE_PARTS,
+  type ZoneDeployment,
+  type ZonePart,
+  type ZonePorts,
 } from './types.js';
 
 /** A topology file that cannot be used. The message is one line: `file: path.inside: what is wrong`. */
@@ -315,7 +317,14 @@ export function parseTopology(text: string, file: string): Topology {
         `replicators into ${z.id} take ports ${ports.drc}..${lastDrc} (one per other eZone); ${lastDrc} exceeds 65535`,
       );
     for (let k = 1; k < zones.length - 1; k++) claim(ports.drc + k, `drc#${k} of ${z.id}`, drcPath);
-    deployZones[z.id] = { host: d.host, ports };
+    deployZones[z.id] = {
+      host: d.host,
+      parts: Object.fromEntries(ZONE_PARTS.map((p) => [p, d.parts?.[p] ?? d.host])) as Record<
+        ZonePart,
+        string
+      >,
+      ports,
+    };
   }
   // every link of `ezctl up` listens right above the link server's port (src/topology/links.ts)
   if (t.deployment.links) {

@@ -333,6 +333,18 @@ export const TopologyFileSchema = z.strictObject({
       z.string(),
       z.strictObject({
         host: Host.default(LOCAL_HOST),
+        /** parts of this eZone on another host than `host` (e.g. MariaDB and Redis on a database machine) */
+        parts: z
+          .strictObject({
+            mariadb: Host.optional(),
+            redis: Host.optional(),
+            drc: Host.optional(),
+            dal: Host.optional(),
+            invalidator: Host.optional(),
+            orders: Host.optional(),
+            soa: Host.optional(),
+          })
+          .optional(),
         portBase: Port.optional(),
         ports: ZonePortsOverride.optional(),
       }),

@@ -80,9 +80,15 @@ export interface GzsEndpoint extends Endpoint {
 
 export type ZonePorts = Record<ZonePortKind, number>;
 
+/** The processes of one eZone, each of which may run on its own host (`deployment.zones.<id>.parts`). */
+export const ZONE_PARTS = ['mariadb', 'redis', 'drc', 'dal', 'invalidator', 'orders', 'soa'] as const;
+export type ZonePart = (typeof ZONE_PARTS)[number];
+
 export interface ZoneDeployment {
-  /** a name in `Topology.hosts` */
+  /** a name in `Topology.hosts`: where the eZone's parts run unless `parts` says otherwise */
   host: string;
+  /** the host of each part (every part listed; `host` where the file names none) */
+  parts: Record<ZonePart, string>;
   ports: ZonePorts;
 }
 

@@ -1,5 +1,6 @@
-// Remote mode end to end: a two-eZone cluster whose eZones live on two namespace hosts (own
-// addresses, own sshd), GZS, APIRouter and the link server on the control machine. Prepare, up,
+// Remote mode end to end: a two-eZone cluster whose eZones live on namespace hosts (own
+// addresses, own sshd) — ez-sh's MariaDB and Redis on a third — GZS, APIRouter and the link server
+// on the control machine. Prepare, up,
 // status, the workload, secrets from another host, logs, down (nothing left, by pid), the errors of
 // bad hosts, and the zone-kill-failover drill on those hosts.
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -70,7 +71,7 @@ describe.skipIf(unsupported !== null)(
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'ez-remote-'));
       stateDir = join(dir, 'state');
-      hosts = await createTestHosts({ count: 2, prefix: 'ezr', subnet: '10.235.0', dir: join(dir, 'hosts') });
+      hosts = await createTestHosts({ count: 3, prefix: 'ezr', subnet: '10.235.0', dir: join(dir, 'hosts') });
       const file = await writeFreePortTopology(dir);
       const doc = parse(readFileSync(file, 'utf8'));
       doc.name = 'remote-two';
@@ -93,6 +94,9 @@ describe.skipIf(unsupported !== null)(
       if (doc.deployment.zookeeper) doc.deployment.zookeeper.host = 'control';
       doc.deployment.zones['ez-bj'].host = hosts.hosts[0].name;
       doc.deployment.zones['ez-sh'].host = hosts.hosts[1].name;
+      // ez-sh's database machine: its MariaDB and Redis on a host of their own (the DAL, DRC and the
+      // cache invalidator reach them there over TCP; DRC's install runs on that host)
+      doc.deployment.zones['ez-sh'].parts = { mariadb: hosts.hosts[2].name, redis: hosts.hosts[2].name };
       topo = join(dir, 'remote.yaml');
       writeFileSync(topo, stringify(doc));
     }, 120_000);
@@ -106,8 +110,10 @@ describe.skipIf(unsupported !== null)(
     it('hosts check names what each host lacks; prepare installs it, and a second prepare finds it all present', async () => {
       const before = await ezctl('hosts', 'check');
       expect(before.exitCode).toBe(1);
-      for (const h of hosts.hosts)
+      // the eZones' hosts run Node.js parts; ez-sh's database machine only MariaDB and Redis
+      for (const h of hosts.hosts.slice(0, 2))
         expect(before.stdout).toMatch(new RegExp(`${h.name} .*lacks node .*project`));
+      expect(before.stdout).toMatch(new RegExp(`${hosts.hosts[2].name} .*ready for mariadb, redis`));
       const prep = await ezctl('hosts', 'prepare');
       expect(prep.exitCode, prep.stderr).toBe(0);
       expect(prep.stdout).toMatch(/node: copied/);
@@ -115,7 +121,8 @@ describe.skipIf(unsupported !== null)(
       const again = await ezctl('hosts', 'prepare', '--json');
       expect(again.exitCode).toBe(0);
       expect(again.stderr).not.toMatch(/copied/);
-      expect(again.stderr.match(/: present/g)?.length).toBe(3 * hosts.hosts.length);
+      expect(again.stderr.match(/: present/g)?.length).toBe(3 * 2 + 1);
+      expect(again.stderr.match(/: not needed/g)?.length).toBe(2);
       expect(JSON.parse(again.stdout).ready).toBe(true);
     }, 180_000);
 
@@ -137,14 +144,32 @@ describe.skipIf(unsupported !== null)(
       const byName = Object.fromEntries(s.processes.map((p: any) => [p.name, p]));
       expect(byName['mariadb@ez-bj'].host).toBe(hosts.hosts[0].name);
       expect(byName['orders@ez-sh'].host).toBe(hosts.hosts[1].name);
+      expect(byName['dal@ez-sh'].host).toBe(hosts.hosts[1].name);
+      expect(byName['mariadb@ez-sh'].host).toBe(hosts.hosts[2].name);
+      expect(byName['redis@ez-sh'].host).toBe(hosts.hosts[2].name);
       expect(byName.gzs.host).toBe('control');
       // every zone process runs inside its host's namespace (pids are shared, the network is not)
-      const ns0 = await nsPids(0);
-      const ns1 = await nsPids(1);
+      const ns = await Promise.all(hosts.hosts.map((_, i) => nsPids(i)));
       for (const p of s.processes) {
-        if (p.zone === 'ez-bj') expect(ns0, p.name).toContain(p.pid);
-        if (p.zone === 'ez-sh') expect(ns1, p.name).toContain(p.pid);
+        if (!p.zone) continue;
+        const i = hosts.hosts.findIndex((h) => h.name === p.host);
+        expect(i, p.name).toBeGreaterThanOrEqual(0);
+        expect(ns[i], p.name).toContain(p.pid);
       }
+      // Peers reach ez-sh's MariaDB and Redis on the database host by address. (The namespace hosts
+      // share one filesystem, so a unix socket on the wrong host would still connect: the command
+      // lines are what shows it.)
+      const { readState } = await import('../../src/launch/state.js');
+      const rec = readState(stateDir, 'remote-two').processes;
+      const db = hosts.hosts[2].address;
+      const zs = parse(readFileSync(topo, 'utf8')).deployment.zones['ez-sh'].ports;
+      const argOf = (name: string, flag: string) => rec[name].command[rec[name].command.indexOf(flag) + 1];
+      expect(argOf('dal@ez-sh', '--backend')).toBe(`${db}:${zs.mysql}`);
+      expect(argOf('dal@ez-bj', '--backend')).toMatch(/mysqld\.sock$/); // same host: the socket
+      expect(argOf('invalidator@ez-sh', '--mysql')).toBe(`${db}:${zs.mysql}`);
+      expect(argOf('invalidator@ez-sh', '--redis')).toBe(`${db}:${zs.redis}`);
+      expect(argOf('orders@ez-sh', '--redis')).toBe(`${db}:${zs.redis}`);
+      expect(argOf('drc@ez-sh<-ez-bj', '--target')).toBe(`${db}:${zs.mysql}`);
       expect(s.ssh.connects).toBe(hosts.hosts.length);
       // the figure the issue asks for: handshakes + commands × one multiplexed round trip
       const { hostFor } = await import('../../src/launch/host.js');
@@ -257,7 +282,7 @@ describe.skipIf(unsupported !== null)(
       const r = await ezctl('logs', 'mariadb', '--zone', 'ez-sh', '-n', '5', '--json');
       expect(r.exitCode, r.stderr).toBe(0);
       const log = JSON.parse(r.stdout);
-      expect(log.host).toBe(hosts.hosts[1].name);
+      expect(log.host).toBe(hosts.hosts[2].name);
       expect(log.lines.length).toBeGreaterThan(0);
       const ambiguous = await ezctl('logs', 'orders');
       expect(ambiguous.exitCode).toBe(2);

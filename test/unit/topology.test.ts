@@ -10,9 +10,12 @@ import {
   leavesLoopback,
   loadTopology,
   parseTopology,
+  partAddress,
+  partHost,
   reach,
   rttBetween,
   TopologyError,
+  zoneHosts,
 } from '../../src/topology/index.js';
 import { readInputFile } from '../../src/util/input-file.js';
 import { parseJsonText } from '../../src/util/json-text.js';
@@ -279,6 +282,29 @@ describe('topology loader', () => {
       /deployment\.gzs\.host: "local" is on loopback \(127\.0\.0\.1\), but deployment\.zones\.ez-a\.host is the remote host "db1"/,
     ],
     [
+      'part host not declared under hosts',
+      BASE.replace('ez-a: { portBase: 30200 }', 'ez-a: { parts: { mariadb: db9 }, portBase: 30200 }'),
+      /deployment\.zones\.ez-a\.parts\.mariadb: unknown host "db9" \(declared: local\); declare it under hosts/,
+    ],
+    [
+      'a part that is not one of the eZone',
+      BASE.replace('ez-a: { portBase: 30200 }', 'ez-a: { parts: { mysql: local }, portBase: 30200 }'),
+      /deployment\.zones\.ez-a\.parts: unknown key "mysql"/,
+    ],
+    [
+      'remote eZone whose MariaDB stays on loopback',
+      BASE.replace(
+        'deployment:',
+        'hosts:\n  db1: { ssh: "ssh://root@10.0.0.5" }\n  ctl: { address: 10.0.0.1 }\ndeployment:',
+      )
+        .replace('gzs: { port: 30100 }', 'gzs: { host: ctl, port: 30100 }')
+        .replace(
+          'ez-a: { portBase: 30200 }',
+          'ez-a: { host: db1, parts: { mariadb: local }, portBase: 30200 }',
+        ),
+      /deployment\.zones\.ez-a\.parts\.mariadb: "local" is on loopback/,
+    ],
+    [
       'link server on a remote host',
       BASE.replace('deployment:', 'hosts:\n  db1: { ssh: "ssh://root@10.0.0.5" }\ndeployment:').replace(
         '  router: { port: 30080 }',
@@ -519,6 +545,37 @@ describe('topology loader', () => {
     expect(controlGzsUrl(t)).toBe('http://10.231.0.1:30100');
     expect(leavesLoopback(t)).toBe(true);
     expect(leavesLoopback(parse(BASE))).toBe(false);
+  });
+
+  it("puts an eZone's parts on their own hosts: MariaDB and Redis on a database machine, the rest on the eZone's", () => {
+    const t = parse(
+      BASE.replace(
+        'deployment:',
+        [
+          'hosts:',
+          '  control: { address: 10.231.0.1 }',
+          '  bj-app: { ssh: "ssh://root@10.231.0.11" }',
+          '  bj-db: { ssh: "ssh://root@10.231.0.13" }',
+          '  sh-app: { ssh: "ssh://root@10.231.0.12" }',
+          'deployment:',
+        ].join('\n'),
+      )
+        .replace('gzs: { port: 30100 }', 'gzs: { host: control, port: 30100 }')
+        .replace(
+          'ez-a: { portBase: 30200 }',
+          'ez-a: { host: bj-app, parts: { mariadb: bj-db, redis: bj-db }, portBase: 30200 }',
+        )
+        .replace('ez-b: { portBase: 30300 }', 'ez-b: { host: sh-app, portBase: 30300 }'),
+    );
+    expect(partHost(t, 'ez-a', 'mariadb')).toBe('bj-db');
+    expect(partHost(t, 'ez-a', 'dal')).toBe('bj-app');
+    expect(partAddress(t, 'ez-a', 'redis')).toBe('10.231.0.13');
+    expect(partAddress(t, 'ez-a', 'orders')).toBe('10.231.0.11');
+    expect(zoneHosts(t, 'ez-a')).toEqual(['bj-app', 'bj-db']);
+    expect(zoneHosts(t, 'ez-b')).toEqual(['sh-app']);
+    // a peer's MariaDB is reached where it runs, its SOA Proxy where that runs
+    expect(directAddress(t, 'ez-a', 'mysql')).toEqual({ host: '10.231.0.13', port: 30200 });
+    expect(directAddress(t, 'ez-a', 'soa').host).toBe('10.231.0.11');
   });
 
   it('accepts three eZones whose replicator ports end at 65535', () => {

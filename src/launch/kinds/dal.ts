@@ -1,9 +1,10 @@
 /**
  * Launcher kind `dal`: the DAL per eZone, in front of its MariaDB (on the same host: through its
- * unix socket, which costs far less per packet than loopback TCP), Global-Zone writes to the
+ * unix socket, which costs far less per packet than loopback TCP; else TCP to MariaDB's host), Global-Zone writes to the
  * master's MariaDB through the link `<zone>-><master>:global` (the socket in the master itself).
  */
 import { reach } from '../../topology/index.js';
+import { formatHostPort } from '../../util/parse.js';
 import { socketPathFor } from './mariadb.js';
 import { nodePartKind, partSpec } from './node-part.js';
 
@@ -17,13 +18,17 @@ export const dal = nodePartKind({
     ctx.topology.zones.map((z) => {
       const d = ctx.topology.deployment.zones[z.id];
       const master = reach(ctx.topology, ctx.links.on, z.id, ctx.topology.globalMaster, 'global');
-      const socket = socketPathFor(ctx.dataDir(z.id, 'mariadb'));
-      const args = ['--ops-port', String(d.ports.dalHttp), '--backend', socket];
+      // MariaDB on the DAL's host: its socket; on another host of the eZone: TCP to it
+      const db = ctx.hostOf(z.id, 'mariadb');
+      const backend =
+        db.host === ctx.hostOf(z.id, 'dal').host
+          ? socketPathFor(ctx.dataDir(z.id, 'mariadb'))
+          : formatHostPort({ host: db.address, port: d.ports.mysql });
+      const args = ['--ops-port', String(d.ports.dalHttp), '--backend', backend];
       if (z.id !== ctx.topology.globalMaster) args.push('--master', `${master.host}:${master.port}`);
       return partSpec(ctx, {
         kind: 'dal',
         zone: z.id,
-        host: d.host,
         port: d.ports.dal,
         site: z.id,
         args,

@@ -12,7 +12,7 @@ import {
 } from '../../topology/index.js';
 import { EzError } from '../../util/errors.js';
 import { formatHostPort } from '../../util/parse.js';
-import { type Host, terminate } from '../host.js';
+import { type Host, hostFor, terminate } from '../host.js';
 import { socketPathFor } from './mariadb.js';
 import { projectPart } from './node-part.js';
 import { probeHealthz } from './probe.js';
@@ -27,8 +27,10 @@ export interface DrcParams {
   database: string;
   /** the target eZone's MariaDB socket: DRC's triggers are installed there as root */
   targetSocket: string;
-  /** B's MariaDB port (on B's host address) */
-  targetPort: number;
+  /** the host B's MariaDB runs on (root logs in on its socket there; the replicator may run elsewhere) */
+  targetHost: string;
+  /** B's MariaDB as the replicator reaches it (`address:port`) */
+  target: string;
   /** A's MariaDB as B reaches it: the link `B->A:mysql` when on links, else A's port */
   source: string;
   /** the link the source goes through, or null (direct) */
@@ -117,8 +119,7 @@ export const drc: ProcessKind<DrcParams> = {
         name: drcInstanceName(from, to),
         kind: 'drc',
         zone: to,
-        host: topology.deployment.zones[to].host,
-        address: hostOf(to, 'drc').address,
+        ...hostOf(to, 'drc'),
         port: drcPort(topology, from, to),
         dataDir: dir,
         logFile: join(dir, 'drc.log'),
@@ -128,7 +129,11 @@ export const drc: ProcessKind<DrcParams> = {
           topologyFile: topology.file,
           database: topology.database,
           targetSocket: socketPathFor(dataDir(to, 'mariadb')),
-          targetPort: topology.deployment.zones[to].ports.mysql,
+          targetHost: hostOf(to, 'mariadb').host,
+          target: formatHostPort({
+            host: hostOf(to, 'mariadb').address,
+            port: topology.deployment.zones[to].ports.mysql,
+          }),
           source: formatHostPort(reach(topology, links.on, to, from, 'mysql')),
           via: links.on ? linkName(to, from, 'mysql') : null,
           gzs: gzsUrlFrom(topology, links.on, to),
@@ -137,10 +142,12 @@ export const drc: ProcessKind<DrcParams> = {
     });
   },
 
-  async prepare(spec, host) {
-    // the data dir is the log's: spawnDetached makes it
+  async prepare(spec) {
+    // the data dir is the log's: spawnDetached makes it. The install runs on MariaDB's host
+    // (root only on its socket), which need not be the replicator's.
     const { loadTopology } = await import('../../topology/index.js');
-    await installOnce(spec, host, loadTopology(spec.params.topologyFile));
+    const topology = loadTopology(spec.params.topologyFile);
+    await installOnce(spec, hostFor(spec.params.targetHost, topology), topology);
   },
 
   async command(spec, host): Promise<LaunchCommand> {
@@ -149,18 +156,7 @@ export const drc: ProcessKind<DrcParams> = {
       topologyFile: p.topologyFile,
       address: spec.address,
       port: spec.port,
-      args: [
-        '--target',
-        `${spec.address}:${p.targetPort}`,
-        '--from',
-        p.from,
-        '--to',
-        p.to,
-        '--source',
-        p.source,
-        '--gzs',
-        p.gzs,
-      ],
+      args: ['--target', p.target, '--from', p.from, '--to', p.to, '--source', p.source, '--gzs', p.gzs],
     });
   },
 

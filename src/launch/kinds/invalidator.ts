@@ -1,6 +1,7 @@
 // Launcher kind `invalidator`: the cache invalidator per eZone.
 import { join } from 'node:path';
 import { invalidatorInstanceName } from '../../topology/index.js';
+import { formatHostPort } from '../../util/parse.js';
 import { terminate } from '../host.js';
 import { projectPart } from './node-part.js';
 import { probeHealthz } from './probe.js';
@@ -9,9 +10,9 @@ import type { LaunchCommand, ProcessKind } from './types.js';
 export interface InvalidatorParams {
   zone: string;
   topologyFile: string;
-  /** its eZone's MariaDB and Redis, on the eZone's host address */
-  mysqlPort: number;
-  redisPort: number;
+  /** its eZone's MariaDB and Redis (`host:port`, on the hosts they run on) */
+  mysql: string;
+  redis: string;
 }
 
 /** Per eZone: local binlog → DEL of the changed rows' Redis keys + the `ez:changes` stream. */
@@ -28,16 +29,21 @@ export const invalidator: ProcessKind<InvalidatorParams> = {
         name: invalidatorInstanceName(z.id),
         kind: 'invalidator',
         zone: z.id,
-        host: topology.deployment.zones[z.id].host,
-        address: hostOf(z.id, 'invalidator').address,
+        ...hostOf(z.id, 'invalidator'),
         port: topology.deployment.zones[z.id].ports.invalidator,
         dataDir: dir,
         logFile: join(dir, 'invalidator.log'),
         params: {
           zone: z.id,
           topologyFile: topology.file,
-          mysqlPort: topology.deployment.zones[z.id].ports.mysql,
-          redisPort: topology.deployment.zones[z.id].ports.redis,
+          mysql: formatHostPort({
+            host: hostOf(z.id, 'mariadb').address,
+            port: topology.deployment.zones[z.id].ports.mysql,
+          }),
+          redis: formatHostPort({
+            host: hostOf(z.id, 'redis').address,
+            port: topology.deployment.zones[z.id].ports.redis,
+          }),
         },
       };
     });
@@ -48,19 +54,12 @@ export const invalidator: ProcessKind<InvalidatorParams> = {
   },
 
   async command(spec, host): Promise<LaunchCommand> {
-    const { topologyFile, zone, mysqlPort, redisPort } = spec.params;
+    const { topologyFile, zone, mysql, redis } = spec.params;
     return projectPart(host, 'src/cache/main.js', {
       topologyFile,
       address: spec.address,
       port: spec.port,
-      args: [
-        '--zone',
-        zone,
-        '--mysql',
-        `${spec.address}:${mysqlPort}`,
-        '--redis',
-        `${spec.address}:${redisPort}`,
-      ],
+      args: ['--zone', zone, '--mysql', mysql, '--redis', redis],
     });
   },
 

@@ -154,8 +154,7 @@ export const mariadb: ProcessKind<MariaDBParams> = {
       const d = topology.deployment.zones[z.id];
       return mariadbSpec({
         zone: z.id,
-        host: d.host,
-        address: hostOf(z.id, 'mariadb').address,
+        ...hostOf(z.id, 'mariadb'),
         port: d.ports.mysql,
         dataDir: dataDir(z.id, 'mariadb'),
         serverId: z.serverId,

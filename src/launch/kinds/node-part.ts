@@ -37,7 +37,6 @@ export function partSpec(
   o: {
     kind: string;
     zone?: string;
-    host: string;
     port: number;
     site: Site;
     args?: string[];
@@ -49,8 +48,7 @@ export function partSpec(
     name: instanceName(o.kind, o.zone),
     kind: o.kind,
     zone: o.zone,
-    host: o.host,
-    address: ctx.hostOf(o.zone, o.kind).address,
+    ...ctx.hostOf(o.zone, o.kind),
     port: o.port,
     dataDir: dir,
     logFile: join(dir, `${o.kind}.log`),

@@ -10,17 +10,16 @@ export const orders = nodePartKind({
     ctx.topology.zones.map((z) => {
       const d = ctx.topology.deployment.zones[z.id];
       // through the eZone's DAL, the safety net under the service's own ownership check
-      const here = ctx.hostOf(z.id, 'orders').address;
+      const dal = ctx.selected.has('dal');
       const args = [
         '--mysql',
-        `${here}:${ctx.selected.has('dal') ? d.ports.dal : d.ports.mysql}`,
+        `${ctx.hostOf(z.id, dal ? 'dal' : 'mariadb').address}:${dal ? d.ports.dal : d.ports.mysql}`,
         '--redis',
-        `${here}:${d.ports.redis}`,
+        `${ctx.hostOf(z.id, 'redis').address}:${d.ports.redis}`,
       ];
       return partSpec(ctx, {
         kind: 'orders',
         zone: z.id,
-        host: d.host,
         port: d.ports.orders,
         site: z.id,
         args,

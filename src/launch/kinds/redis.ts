@@ -43,8 +43,7 @@ export const redis: ProcessKind<RedisParams> = {
       const d = topology.deployment.zones[z.id];
       return redisSpec({
         zone: z.id,
-        host: d.host,
-        address: hostOf(z.id, 'redis').address,
+        ...hostOf(z.id, 'redis'),
         port: d.ports.redis,
         dataDir: dataDir(z.id, 'redis'),
       });

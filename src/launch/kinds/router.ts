@@ -15,6 +15,6 @@ export const router = nodePartKind({
       '--upstream',
       `${z.id}=${httpOf(reach(topology, ctx.links.on, EDGE, z.id, 'api'))}`,
     ]);
-    return [partSpec(ctx, { kind: 'router', host: ep.host, port: ep.port, site: EDGE, args })];
+    return [partSpec(ctx, { kind: 'router', port: ep.port, site: EDGE, args })];
   },
 });

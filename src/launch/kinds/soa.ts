@@ -10,10 +10,9 @@ export const soa = nodePartKind({
   instances: (ctx) =>
     ctx.topology.zones.map((z) => {
       const d = ctx.topology.deployment.zones[z.id];
-      const here = ctx.hostOf(z.id, 'soa').address;
       const args = [
         '--service',
-        `http://${here}:${d.ports.orders}`,
+        `http://${ctx.hostOf(z.id, 'orders').address}:${d.ports.orders}`,
         ...ctx.topology.zones
           .filter((p) => p.id !== z.id)
           .flatMap((p) => [
@@ -21,6 +20,6 @@ export const soa = nodePartKind({
             `${p.id}=${httpOf(reach(ctx.topology, ctx.links.on, z.id, p.id, 'soa'))}`,
           ]),
       ];
-      return partSpec(ctx, { kind: 'soa', zone: z.id, host: d.host, port: d.ports.soa, site: z.id, args });
+      return partSpec(ctx, { kind: 'soa', zone: z.id, port: d.ports.soa, site: z.id, args });
     }),
 });
