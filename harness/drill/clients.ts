@@ -8,7 +8,7 @@
  */
 import { Agent } from 'undici';
 import { FenceIndex } from '../../src/routing/index.js';
-import { type Topology, zoneAddress } from '../../src/topology/index.js';
+import { partAddress, type Topology } from '../../src/topology/index.js';
 import { seededRandom } from '../../src/util/random.js';
 import type { ClientEvent, ClientF } from '../history/index.js';
 import type { HistoryWriter } from '../history/store.js';
@@ -87,7 +87,7 @@ export async function runClients(o: ClientOptions): Promise<ClientTotals> {
   const runTag = String(Date.now() % 1e8).padStart(8, '0');
   const zones = o.topology.zones.map((z) => z.id);
   const localUrl = zones.map(
-    (z) => `http://${zoneAddress(o.topology, z)}:${o.topology.deployment.zones[z].ports.orders}`,
+    (z) => `http://${partAddress(o.topology, z, 'orders')}:${o.topology.deployment.zones[z].ports.orders}`,
   );
   const h = o.history;
   const stopped = () => o.signal?.aborted === true || h.now() >= o.untilMs;

@@ -24,8 +24,8 @@ import {
   controlGzsUrl,
   controlRouterUrl,
   loadTopology,
+  partAddress,
   type Topology,
-  zoneAddress,
 } from '../../src/topology/index.js';
 import { errorMessage } from '../../src/util/errors.js';
 import { type HistoryEvent, isClient } from '../history/index.js';
@@ -275,7 +275,7 @@ async function sampleCache(
     const zoneRows = rows[z.id];
     if (!zoneRows) continue;
     const redis = new Redis({
-      host: zoneAddress(topology, z.id),
+      host: partAddress(topology, z.id, 'redis'),
       port: topology.deployment.zones[z.id].ports.redis,
       password: redisPassword(),
       lazyConnect: true,

@@ -7,7 +7,7 @@ import mysql from 'mysql2/promise';
 import { GzsApi } from '../../src/gzs/index.js';
 import type { OwnershipAnswer } from '../../src/shared/gzs-protocol.js';
 import { mysqlAccount } from '../../src/shared/mysql-accounts.js';
-import { type Topology, zoneAddress } from '../../src/topology/index.js';
+import { partAddress, type Topology } from '../../src/topology/index.js';
 import { errorMessage } from '../../src/util/errors.js';
 import { digestConnection, readTableDigest, type TableDigest } from '../checkers/digest.js';
 import type { StoredOrder, TableDigests, Unread, ZoneRows } from './checker.js';
@@ -153,7 +153,7 @@ async function readZone(
   const reader = mysqlAccount('reader');
   const conn = await mysql.createConnection(
     digestConnection({
-      host: zoneAddress(topology, zone),
+      host: partAddress(topology, zone, 'mariadb'),
       port: topology.deployment.zones[zone].ports.mysql,
       user: reader.user,
       password: reader.password,
