@@ -36,15 +36,7 @@ export async function startInstance(
   host: Host,
   opts: { readyTimeoutMs?: number; onSpawned?: (s: Spawned, command: string[]) => void | Promise<void> } = {},
 ): Promise<Started> {
-  // A process just killed may hold its port a moment longer: a killed multi-threaded process's
-  // leader is a zombie (gone, to isAlive) before its other threads have let go of its sockets.
-  // So ask again for up to ~1.5 s before calling the port somebody else's.
-  let held = (await host.probeTcp(spec.port, { timeoutMs: 500 })) !== null;
-  for (let i = 0; held && i < 10; i++) {
-    await sleep(150);
-    held = (await host.probeTcp(spec.port, { timeoutMs: 500 })) !== null;
-  }
-  if (held) {
+  if ((await host.probeTcp(spec.port, { timeoutMs: 500 })) !== null) {
     throw new LaunchError(
       spec,
       `port ${spec.port}${host.remote ? ` on host ${host.name} (${host.address})` : ''} is already in use by another process (choose another port in the topology, or stop that process)`,
