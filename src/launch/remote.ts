@@ -10,8 +10,9 @@ import { execa } from 'execa';
 import type { Topology } from '../topology/index.js';
 import { EzError } from '../util/errors.js';
 import { projectRoot } from '../util/paths.js';
+import { shq } from '../util/shell.js';
 import { type Host, hostFor } from './host.js';
-import { type SshHost, shq } from './ssh-host.js';
+import type { SshHost } from './ssh-host.js';
 import { stageTopology } from './stage.js';
 
 /** A Debian package and the commands that prove it is installed. */

@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import type { HostEntry } from '../topology/index.js';
 import { EzError } from '../util/errors.js';
+import { shq } from '../util/shell.js';
 import {
   type Host,
   type ProbeOptions,
@@ -25,10 +26,6 @@ const CONTROL_DIR = `/tmp/ezctl-ssh-${process.getuid?.() ?? 0}`;
 const ALIVE_BATCH_MS = 20;
 /** How long an idle master stays for the next ezctl command (`ezctl down` closes it at once). */
 const CONTROL_PERSIST_S = 60;
-
-/** POSIX shell single-quoting. */
-export const shq = (s: string): string =>
-  /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -389,7 +386,7 @@ export class SshHost implements Host {
     await this.check(
       `mkdir -p -- ${shq(dirname(path))} && ${perm}cat > ${shq(tmp)}${chmod} && mv -f -- ${shq(tmp)} ${shq(path)}`,
       `write ${path}`,
-      data,
+      { input: data },
     );
   }
 
@@ -407,10 +404,10 @@ export class SshHost implements Host {
       await execa('tar', ['-C', local, '-cf', tarFile, ...names]);
       const d = shq(dir);
       const inbox = `${d}/.in.$$`;
-      await this.checkFile(
+      await this.check(
         `mkdir -p -- ${d} ${inbox} && tar -C ${inbox} -xf - && for f in ${names.map(shq).join(' ')}; do mv -f -- ${inbox}/"$f" ${d}/"$f" || exit 1; done && rmdir ${inbox}`,
         `write ${names.length} files into ${dir}`,
-        tarFile,
+        { inputFile: tarFile },
       );
     } finally {
       rmSync(local, { recursive: true, force: true });
@@ -445,15 +442,12 @@ export class SshHost implements Host {
   }
 
   /** A file operation that must succeed (stdin: `input`, or the local file `inputFile`). */
-  private async check(script: string, what: string, input?: string): Promise<void> {
-    await this.checked(await this.sh(script, what, { input }), what);
-  }
-
-  private async checkFile(script: string, what: string, inputFile: string): Promise<void> {
-    await this.checked(await this.sh(script, what, { inputFile }), what);
-  }
-
-  private checked(r: RunResult, what: string): void {
+  private async check(
+    script: string,
+    what: string,
+    stdin: { input?: string; inputFile?: string } = {},
+  ): Promise<void> {
+    const r = await this.sh(script, what, stdin);
     if (r.exitCode !== 0)
       throw new EzError(
         'EZ_HOST_FILE',

@@ -13,7 +13,7 @@ import {
   testHostsScript,
   testHostsSkip,
 } from '../../harness/hosts/namespaces.js';
-import { shq } from '../../src/launch/ssh-host.js';
+import { shq } from '../../src/util/shell.js';
 
 const PREFIX = 'ezt';
 const SUBNET = '10.232.0';

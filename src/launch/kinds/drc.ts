@@ -115,6 +115,7 @@ export const drc: ProcessKind<DrcParams> = {
   instances({ topology, dataDir, links, hostOf }) {
     return directions(topology).map(({ from, to }) => {
       const dir = join(dataDir(to, 'drc'), from);
+      const db = hostOf(to, 'mariadb');
       return {
         name: drcInstanceName(from, to),
         kind: 'drc',
@@ -129,11 +130,8 @@ export const drc: ProcessKind<DrcParams> = {
           topologyFile: topology.file,
           database: topology.database,
           targetSocket: socketPathFor(dataDir(to, 'mariadb')),
-          targetHost: hostOf(to, 'mariadb').host,
-          target: formatHostPort({
-            host: hostOf(to, 'mariadb').address,
-            port: topology.deployment.zones[to].ports.mysql,
-          }),
+          targetHost: db.host,
+          target: formatHostPort({ host: db.address, port: topology.deployment.zones[to].ports.mysql }),
           source: formatHostPort(reach(topology, links.on, to, from, 'mysql')),
           via: links.on ? linkName(to, from, 'mysql') : null,
           gzs: gzsUrlFrom(topology, links.on, to),

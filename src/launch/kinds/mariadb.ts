@@ -7,8 +7,8 @@ import { type MysqlAccount, mysqlAccount } from '../../shared/mysql-accounts.js'
 import { isLoopback } from '../../shared/secrets.js';
 import { EzError } from '../../util/errors.js';
 import { fixturesDir } from '../../util/paths.js';
+import { shq } from '../../util/shell.js';
 import { type Host, terminate } from '../host.js';
-import { shq } from '../ssh-host.js';
 import { type InstanceSpec, instanceName, type LaunchCommand, type ProcessKind } from './types.js';
 
 export interface MariaDBParams {
