@@ -113,11 +113,16 @@ export interface Host {
   rm(path: string): Promise<void>;
 }
 
-/** Linux: `/proc/<pid>/stat` field 22 is the start time since boot; with the boot id it is unique. */
+/**
+ * Linux: `/proc/<pid>/stat` field 22 is the start time since boot; with the boot id it is unique.
+ * `zombie`: the process has exited entirely. A killed multi-threaded process (Node.js) shows its
+ * leader as Z while its other threads are still exiting and still hold its files and sockets
+ * (seen here: Z with 6, 3, 2 threads, then 1): only Z with one thread left (field 20) is gone.
+ */
 export function parseStartToken(stat: string, bootId: string): { token: string; zombie: boolean } {
   // the command name (field 2) may hold spaces or parentheses: fields resume after the last ')'
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { token: `${bootId.trim()}:${rest[19]}`, zombie: rest[0] === 'Z' };
+  return { token: `${bootId.trim()}:${rest[19]}`, zombie: rest[0] === 'Z' && Number(rest[17]) <= 1 };
 }
 
 async function procStartToken(pid: number): Promise<{ token: string; zombie: boolean } | undefined> {

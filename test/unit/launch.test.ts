@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDuration, WATCH_INTERVAL } from '../../src/cli/flags.js';
 import { formatDuration, formatProgress } from '../../src/launch/format.js';
+import { parseStartToken } from '../../src/launch/host.js';
 import { phases, selectKinds } from '../../src/launch/kinds/index.js';
 import { bootstrapSql, socketPathFor } from '../../src/launch/kinds/mariadb.js';
 import type { ProcessKind } from '../../src/launch/kinds/types.js';
@@ -118,6 +119,25 @@ describe('credentials', () => {
     expect(mysqlAccount('reader', {}).password).toBe('drc-reader-dev');
     expect(mysqlAccount('reader', { EZ_MYSQL_DRC_READER_PASSWORD: 'prod' }).password).toBe('prod');
     expect(mysqlAccount('app', {}).user).toBe('ezapp');
+  });
+});
+
+describe('process liveness from /proc/<pid>/stat', () => {
+  // fields from 3 on: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime
+  // stime cutime cstime priority nice num_threads itrealvalue starttime …
+  const stat = (state: string, threads: number) =>
+    `4242 (node (main)) ${state} 1 4242 4242 0 -1 4194560 10 0 0 0 5 2 0 0 20 0 ${threads} 0 987654 1000 200`;
+
+  it('takes the start time (field 22) and the boot id as the token', () => {
+    expect(parseStartToken(stat('S', 11), 'b00t\n')).toEqual({ token: 'b00t:987654', zombie: false });
+  });
+
+  it('counts a killed process as gone only once its last thread has exited', () => {
+    // the leader is Z while the other threads still exit (and hold its sockets)
+    expect(parseStartToken(stat('Z', 6), 'b').zombie).toBe(false);
+    expect(parseStartToken(stat('Z', 2), 'b').zombie).toBe(false);
+    expect(parseStartToken(stat('Z', 1), 'b').zombie).toBe(true);
+    expect(parseStartToken(stat('R', 1), 'b').zombie).toBe(false);
   });
 });
 
