@@ -127,19 +127,9 @@ export function hostEntry(topology: Pick<Topology, 'hosts'>, name: string): Host
 export const hostAddress = (topology: Pick<Topology, 'hosts'>, name: string): string =>
   hostEntry(topology, name).address;
 
-/** The host eZone `zone`'s `part` runs on (`deployment.zones.<zone>.parts`, else the eZone's host). */
-export const partHost = (topology: Topology, zone: ZoneId, part: ZonePart): string =>
-  topology.deployment.zones[zone].parts[part];
-
-/** The address eZone `zone`'s `part` binds to and is reached by. */
+/** The address eZone `zone`'s `part` binds to and is reached by (its host: `deployment.zones.<zone>.parts`). */
 export const partAddress = (topology: Topology, zone: ZoneId, part: ZonePart): string =>
-  hostAddress(topology, partHost(topology, zone, part));
-
-/** Every host eZone `zone` has a part on (its own host first). */
-export const zoneHosts = (topology: Topology, zone: ZoneId): string[] => {
-  const d = topology.deployment.zones[zone];
-  return [...new Set([d.host, ...Object.values(d.parts)])];
-};
+  hostAddress(topology, topology.deployment.zones[zone].parts[part]);
 
 /** True when any part of the cluster runs on a remote (ssh) host. */
 export const hasRemoteHosts = (topology: Pick<Topology, 'hosts'>): boolean =>

@@ -9,8 +9,6 @@ export {
   hostEntry,
   leavesLoopback,
   partAddress,
-  partHost,
-  zoneHosts,
 } from './hosts.js';
 export * from './links.js';
 export {

@@ -11,11 +11,9 @@ import {
   loadTopology,
   parseTopology,
   partAddress,
-  partHost,
   reach,
   rttBetween,
   TopologyError,
-  zoneHosts,
 } from '../../src/topology/index.js';
 import { readInputFile } from '../../src/util/input-file.js';
 import { parseJsonText } from '../../src/util/json-text.js';
@@ -567,12 +565,19 @@ describe('topology loader', () => {
         )
         .replace('ez-b: { portBase: 30300 }', 'ez-b: { host: sh-app, portBase: 30300 }'),
     );
-    expect(partHost(t, 'ez-a', 'mariadb')).toBe('bj-db');
-    expect(partHost(t, 'ez-a', 'dal')).toBe('bj-app');
+    // every part listed: the named host, else the eZone's
+    expect(t.deployment.zones['ez-a'].parts).toEqual({
+      mariadb: 'bj-db',
+      redis: 'bj-db',
+      drc: 'bj-app',
+      dal: 'bj-app',
+      invalidator: 'bj-app',
+      orders: 'bj-app',
+      soa: 'bj-app',
+    });
+    expect(t.deployment.zones['ez-b'].parts.mariadb).toBe('sh-app');
     expect(partAddress(t, 'ez-a', 'redis')).toBe('10.231.0.13');
     expect(partAddress(t, 'ez-a', 'orders')).toBe('10.231.0.11');
-    expect(zoneHosts(t, 'ez-a')).toEqual(['bj-app', 'bj-db']);
-    expect(zoneHosts(t, 'ez-b')).toEqual(['sh-app']);
     // a peer's MariaDB is reached where it runs, its SOA Proxy where that runs
     expect(directAddress(t, 'ez-a', 'mysql')).toEqual({ host: '10.231.0.13', port: 30200 });
     expect(directAddress(t, 'ez-a', 'soa').host).toBe('10.231.0.11');
